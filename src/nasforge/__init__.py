@@ -1,0 +1,29 @@
+"""nasforge: neural architecture search that pays for itself.
+
+Heavy modules (torch, data loaders) load on first use, so ``import nasforge``
+and ``nasforge --help`` stay fast.
+"""
+
+__version__ = "0.1.0"
+
+from .arch import Arch
+from .errors import NasforgeError
+
+_LAZY = {
+    "HP": ("spaces", "HP"), "space": ("spaces", "space"),
+    "search": ("api", "search"), "open_study": ("api", "open_study"), "SearchSpec": ("api", "SearchSpec"),
+    "load_model": ("export", "load_model"),
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
+
+
+__all__ = ["Arch", "HP", "NasforgeError", "SearchSpec", "__version__", "load_model", "open_study", "search",
+           "space"]

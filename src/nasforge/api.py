@@ -1,0 +1,118 @@
+"""The Python API behind the CLI: create or resume a study from names and options.
+
+>>> import nasforge
+>>> study = nasforge.search(space="macro-cnn", dataset="digits", strategy="evolution",
+...                         trials=4, epochs=1, study="runs/digits.db")  # doctest: +SKIP
+>>> study.best().metrics["val_accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from . import __version__, data, spaces, strategies
+from .errors import StudyError, UserInputError
+from .estimation import Fidelity, TrainConfig, TrainingEstimator
+from .study import Storage, Study, TrialRecord
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """Everything that defines a study; a resumed study must match it."""
+
+    space: str = "macro-cnn"
+    dataset: str = "fashion-mnist"
+    strategy: str = "evolution"
+    seed: int = 0
+    epochs: int = 2
+    subset: float = 1.0
+    width_multiplier: float = 1.0
+    space_options: dict[str, Any] = field(default_factory=dict)
+    strategy_options: dict[str, Any] = field(default_factory=dict)
+    train_options: dict[str, Any] = field(default_factory=dict)
+    val_fraction: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @property
+    def fidelity(self) -> Fidelity:
+        return Fidelity(self.epochs, self.subset, self.width_multiplier)
+
+    def differences(self, other: SearchSpec) -> list[str]:
+        a, b = self.to_dict(), other.to_dict()
+        return [f"{k}: study has {a[k]!r}, this run asks for {b[k]!r}" for k in a if a[k] != b[k]]
+
+
+def open_storage(path: str | Path) -> tuple[Storage, SearchSpec]:
+    """Open an existing study file and read its spec."""
+    storage = Storage.open(path)
+    meta = storage.meta()
+    if "spec" not in meta:
+        raise StudyError(f"{str(path)!r} has no search specification; it was not written by `nasforge search`")
+    return storage, SearchSpec.from_dict(meta["spec"])
+
+
+def build_study(storage: Storage, spec: SearchSpec) -> Study:
+    """Instantiate the space, data, strategy and estimator a spec names."""
+    space = spaces.get(spec.space, **spec.space_options)
+    dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
+    strategy = strategies.get(spec.strategy, space, seed=spec.seed, **spec.strategy_options)
+    try:
+        train_config = TrainConfig(**spec.train_options)
+    except TypeError as exc:
+        raise UserInputError(f"bad training option: {exc}") from None
+    estimator = TrainingEstimator(space, dataset, train_config)
+    return Study(storage, strategy, estimator, spec.fidelity, spec.seed)
+
+
+def open_study(path: str | Path, spec: SearchSpec | None = None) -> Study:
+    """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``."""
+    path = Path(path)
+    if path.exists():
+        storage, stored = open_storage(path)
+        if spec is not None and (diff := stored.differences(spec)):
+            storage.close()
+            raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); "
+                             "rerun with the study's settings to resume it, or choose a new --study path")
+        return build_study(storage, stored)
+    if spec is None:
+        raise StudyError(f"study file {str(path)!r} does not exist")
+    Fidelity(spec.epochs, spec.subset, spec.width_multiplier)  # validate before creating a file
+    space = spaces.get(spec.space, **spec.space_options)
+    strategies.get(spec.strategy, space, seed=spec.seed, **spec.strategy_options)
+    data.load(spec.dataset, val_fraction=spec.val_fraction)  # fail on a missing data set before creating files
+    storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
+    return build_study(storage, spec)
+
+
+def search(study: str | Path, trials: int | None = None, time_budget: float | None = None,
+           reporter=None, **spec: Any) -> Study:
+    """Create (or resume) the study at ``study`` and run it until a budget is spent."""
+    resolved = SearchSpec(**spec) if spec else None
+    if resolved is None and not Path(study).exists():
+        resolved = SearchSpec()
+    s = open_study(study, resolved)
+    s.optimize(n_trials=trials, time_budget=time_budget, reporter=reporter)
+    return s
+
+
+def select_trial(storage: Storage, which: str | int) -> TrialRecord:
+    """A trial by id, or ``"best"`` (highest objective among successful trials)."""
+    if str(which) == "best":
+        best = storage.best()
+        if best is None:
+            raise StudyError(f"study {str(storage.path)!r} has no successful trial yet")
+        return best
+    try:
+        trial_id = int(which)
+    except ValueError:
+        raise UserInputError(f"--trial must be 'best' or a trial id; got {which!r}") from None
+    return storage.trial(trial_id)

@@ -1,0 +1,348 @@
+"""The ``nasforge`` command: search, show, train, export, and list components.
+
+User errors print one line and exit with status 2; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import NasforgeError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _key_values(pairs: list[str] | None, flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise _usage(f"{flag} takes KEY=VALUE; got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _usage(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="nasforge", description="Neural architecture search that pays for itself.")
+    parser.add_argument("--version", action="version", version=f"nasforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("search", help="run (or resume) a search, stored in a study file",
+                       description="Run a search. Rerunning the same command on the same --study resumes it.")
+    s.add_argument("--study", default="runs/study.db", help="SQLite study file (default: runs/study.db)")
+    s.add_argument("--space", help="search space name, or path/to/file.py:function (default: macro-cnn)")
+    s.add_argument("--dataset", help="data set name or path to an .npz file (default: fashion-mnist)")
+    s.add_argument("--strategy", help="search strategy (default: evolution)")
+    s.add_argument("--trials", type=_positive_int, help="stop after this many finished trials in total")
+    s.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
+                   help="stop starting trials after this many seconds of search in total")
+    s.add_argument("--epochs", type=_positive_int, help="training epochs per trial (fidelity; default 2)")
+    s.add_argument("--subset", type=_positive_float, help="fraction of the training set per trial (default 1.0)")
+    s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
+    s.add_argument("--seed", type=int, help="study seed (default 0)")
+    s.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
+                   help="strategy option, e.g. population_size=16 (repeatable)")
+    s.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
+    s.add_argument("--train-option", action="append", metavar="KEY=VALUE",
+                   help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device")
+    s.add_argument("--quiet", action="store_true", help="no progress display")
+
+    sh = sub.add_parser("show", help="show the trials of a study, best first")
+    sh.add_argument("--study", default="runs/study.db")
+    sh.add_argument("--json", action="store_true", help="machine-readable JSON (every trial)")
+    sh.add_argument("--format", choices=("table", "json", "csv"), default=None)
+    sh.add_argument("--limit", type=_positive_int, default=None, help="show at most this many trials")
+
+    t = sub.add_parser("train", help="retrain a trial on train+validation and test it once")
+    t.add_argument("--study", default="runs/study.db")
+    t.add_argument("--trial", default="best", help="'best' or a trial id")
+    t.add_argument("--epochs", type=_positive_int, default=15)
+    t.add_argument("--out", default="runs/best", help="output folder for model.pt and summary.json")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+
+    e = sub.add_parser("export", help="export a trial's model as PyTorch, TorchScript or ONNX")
+    e.add_argument("--study", default="runs/study.db")
+    e.add_argument("--trial", default="best", help="'best' or a trial id")
+    e.add_argument("--format", choices=("pytorch", "torchscript", "onnx"), required=True)
+    e.add_argument("--out", required=True, help="output file")
+    e.add_argument("--weights", help="a model.pt from `nasforge train` (default: the latest one for the trial)")
+
+    sub.add_parser("spaces", help="list the registered search spaces")
+    sub.add_parser("strategies", help="list the registered search strategies")
+    sub.add_parser("datasets", help="list the data sets and whether they are installed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False)
+    try:
+        return COMMANDS[args.command](args, console)
+    except (NasforgeError, _UsageError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"nasforge {args.command}: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# -- search -----------------------------------------------------------------------
+
+def _search_spec(args):
+    from dataclasses import replace
+
+    from .api import SearchSpec, open_storage
+
+    given = {k: v for k, v in {
+        "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
+        "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
+    }.items() if v is not None}
+    for flag, key in (("--strategy-option", "strategy_options"), ("--space-option", "space_options"),
+                      ("--train-option", "train_options")):
+        values = _key_values(getattr(args, key.replace("_options", "_option")), flag)
+        if values:
+            given[key] = values
+    if Path(args.study).exists():
+        storage, stored = open_storage(args.study)
+        storage.close()
+        return replace(stored, **given)
+    return SearchSpec(**given)
+
+
+def cmd_search(args, console) -> int:
+    from .api import open_study
+    from .progress import SearchReporter, print_summary
+
+    spec = _search_spec(args)
+    resuming = Path(args.study).exists()
+    n_trials = args.trials
+    if n_trials is None and args.time_budget is None:
+        n_trials = 20
+    study = open_study(args.study, spec)
+    done = study.finished_count()
+    if resuming:
+        extra = f"; {study.interrupted_on_open} interrupted trial(s) will be asked again" if study.interrupted_on_open else ""
+        console.print(f"Resuming study {args.study}: {done} trial(s) already finished{extra}.")
+    else:
+        console.print(f"New study {args.study}: space={spec.space} dataset={spec.dataset} "
+                      f"strategy={spec.strategy} fidelity={spec.fidelity.to_dict()} seed={spec.seed}")
+    reporter = SearchReporter(console, study, n_trials, args.time_budget, quiet=args.quiet)
+    try:
+        with reporter:
+            stop = study.optimize(n_trials=n_trials, time_budget=args.time_budget, reporter=reporter)
+    except KeyboardInterrupt:
+        console.print(f"\nInterrupted: {study.finished_count()} finished trial(s) are saved in {args.study}.")
+        console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))
+        return EXIT_INTERRUPTED
+    console.print(f"Stopped: {stop.message}.")
+    print_summary(console, study, args.study)
+    return 0
+
+
+# -- show ---------------------------------------------------------------------------
+
+def _ordered(trials):
+    ok = sorted((t for t in trials if t.objective is not None), key=lambda t: (-t.objective, t.id))
+    return ok + [t for t in trials if t.objective is None]
+
+
+def cmd_show(args, console) -> int:
+    import csv
+
+    from .api import open_storage
+    from .progress import trials_table
+
+    storage, spec = open_storage(args.study)
+    trials = _ordered(storage.trials())
+    if args.limit:
+        trials = trials[: args.limit]
+    fmt = "json" if args.json else (args.format or "table")
+    if fmt == "json":
+        doc = {"study": str(args.study), "spec": spec.to_dict(), "trials": [t.to_dict() for t in trials],
+               "final_models": storage.final_models()}
+        print(json.dumps(doc, indent=2, default=str))
+    elif fmt == "csv":
+        metric_keys = sorted({k for t in trials for k in t.metrics})
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["id", "number", "status", "objective", *metric_keys, "fidelity", "arch", "duration_s"])
+        for t in trials:
+            writer.writerow([t.id, t.number, t.status, t.objective, *(t.metrics.get(k) for k in metric_keys),
+                             json.dumps(t.fidelity), t.arch.to_json(), t.duration_s])
+    else:
+        from . import spaces
+
+        try:
+            describe = spaces.get(spec.space, **spec.space_options).describe
+        except NasforgeError:
+            describe = None
+        console.print(trials_table(trials, describe, title=f"{args.study} — {len(trials)} trial(s), best first"))
+    return 0
+
+
+# -- train / export -----------------------------------------------------------------
+
+def cmd_train(args, console) -> int:
+    from . import data, spaces
+    from .api import open_storage, select_trial
+    from .estimation import TrainConfig, train_final
+
+    storage, spec = open_storage(args.study)
+    trial = select_trial(storage, args.trial)
+    space = spaces.get(spec.space, **spec.space_options)
+    dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
+    config = TrainConfig(**spec.train_options)
+    console.print(f"Training trial {trial.id} ({space.describe(trial.arch)}) on {dataset.name} "
+                  f"train+validation ({len(dataset.y_train) + len(dataset.y_val)} samples) for {args.epochs} epochs")
+
+    def on_epoch(point):
+        if not args.quiet:
+            console.print(f"  epoch {point['epoch']:>3}/{args.epochs}  train loss {point['train_loss']:.4f}  "
+                          f"({point['epoch_seconds']:.1f}s)")
+
+    try:
+        summary = train_final(space, trial.arch, dataset, args.epochs, args.out, config, seed=args.seed,
+                              space_options=spec.space_options, on_epoch=on_epoch,
+                              extra={"study": str(args.study), "trial_id": trial.id,
+                                     "search_val_accuracy": trial.metrics.get("val_accuracy")})
+    except KeyboardInterrupt:
+        console.print("\nInterrupted: nothing was written.")
+        return EXIT_INTERRUPTED
+    storage.add_final_model(trial.id, str(Path(args.out) / "model.pt"),
+                            {k: summary[k] for k in ("test_accuracy", "epochs", "params", "latency_ms", "seed")})
+    console.print(f"Test accuracy {summary['test_accuracy']:.4f} on {summary['test_samples']} held-out samples; "
+                  f"{summary['params']:,} parameters, {summary['flops'] / 1e6:.1f} MFLOPs, "
+                  f"{summary['latency_ms']:.2f} ms/sample on CPU.")
+    console.print(f"Wrote {Path(args.out) / 'model.pt'} and {Path(args.out) / 'summary.json'}")
+    return 0
+
+
+def cmd_export(args, console) -> int:
+    from . import spaces
+    from .api import open_storage, select_trial
+    from .export import export_model, load_checkpoint
+
+    storage, spec = open_storage(args.study)
+    trial = select_trial(storage, args.trial)
+    space = spaces.get(spec.space, **spec.space_options)
+    weights = args.weights
+    if weights is None:
+        finals = storage.final_models(trial.id)
+        weights = finals[-1]["path"] if finals else None
+    if weights is not None:
+        bundle = load_checkpoint(weights)
+        if bundle["arch"] != trial.arch.to_json():
+            raise _usage(f"weights {weights!r} belong to another architecture than trial {trial.id}")
+        input_shape, num_classes = bundle["input_shape"], bundle["num_classes"]
+        model = space.build(trial.arch, input_shape, num_classes)
+        model.load_state_dict(bundle["state_dict"])
+    else:
+        from . import data
+
+        dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
+        input_shape, num_classes = dataset.input_shape, dataset.num_classes
+        model = space.build(trial.arch, input_shape, num_classes)
+        print(f"nasforge export: warning: trial {trial.id} has no trained weights (run `nasforge train` first, "
+              "or pass --weights); exporting the architecture with freshly initialised weights", file=sys.stderr)
+    checkpoint = {"arch": trial.arch, "space_options": spec.space_options, "input_shape": input_shape,
+                  "num_classes": num_classes}
+    out = export_model(model, input_shape, args.format, args.out, checkpoint=checkpoint)
+    console.print(f"Exported trial {trial.id} as {args.format} to {out}")
+    return 0
+
+
+# -- listings -------------------------------------------------------------------------
+
+def cmd_spaces(args, console) -> int:
+    from rich.table import Table
+
+    from . import spaces
+
+    table = Table(title="search spaces")
+    for col in ("name", "size", "encoding length", "description"):
+        table.add_column(col)
+    for name in spaces.names():
+        space = spaces.get(name)
+        size = f"{space.size:,}" if space.size else "unbounded"
+        table.add_row(name, size, str(space.encoding_length), spaces.REGISTRY.summary(name))
+    console.print(table)
+    console.print("Also: --space path/to/file.py:function for a define-by-run space (see examples/).")
+    return 0
+
+
+def cmd_strategies(args, console) -> int:
+    from rich.table import Table
+
+    from . import strategies
+
+    table = Table(title="search strategies")
+    for col in ("name", "options (defaults)", "description"):
+        table.add_column(col)
+    for name in strategies.names():
+        opts = ", ".join(f"{k}={v!r}" for k, v in strategies.options(name).items()) or "-"
+        table.add_row(name, opts, strategies.REGISTRY.summary(name))
+    console.print(table)
+    return 0
+
+
+def cmd_datasets(args, console) -> int:
+    from rich.table import Table
+
+    from . import data
+
+    table = Table(title="data sets")
+    for col in ("name", "available", "description"):
+        table.add_column(col)
+    for name in data.names():
+        table.add_row(name, data.availability(name), data.REGISTRY.summary(name))
+    console.print(table)
+    console.print("Also: --dataset path/to/data.npz with arrays x, y (and optionally x_test, y_test).")
+    return 0
+
+
+COMMANDS = {"search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
+            "spaces": cmd_spaces, "strategies": cmd_strategies, "datasets": cmd_datasets}
+
+if __name__ == "__main__":
+    sys.exit(main())

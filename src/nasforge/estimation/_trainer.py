@@ -1,0 +1,190 @@
+"""A lean supervised trainer with fidelity knobs, and the estimator built on it.
+
+Data stay as in-memory tensors and batches are index slices, so the loop
+costs about what a hand-written PyTorch loop costs (see
+``benchmarks/trainer_overhead.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..arch import Arch
+from ..errors import TrialError, UserInputError
+from ._base import FAILED, OK, Estimator, Fidelity, Result
+from ._metrics import count_flops, count_params, measure_latency_ms
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings. Defaults train small CNNs well in a few CPU epochs:
+    AdamW with a short linear warm-up and a cosine decay to zero."""
+
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    label_smoothing: float = 0.0
+    warmup_fraction: float = 0.03
+    eval_batch_size: int = 1024
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise UserInputError(f"The 'optimizer' parameter must be one of {OPTIMIZERS}. Got {self.optimizer!r} instead.")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
+            raise UserInputError(f"The 'batch_size' parameter must be an int >= 2. Got {self.batch_size!r} instead.")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserInputError(f"The 'lr' parameter must be a positive number. Got {self.lr!r} instead.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, total_steps: int):
+    if config.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
+                              weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    warmup = max(1, int(total_steps * config.warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+@torch.inference_mode()
+def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``model`` on ``x, y``."""
+    device = next(model.parameters()).device
+    model.eval()
+    correct, loss = 0, 0.0
+    for i in range(0, len(y), batch_size):
+        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        out = model(xb)
+        loss += F.cross_entropy(out, yb, reduction="sum").item()
+        correct += (out.argmax(1) == yb).sum().item()
+    return correct / len(y), loss / len(y)
+
+
+def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, config: TrainConfig,
+                seed: int, val: tuple[torch.Tensor, torch.Tensor] | None = None,
+                on_epoch: Callable[[dict], None] | None = None) -> list[dict[str, float]]:
+    """Train in place; return the per-epoch curve (train loss and, with ``val``, val accuracy/loss).
+
+    Raises :class:`TrialError` if the loss stops being finite.
+    """
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    n = len(y)
+    steps_per_epoch = max(1, n // config.batch_size + (1 if n % config.batch_size >= 2 else 0))
+    opt, sched = make_optimizer(model, config, steps_per_epoch * epochs)
+    x, y = x.to(device), y.to(device)
+    curve = []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        total, seen = torch.zeros((), device=device), 0
+        for i in range(0, n, config.batch_size):
+            idx = order[i:i + config.batch_size]
+            if len(idx) < 2:  # batch norm needs two samples
+                continue
+            out = model(x[idx])
+            loss = F.cross_entropy(out, y[idx], label_smoothing=config.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.detach() * len(idx)
+            seen += len(idx)
+        train_loss = (total / max(1, seen)).item()
+        if not math.isfinite(train_loss):
+            raise TrialError(f"training loss became {train_loss} in epoch {epoch}; "
+                             f"try a lower learning rate (lr={config.lr})")
+        point = {"epoch": epoch, "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
+        if val is not None:
+            point["val_accuracy"], point["val_loss"] = evaluate_model(model, *val, config.eval_batch_size)
+        curve.append(point)
+        if on_epoch is not None:
+            on_epoch(point)
+    return curve
+
+
+def subset_indices(n: int, fraction: float) -> torch.Tensor:
+    """The first ``fraction`` of a fixed permutation: every trial at a fidelity sees the same data."""
+    keep = max(2, int(round(n * fraction)))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:keep].sort().values
+
+
+class TrainingEstimator(Estimator):
+    """Scores an architecture by training it at a fidelity and measuring its costs."""
+
+    def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True):
+        self.space = space
+        self.dataset = dataset
+        self.train_config = config or TrainConfig()
+        self.measure_latency = measure_latency
+
+    def config(self):
+        return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency}
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
+        start = time.perf_counter()
+        try:
+            metrics, curve = self._train(arch, fidelity, seed, on_epoch)
+            return Result(OK, metrics, curve, fidelity.to_dict(), time.perf_counter() - start)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # recorded as a failed trial; the study goes on
+            text = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+            return Result(FAILED, {}, [], fidelity.to_dict(), time.perf_counter() - start, text)
+
+    def _train(self, arch, fidelity, seed, on_epoch):
+        ds = self.dataset
+        config = replace(self.train_config, **self.space.training_config(arch))
+        device = resolve_device(config.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = self.space.build(arch, ds.input_shape, ds.num_classes, fidelity.width_multiplier).to(device)
+            x, y = ds.x_train, ds.y_train
+            if fidelity.subset < 1.0:
+                idx = subset_indices(len(y), fidelity.subset)
+                x, y = x[idx], y[idx]
+            t0 = time.perf_counter()
+            curve = train_model(model, x, y, fidelity.epochs, config, seed, (ds.x_val, ds.y_val), on_epoch)
+            train_seconds = time.perf_counter() - t0
+        last = curve[-1]
+        metrics = {
+            "val_accuracy": last["val_accuracy"],
+            "val_loss": last["val_loss"],
+            "train_loss": last["train_loss"],
+            "params": count_params(model),
+            "flops": count_flops(model, ds.input_shape),
+            "train_seconds": train_seconds,
+        }
+        if self.measure_latency:
+            metrics["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+        return metrics, curve

@@ -1,0 +1,80 @@
+"""Search spaces: what architectures can exist, and how to build them.
+
+>>> from nasforge import spaces
+>>> space = spaces.get("macro-cnn")
+>>> spaces.names()  # doctest: +ELLIPSIS
+[...'macro-cnn'...]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpaceDefinitionError, UserInputError
+from ..registry import Registry
+from ._base import Decision, DecisionSpace, SearchSpace
+from ._define_by_run import HP, DefineByRunSpace
+from ._macro_cnn import MacroCNNSpace
+
+REGISTRY: Registry[SearchSpace] = Registry("space")
+REGISTRY.register("macro-cnn")(MacroCNNSpace)
+
+
+def space(name: str):
+    """Decorator: register a define-by-run function ``fn(hp) -> nn.Module`` as a space."""
+
+    def decorate(fn):
+        REGISTRY.register(name, summary=(fn.__doc__ or "define-by-run space").strip().splitlines()[0])(
+            lambda: DefineByRunSpace(fn, name=name))
+        return fn
+
+    return decorate
+
+
+def load_from_file(spec: str) -> SearchSpace:
+    """Load ``path/to/file.py:function`` (a define-by-run function or a SearchSpace)."""
+    path, _, attr = spec.rpartition(":")
+    if not path.endswith(".py") or not attr:
+        raise UserInputError(f"a space file is given as 'path/to/file.py:function'; got {spec!r}")
+    file = Path(path)
+    if not file.is_file():
+        raise UserInputError(f"space file {path!r} does not exist")
+    module_name = f"nasforge_user_space_{abs(hash(str(file.resolve())))}"
+    module_spec = importlib.util.spec_from_file_location(module_name, file)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise SpaceDefinitionError(f"could not import space file {path!r}: {type(exc).__name__}: {exc}") from exc
+    if not hasattr(module, attr):
+        raise UserInputError(f"space file {path!r} has no attribute {attr!r}")
+    obj = getattr(module, attr)
+    if isinstance(obj, SearchSpace):
+        obj.name = spec
+        return obj
+    return DefineByRunSpace(obj, name=spec)
+
+
+def get(name: str, **config: Any) -> SearchSpace:
+    """A space by registered name (or ``file.py:function``), built with ``config``."""
+    if ".py:" in name:
+        if config:
+            raise UserInputError(f"a space loaded from a file takes no options; got {sorted(config)}")
+        return load_from_file(name)
+    factory = REGISTRY.factory(name)
+    try:
+        return factory(**config)
+    except TypeError as exc:
+        raise UserInputError(f"bad option for space {name!r}: {exc}") from None
+
+
+def names(pattern: str = "*") -> list[str]:
+    return REGISTRY.names(pattern)
+
+
+__all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "HP", "MacroCNNSpace", "REGISTRY",
+           "SearchSpace", "get", "load_from_file", "names", "space"]

@@ -1,0 +1,115 @@
+"""``macro-cnn``: a chain of stages of repeated blocks, with a global-pool head.
+
+Per stage: the operation, the number of blocks, the width (later stages
+choose from wider options, as in hand-designed CNNs), whether the stage
+starts by halving the resolution, and whether its blocks are residual. Works on images ``(C, H, W)`` and sequences ``(C, L)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import UserInputError
+from ..ops import OPS, conv_bn_relu, make_op, projection
+from ._base import Decision, DecisionSpace
+
+STEM_WIDTHS = (8, 16, 24, 32)
+WIDTH_LADDER = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # stage s chooses from WIDTH_LADDER[s:s+5]
+BLOCKS = (1, 2, 3)
+OPERATIONS = tuple(OPS)
+
+
+class Block(nn.Module):
+    """One operation, optionally with a residual shortcut around it."""
+
+    def __init__(self, op: nn.Module, shortcut: nn.Module | None):
+        super().__init__()
+        self.op = op
+        self.shortcut = shortcut
+
+    def forward(self, x):
+        out = self.op(x)
+        return out + self.shortcut(x) if self.shortcut is not None else out
+
+
+class MacroNet(nn.Module):
+    def __init__(self, stem: nn.Module, blocks: Sequence[nn.Module], width: int, num_classes: int, dims: int):
+        super().__init__()
+        self.stem = stem
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        x = self.pool(self.blocks(self.stem(x)))
+        return self.classifier(torch.flatten(x, 1))
+
+
+def scaled(width: int, multiplier: float) -> int:
+    return max(4, int(round(width * multiplier)))
+
+
+def spatial_dims(input_shape: Sequence[int], space: str) -> int:
+    if len(input_shape) not in (2, 3):
+        raise UserInputError(
+            f"space {space!r} needs inputs shaped (channels, length) or (channels, height, width); "
+            f"got per-sample shape {tuple(input_shape)}"
+        )
+    return len(input_shape) - 1
+
+
+class MacroCNNSpace(DecisionSpace):
+    """Chain of conv stages: op, depth, width, downsampling and residuals per stage."""
+
+    name = "macro-cnn"
+
+    def __init__(self, num_stages: int = 3):
+        if not isinstance(num_stages, int) or not 1 <= num_stages <= 6:
+            raise UserInputError(f"The 'num_stages' parameter of macro-cnn must be an int in [1, 6]. Got {num_stages!r} instead.")
+        self.num_stages = num_stages
+        decisions = [Decision("stem", STEM_WIDTHS, ordinal=True)]
+        for s in range(num_stages):
+            decisions += [
+                Decision(f"s{s}.op", OPERATIONS),
+                Decision(f"s{s}.blocks", BLOCKS, ordinal=True),
+                Decision(f"s{s}.width", WIDTH_LADDER[s:s + 5], ordinal=True),
+                Decision(f"s{s}.down", (False, True)),
+                Decision(f"s{s}.residual", (False, True)),
+            ]
+        super().__init__(decisions)
+
+    def config(self):
+        return {"num_stages": self.num_stages}
+
+    def crossover_groups(self):
+        stages = [[n for n in (d.name for d in self.decisions) if n.startswith(f"s{s}.")]
+                  for s in range(self.num_stages)]
+        return [["stem"], *stages]
+
+    def describe(self, arch):
+        parts = [f"stem{arch['stem']}"]
+        for s in range(self.num_stages):
+            p = f"s{s}."
+            tags = ("/2" if arch[p + "down"] else "") + ("+res" if arch[p + "residual"] else "")
+            parts.append(f"{arch[p + 'op']}x{arch[p + 'blocks']}@{arch[p + 'width']}{tags}")
+        return " ".join(parts)
+
+    def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
+        self.validate(arch)
+        dims = spatial_dims(input_shape, self.name)
+        c = scaled(arch["stem"], width_multiplier)
+        stem = conv_bn_relu(dims, input_shape[0], c, 3)
+        blocks = []
+        for s in range(self.num_stages):
+            p = f"s{s}."
+            width = scaled(arch[p + "width"], width_multiplier)
+            for b in range(arch[p + "blocks"]):
+                stride = 2 if (b == 0 and arch[p + "down"]) else 1
+                op = make_op(arch[p + "op"], dims, c, width, stride)
+                shortcut = projection(dims, c, width, stride) if arch[p + "residual"] else None
+                blocks.append(Block(op, shortcut))
+                c = width
+        return MacroNet(stem, blocks, c, num_classes, dims)

@@ -1,0 +1,46 @@
+"""Search strategies behind one ask/tell interface, by name.
+
+>>> from nasforge import spaces, strategies
+>>> s = strategies.get("evolution", spaces.get("macro-cnn"), seed=0, population_size=8)
+>>> s.ask().arch.space
+'macro-cnn'
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from ..errors import UserInputError
+from ..registry import Registry
+from ._base import Strategy, TrialRequest, UniqueSampler
+from ._evolution import RegularizedEvolution
+from ._random import RandomSearch
+
+REGISTRY: Registry[Strategy] = Registry("strategy")
+REGISTRY.register("random")(RandomSearch)
+REGISTRY.register("evolution")(RegularizedEvolution)
+
+
+def options(name: str) -> dict[str, Any]:
+    """The tunable options of a strategy and their defaults."""
+    params = inspect.signature(REGISTRY.factory(name)).parameters
+    return {k: p.default for k, p in params.items() if k not in ("space", "seed")}
+
+
+def get(name: str, space, seed: int = 0, **config: Any) -> Strategy:
+    """A strategy by name, for ``space``, seeded, with its options."""
+    known = options(name)
+    unknown = set(config) - set(known)
+    if unknown:
+        raise UserInputError(f"unknown option(s) {sorted(unknown)} for strategy {name!r}; "
+                             f"known: {', '.join(f'{k} (default {v!r})' for k, v in known.items()) or 'none'}")
+    return REGISTRY.factory(name)(space, seed=seed, **config)
+
+
+def names(pattern: str = "*") -> list[str]:
+    return REGISTRY.names(pattern)
+
+
+__all__ = ["REGISTRY", "RandomSearch", "RegularizedEvolution", "Strategy", "TrialRequest", "UniqueSampler",
+           "get", "names", "options"]

@@ -1,0 +1,96 @@
+"""The ask/tell strategy contract."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..arch import Arch
+from ..estimation import Result
+from ..spaces import SearchSpace
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """What a strategy asks to be evaluated: an architecture, optionally at a
+    fidelity the strategy chose (``None`` = the study's default), plus
+    strategy-private bookkeeping in ``meta``."""
+
+    arch: Arch
+    fidelity: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Strategy(abc.ABC):
+    """Decides what to evaluate next. Strategies are asked; they never train.
+
+    Subclasses implement :meth:`ask` and :meth:`tell` and keep all their
+    state in plain data so :meth:`state_dict` can be stored as JSON.
+    """
+
+    name: str = ""
+    objective: str = "val_accuracy"  # maximised
+
+    def __init__(self, space: SearchSpace, seed: int = 0):
+        self.space = space
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    @abc.abstractmethod
+    def ask(self) -> TrialRequest:
+        """The next trial to run (may be called again before earlier ones are told)."""
+
+    @abc.abstractmethod
+    def tell(self, request: TrialRequest, result: Result) -> None:
+        """The outcome of an earlier :meth:`ask`."""
+
+    def score(self, result: Result) -> float | None:
+        """The objective of a successful result, else None."""
+        if not result.ok:
+            return None
+        value = result.metrics.get(self.objective)
+        return None if value is None else float(value)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor options (not the seed), stored with the study."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this strategy stopped (JSON-able)."""
+        return {"rng": self.rng.bit_generator.state, **self._state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self._load_state(state)
+
+    def _state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class UniqueSampler:
+    """Remembers what was proposed so a strategy does not waste trials on repeats."""
+
+    def __init__(self):
+        self.seen: set[str] = set()
+
+    def fresh(self, propose, tries: int = 50) -> Arch:
+        """Call ``propose()`` until it returns an unseen architecture (or ``tries`` run out)."""
+        arch = propose()
+        for _ in range(tries - 1):
+            if arch.digest not in self.seen:
+                break
+            arch = propose()
+        self.seen.add(arch.digest)
+        return arch
+
+    def state(self) -> list[str]:
+        return sorted(self.seen)
+
+    def load(self, digests: list[str]) -> None:
+        self.seen = set(digests)

@@ -1,0 +1,86 @@
+"""Regularized (aging) evolution, Real et al. 2019 ("Regularized Evolution for
+Image Classifier Architecture Search", AAAI): tournament selection from a
+population where the *oldest* member dies each generation."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ..arch import Arch
+from ..errors import UserInputError
+from ._base import Strategy, TrialRequest, UniqueSampler
+
+
+def _check_int(name, value, low):
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise UserInputError(f"The {name!r} parameter of evolution must be an int >= {low}. Got {value!r} instead.")
+
+
+class RegularizedEvolution(Strategy):
+    """Aging evolution with tournament selection, mutation and crossover.
+
+    The first ``population_size`` trials are random. Afterwards each child
+    comes from the best of ``tournament_size`` random members (exploitation
+    grows with the tournament size); with probability ``crossover_rate`` it
+    is the crossover of two such winners, otherwise a mutation of one.
+    Every told result joins the population and the oldest member leaves.
+    """
+
+    name = "evolution"
+
+    def __init__(self, space, seed=0, population_size: int = 10, tournament_size: int = 3,
+                 crossover_rate: float = 0.25):
+        super().__init__(space, seed)
+        _check_int("population_size", population_size, 2)
+        _check_int("tournament_size", tournament_size, 1)
+        if tournament_size > population_size:
+            raise UserInputError(f"The 'tournament_size' parameter of evolution must be <= population_size "
+                                 f"({population_size}). Got {tournament_size!r} instead.")
+        if not isinstance(crossover_rate, (int, float)) or not 0.0 <= crossover_rate <= 1.0:
+            raise UserInputError(f"The 'crossover_rate' parameter of evolution must be in [0, 1]. "
+                                 f"Got {crossover_rate!r} instead.")
+        self.population_size = population_size
+        self.tournament_size = tournament_size
+        self.crossover_rate = float(crossover_rate)
+        self.population: deque[tuple[Arch, float]] = deque()
+        self.asked = 0
+        self._unique = UniqueSampler()
+
+    def config(self):
+        return {"population_size": self.population_size, "tournament_size": self.tournament_size,
+                "crossover_rate": self.crossover_rate}
+
+    def _tournament(self) -> Arch:
+        picks = self.rng.choice(len(self.population), size=self.tournament_size, replace=False)
+        return max((self.population[i] for i in picks), key=lambda member: member[1])[0]
+
+    def _child(self) -> Arch:
+        parent = self._tournament()
+        if self.rng.random() < self.crossover_rate:
+            child = self.space.crossover(parent, self._tournament(), self.rng)
+            if child.digest not in self._unique.seen:
+                return child
+        return self.space.mutate(parent, self.rng)
+
+    def ask(self):
+        self.asked += 1
+        if len(self.population) < self.tournament_size or self.asked <= self.population_size:
+            return TrialRequest(self._unique.fresh(lambda: self.space.sample(self.rng)), meta={"origin": "random"})
+        return TrialRequest(self._unique.fresh(self._child), meta={"origin": "evolved"})
+
+    def tell(self, request, result):
+        score = self.score(result)
+        if score is None:
+            return
+        self.population.append((request.arch, score))
+        while len(self.population) > self.population_size:
+            self.population.popleft()  # aging: the oldest dies, not the worst
+
+    def _state(self):
+        return {"asked": self.asked, "seen": self._unique.state(),
+                "population": [[a.to_json(), s] for a, s in self.population]}
+
+    def _load_state(self, state):
+        self.asked = state["asked"]
+        self._unique.load(state["seen"])
+        self.population = deque((Arch.from_json(a), s) for a, s in state["population"])

@@ -1,0 +1,123 @@
+"""The study loop: ask -> evaluate -> tell -> persist, with budgets and resume."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..estimation import Estimator, Fidelity, Result
+from ..strategies import Strategy, TrialRequest
+from ._storage import RUNNING, Storage, TrialRecord
+
+FINISHED = ("ok", "failed", "pruned")
+
+
+def trial_seed(study_seed: int, number: int) -> int:
+    """The seed of the ``number``-th trial: fixed by the study seed, so a resumed trial repeats exactly."""
+    return int(np.random.SeedSequence([study_seed, number]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+class Reporter(Protocol):
+    """Receives progress events (the CLI draws them; the API may ignore them)."""
+
+    def trial_started(self, number: int, request: TrialRequest, fidelity: Fidelity) -> None: ...
+    def epoch_done(self, point: dict) -> None: ...
+    def trial_finished(self, record: TrialRecord, best: TrialRecord | None) -> None: ...
+
+
+class SilentReporter:
+    def trial_started(self, number, request, fidelity):
+        pass
+
+    def epoch_done(self, point):
+        pass
+
+    def trial_finished(self, record, best):
+        pass
+
+
+@dataclass
+class StopReason:
+    reason: str  # "trials", "time", "interrupted"
+    message: str
+
+
+class Study:
+    """Runs a strategy against an estimator, persisting every trial in ``storage``.
+
+    Every finished trial is committed together with the strategy state that
+    includes it before the next ask, so a killed study resumes exactly:
+    trials in flight when it died are marked interrupted and asked again.
+    """
+
+    def __init__(self, storage: Storage, strategy: Strategy, estimator: Estimator, fidelity: Fidelity, seed: int):
+        self.storage = storage
+        self.strategy = strategy
+        self.estimator = estimator
+        self.fidelity = fidelity
+        self.seed = seed
+        state = storage.meta().get("strategy_state")
+        if state is not None:
+            strategy.load_state_dict(state)
+        self.interrupted_on_open = storage.mark_interrupted(reason="the study stopped while this trial ran; "
+                                                                   "it was asked again on resume")
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        return self.storage.trials()
+
+    def best(self) -> TrialRecord | None:
+        return self.storage.best()
+
+    def finished_count(self) -> int:
+        return self.storage.count(FINISHED)
+
+    def elapsed(self) -> float:
+        return float(self.storage.meta().get("elapsed_s", 0.0))
+
+    def optimize(self, n_trials: int | None = None, time_budget: float | None = None,
+                 reporter: Reporter | None = None) -> StopReason:
+        """Run until ``n_trials`` trials have finished in total or ``time_budget``
+        seconds of search (summed over every run of this study) are spent.
+
+        A trial already running when the budget runs out is allowed to finish.
+        """
+        if n_trials is None and time_budget is None:
+            raise ValueError("give n_trials, time_budget or both, or the study would never stop")
+        reporter = reporter or SilentReporter()
+        base_elapsed = self.elapsed()
+        run_start = time.monotonic()
+        number = self.finished_count()
+        while True:
+            elapsed = base_elapsed + time.monotonic() - run_start
+            if n_trials is not None and number >= n_trials:
+                return StopReason("trials", f"{number} trials finished")
+            if time_budget is not None and elapsed >= time_budget:
+                return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
+            request = self.strategy.ask()
+            fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
+            seed = trial_seed(self.seed, number)
+            trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta)
+            reporter.trial_started(number, request, fidelity)
+            try:
+                result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=reporter.epoch_done)
+            except KeyboardInterrupt:
+                self.storage.mark_interrupted(trial_id, "stopped by the user (Ctrl-C); asked again on resume")
+                self.storage.set_meta({"elapsed_s": base_elapsed + time.monotonic() - run_start})
+                raise
+            self.strategy.tell(request, result)
+            self._commit(trial_id, result, base_elapsed + time.monotonic() - run_start)
+            number += 1
+            reporter.trial_finished(self.storage.trial(trial_id), self.best())
+
+    def _commit(self, trial_id: int, result: Result, elapsed: float) -> None:
+        objective = self.strategy.score(result)
+        self.storage.finish_trial(
+            trial_id, result.status, result.metrics, result.curve, objective, result.error, result.cost_s,
+            {"strategy_state": self.strategy.state_dict(), "elapsed_s": elapsed})
+
+
+__all__ = ["FINISHED", "RUNNING", "Reporter", "SilentReporter", "StopReason", "Study", "trial_seed"]
