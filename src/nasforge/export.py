@@ -63,7 +63,7 @@ def export_model(model: nn.Module, input_shape: Sequence[int], fmt: str, out: st
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
-    example = torch.randn(2, *input_shape)
+    example = torch.randn(2, *input_shape, generator=torch.Generator().manual_seed(0))
     if fmt == "pytorch":
         if checkpoint is None:
             raise ValueError("the pytorch format needs the checkpoint fields (arch, space options, shapes)")

@@ -116,13 +116,13 @@ class SearchReporter:
         total = f"/{self.n_trials}" if self.n_trials else ""
         if record.status == "ok":
             mark = " *best*" if best is not None and best.id == record.id else ""
-            line = (f"trial {record.number + 1:>3}{total}  acc {m['val_accuracy']:.4f}  "
+            line = (f"[{record.number + 1:>3}{total}] trial {record.id:>3}  acc {m['val_accuracy']:.4f}  "
                     f"params {_fmt_count(m.get('params')):>6}  latency {m.get('latency_ms', float('nan')):.2f}ms  "
                     f"{record.duration_s:5.1f}s  best {best.objective:.4f}  ETA {_fmt_duration(self._eta())}  "
                     f"{self.describe(record.arch)}{mark}")
         else:
             first = (record.error or "").splitlines()[0] if record.error else ""
-            line = f"trial {record.number + 1:>3}{total}  FAILED ({first})  {self.describe(record.arch)}"
+            line = f"[{record.number + 1:>3}{total}] trial {record.id:>3}  FAILED ({first})  {self.describe(record.arch)}"
         self.console.print(line, markup=False)
         self._update("asking the strategy")
 

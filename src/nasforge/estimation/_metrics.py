@@ -34,7 +34,7 @@ def measure_latency_ms(model: nn.Module, input_shape: Sequence[int], repeats: in
                        threads: int = 1) -> float:
     """Median CPU latency in milliseconds at batch 1 after warm-up, on ``threads`` threads."""
     cpu_model = copy.deepcopy(model).cpu().eval()
-    x = torch.randn(1, *input_shape)
+    x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -1,0 +1,36 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session caches generated data (MNIST-1D) in its own folder."""
+    monkeypatch.setenv("NASFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from nasforge import data
+
+    return data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def mlp_space():
+    from nasforge import spaces
+
+    return spaces.get(f"{EXAMPLES / 'kerastuner_mlp.py'}:build_model")
+
+
+def run_cli(*args, cwd=None, timeout=600, env=None):
+    """Run the real `nasforge` command in a subprocess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "nasforge.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
