@@ -1,0 +1,86 @@
+"""Contract tests over every registered strategy, plus behaviour that could fail."""
+
+import json
+
+import numpy as np
+import pytest
+
+from nasforge import spaces, strategies
+from nasforge.estimation import Fidelity
+from nasforge.errors import UnknownNameError, UserInputError
+
+from synthetic import MatchTarget
+
+
+@pytest.fixture
+def space():
+    return spaces.get("macro-cnn")
+
+
+def drive(strategy, estimator, n):
+    out = []
+    for _ in range(n):
+        req = strategy.ask()
+        res = estimator.evaluate(req.arch, Fidelity(), 0)
+        strategy.tell(req, res)
+        out.append((req.arch, res.metrics.get("val_accuracy")))
+    return out
+
+
+@pytest.mark.parametrize("name", strategies.names())
+def test_asks_are_valid_and_state_round_trips_exactly(name, space):
+    est = MatchTarget(space, fail_every=7)
+    a = strategies.get(name, space, seed=1)
+    drive(a, est, 25)
+    state = json.loads(json.dumps(a.state_dict()))
+    b = strategies.get(name, space, seed=12345)
+    b.load_state_dict(state)
+    est_a, est_b = MatchTarget(space), MatchTarget(space)
+    assert [x for x, _ in drive(a, est_a, 15)] == [x for x, _ in drive(b, est_b, 15)]
+
+
+@pytest.mark.parametrize("name", strategies.names())
+def test_no_repeats_and_seeded(name, space):
+    est = MatchTarget(space)
+    archs = [a for a, _ in drive(strategies.get(name, space, seed=3), est, 60)]
+    assert len(set(archs)) == len(archs)
+    for a in archs[:5]:
+        space.validate(a)
+    again = [a for a, _ in drive(strategies.get(name, space, seed=3), MatchTarget(space), 60)]
+    assert archs == again
+
+
+def test_evolution_population_ages_out_the_oldest(space):
+    evo = strategies.get("evolution", space, seed=0, population_size=5, tournament_size=2)
+    told = drive(evo, MatchTarget(space), 12)
+    assert [a for a, _ in evo.population] == [a for a, _ in told[-5:]]
+    best_first = max(told[:7], key=lambda t: t[1])[0]
+    assert best_first not in [a for a, _ in evo.population]  # aging, not elitism
+
+
+def test_full_tournament_mutates_the_best(space):
+    evo = strategies.get("evolution", space, seed=0, population_size=6, tournament_size=6, crossover_rate=0.0)
+    drive(evo, MatchTarget(space), 6)
+    best = max(evo.population, key=lambda m: m[1])[0]
+    child = evo.ask().arch
+    assert sum(child[k] != best[k] for k in best.decisions) == 1
+
+
+def test_evolution_beats_random_search_on_a_structured_objective(space):
+    def best_after(name, seed):
+        return max(s for _, s in drive(strategies.get(name, space, seed=seed), MatchTarget(space, noise=0.02), 80))
+
+    evo = np.mean([best_after("evolution", s) for s in range(8)])
+    rnd = np.mean([best_after("random", s) for s in range(8)])
+    assert evo > rnd + 0.05, (evo, rnd)
+
+
+def test_strategy_errors(space):
+    with pytest.raises(UnknownNameError, match="known: evolution, random"):
+        strategies.get("evolutoin", space)
+    with pytest.raises(UserInputError, match="unknown option.*population_size"):
+        strategies.get("evolution", space, pop=3)
+    with pytest.raises(UserInputError, match="tournament_size"):
+        strategies.get("evolution", space, population_size=3, tournament_size=5)
+    with pytest.raises(UserInputError, match="crossover_rate"):
+        strategies.get("evolution", space, crossover_rate=2)
