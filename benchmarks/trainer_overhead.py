@@ -21,6 +21,7 @@ import argparse
 import copy
 import gc
 import math
+import os
 import statistics
 import time
 
@@ -87,7 +88,8 @@ def main() -> None:
     space = spaces.get("macro-cnn")
     config = TrainConfig(device="cpu")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, samples={len(y)}, "
-          f"epochs={args.epochs}, repeats={args.repeats}, batch_size={config.batch_size}")
+          f"epochs={args.epochs}, repeats={args.repeats}, batch_size={config.batch_size}, "
+          f"load average {os.getloadavg()[0]:.2f} (other work on the cores skews the timings)")
 
     rows = []
     for k in ARCH_SEEDS:
@@ -113,7 +115,8 @@ def main() -> None:
     for name, p, f, ratio in rows:
         print(f"{name:<{width}} | {p:15.1f} | {f:18.1f} | {ratio:5.3f}")
     worst = min(r[3] for r in rows)
-    print(f"\nworst ratio {worst:.3f}: target >= 0.95 {'met' if worst >= 0.95 else 'NOT met'}")
+    verdict = "met" if worst >= 0.95 else "NOT met"
+    print(f"\nworst ratio {worst:.3f}: target >= 0.95 {verdict} (load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

@@ -214,3 +214,26 @@ def test_float_log_and_choice_params():
     assert min(wds) >= 1e-6 and max(wds) <= 1e-2
     assert np.mean(np.array(wds) < 1e-4) > 0.4  # log-uniform puts half the mass below the geometric middle
     assert space.encoding_length == 2 + 2 + 2
+
+
+def test_registering_a_define_by_run_space_by_name():
+    from torch import nn
+
+    import nasforge
+
+    @nasforge.space("test-tiny-mlp")
+    def tiny(hp):
+        """A one-layer MLP for the registry test."""
+        return nn.Sequential(nn.Flatten(), nn.Linear(64, hp.int("units", 8, 16, step=8)), nn.ReLU(),
+                             nn.Linear(hp.int("units", 8, 16, step=8), hp.num_classes))
+
+    try:
+        assert "test-tiny-mlp" in spaces.names("test-*")
+        space = spaces.get("test-tiny-mlp")
+        assert space.size is None and spaces.REGISTRY.summary("test-tiny-mlp").startswith("A one-layer MLP")
+        arch = space.sample(np.random.default_rng(0))
+        assert arch.space == "test-tiny-mlp" and arch["units"] in (8, 16)
+        with pytest.raises(ValueError, match="already registered"):
+            nasforge.space("test-tiny-mlp")(tiny)
+    finally:
+        spaces.REGISTRY.unregister("test-tiny-mlp")

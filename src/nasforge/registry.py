@@ -33,6 +33,10 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def unregister(self, name: str) -> None:
+        self._factories.pop(name, None)
+        self._summaries.pop(name, None)
+
     def factory(self, name: str) -> Callable[..., T]:
         try:
             return self._factories[name]
