@@ -34,8 +34,19 @@ from ._base import SearchSpace
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "optimizer", "label_smoothing")
 
 
+class _RangeParam:
+    """Shared by int and float ranges: position of a value in [0, 1] (log-scaled if ``log``)."""
+
+    def normalize(self, v):
+        if self.high == self.low:
+            return 0.0
+        if self.log:
+            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (v - self.low) / (self.high - self.low)
+
+
 @dataclass(frozen=True)
-class IntParam:
+class IntParam(_RangeParam):
     low: int
     high: int
     step: int = 1
@@ -54,13 +65,6 @@ class IntParam:
         return (isinstance(v, int) and not isinstance(v, bool) and self.low <= v <= self.high
                 and (v - self.low) % self.step == 0)
 
-    def normalize(self, v):
-        if self.high == self.low:
-            return 0.0
-        if self.log:
-            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
-        return (v - self.low) / (self.high - self.low)
-
     def neighbors(self, v):
         return [w for w in (v - self.step, v + self.step) if self.low <= w <= self.high]
 
@@ -69,7 +73,7 @@ class IntParam:
 
 
 @dataclass(frozen=True)
-class FloatParam:
+class FloatParam(_RangeParam):
     low: float
     high: float
     log: bool = False
@@ -81,13 +85,6 @@ class FloatParam:
 
     def contains(self, v):
         return isinstance(v, (int, float)) and not isinstance(v, bool) and self.low <= v <= self.high
-
-    def normalize(self, v):
-        if self.high == self.low:
-            return 0.0
-        if self.log:
-            return (math.log(v) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
-        return (v - self.low) / (self.high - self.low)
 
     def neighbors(self, v):
         if self.log:
