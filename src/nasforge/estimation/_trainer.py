@@ -29,9 +29,11 @@ OPTIMIZERS = ("adamw", "sgd")
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. Defaults train small CNNs well in a few CPU epochs:
-    AdamW with a short linear warm-up and a cosine decay to zero."""
+    AdamW with a short linear warm-up and a cosine decay to zero; batch 64,
+    because short low-fidelity trainings are limited by the number of steps
+    (see docs/decisions.md for the measurement)."""
 
-    batch_size: int = 128
+    batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-4
     optimizer: str = "adamw"
