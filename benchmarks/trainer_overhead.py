@@ -2,8 +2,9 @@
 
 Both loops train the same macro-cnn model (identical initial weights) on the same
 fixed Fashion-MNIST training subset, on the CPU with 2 threads, doing the same
-work: AdamW with nasforge's default lr/weight decay, batch size 128, a per-step
-warm-up + cosine LR schedule, a fresh shuffle every epoch, cross-entropy loss.
+work: AdamW with nasforge's default lr/weight decay, the same batch size (the
+``TrainConfig`` default unless ``--batch-size`` is given), a per-step warm-up +
+cosine LR schedule, a fresh shuffle every epoch, cross-entropy loss.
 No validation is run. The two are timed alternately (plain, nasforge, plain, ...)
 after one untimed warm-up pass each, and the table reports, per architecture,
 the median training throughput (samples/s) of each and their ratio.
@@ -12,7 +13,7 @@ How to read it: ``ratio`` = nasforge / plain. 1.00 means the trainer costs nothi
 over a hand-written loop; the target is ratio >= 0.95. Differences of a few
 percent between repeats are ordinary CPU timing noise.
 
-    python benchmarks/trainer_overhead.py [--repeats 3] [--samples 10000] [--epochs 2]
+    python benchmarks/trainer_overhead.py [--repeats 3] [--samples 10000] [--epochs 2] [--batch-size N]
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import torch.nn.functional as F
 from nasforge import data, spaces
 from nasforge.estimation import TrainConfig, count_flops, count_params, train_model
 
-# Seeds for space.sample(np.random.default_rng(seed)): a tiny, a small and a medium
-# model (≈2, 14 and 5 MFLOPs but very different per-step costs: ~0.03, 0.07, 0.16 s).
+# Seeds for space.sample(np.random.default_rng(seed)): three models whose training
+# steps cost roughly 1x, 2x and 5x (the cheapest shows per-step overhead the most).
 ARCH_SEEDS = (6, 11, 8)
 SEED = 0
 
@@ -80,13 +81,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each loop per architecture")
     parser.add_argument("--samples", type=int, default=10_000, help="size of the fixed training subset")
     parser.add_argument("--epochs", type=int, default=2, help="epochs per timed run")
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size, help="for both loops")
     args = parser.parse_args()
 
     torch.set_num_threads(2)
     ds = data.load("fashion-mnist")
     x, y = ds.x_train[:args.samples].contiguous(), ds.y_train[:args.samples].contiguous()
     space = spaces.get("macro-cnn")
-    config = TrainConfig(device="cpu")
+    config = TrainConfig(batch_size=args.batch_size, device="cpu")
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, samples={len(y)}, "
           f"epochs={args.epochs}, repeats={args.repeats}, batch_size={config.batch_size}, "
           f"load average {os.getloadavg()[0]:.2f} (other work on the cores skews the timings)")

@@ -34,3 +34,16 @@ def run_cli(*args, cwd=None, timeout=600, env=None):
 
     return subprocess.run([sys.executable, "-m", "nasforge.cli", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_file(name):
+    """A reference table from ../shared/data (always present in CI; skipped elsewhere)."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        if os.environ.get("CI"):
+            raise FileNotFoundError(f"{path} is missing; CI must have ../shared/data")
+        pytest.skip(f"{path} not available outside the project workspace")
+    return path

@@ -18,9 +18,12 @@ from ..registry import Registry
 from ._base import Decision, DecisionSpace, SearchSpace
 from ._define_by_run import HP, DefineByRunSpace
 from ._macro_cnn import MacroCNNSpace
+from ._nb201 import NB201Space
+from . import _nb201 as nb201
 
 REGISTRY: Registry[SearchSpace] = Registry("space")
 REGISTRY.register("macro-cnn")(MacroCNNSpace)
+REGISTRY.register("nb201")(NB201Space)
 
 
 def space(name: str):
@@ -76,5 +79,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "HP", "MacroCNNSpace", "REGISTRY",
+__all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "HP", "MacroCNNSpace", "NB201Space", "REGISTRY", "nb201",
            "SearchSpace", "get", "load_from_file", "names", "space"]

@@ -1,0 +1,244 @@
+"""``nb201``: the NAS-Bench-201 cell space (Dong & Yang, ICLR 2020).
+
+A cell has 4 nodes and 6 edges ``i->j`` (i < j); each edge carries one of
+5 operations, giving 5^6 = 15,625 cells. The network stacks the cell as the
+benchmark does: a 3x3 conv stem, three stages of ``N`` cells with ``C``,
+``2C`` and ``4C`` channels separated by residual reduction blocks, then
+BN-ReLU, global pooling and a linear classifier. Works on images and, with
+1-D convolutions, on sequences.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import torch
+from torch import nn
+
+from ..arch import Arch
+from ..errors import InvalidArchError, UserInputError
+from ..ops import batch_norm, conv
+from ._base import Decision, DecisionSpace
+from ._macro_cnn import spatial_dims
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # the order of NB201's arch string
+EDGE_NAMES = tuple(f"{i}->{j}" for i, j in EDGES)
+NUM_NODES = 4
+ZERO = "#"
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, dims, c_in, c_out, kernel, stride=1):
+        super().__init__(nn.ReLU(inplace=False),
+                         conv(dims, c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+                         batch_norm(dims, c_out))
+
+
+def make_edge_op(name: str, dims: int, channels: int) -> nn.Module:
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(dims, channels, channels, 1)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(dims, channels, channels, 3)
+    if name == "avg_pool_3x3":
+        return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"no module for op {name!r}")
+
+
+def live_edges(ops: dict[str, str]) -> list[tuple[int, int]]:
+    """Edges that can affect the output: not 'none', fed from the input and
+    leading to the output node. The rest are dropped when building."""
+    edges = [(i, j) for (i, j), name in zip(EDGES, EDGE_NAMES) if ops[name] != "none"]
+    fed = {0}
+    for i, j in edges:  # EDGES are in topological order of their targets
+        if i in fed:
+            fed.add(j)
+    leads = {NUM_NODES - 1}
+    for i, j in sorted(edges, key=lambda e: -e[0]):
+        if j in leads:
+            leads.add(i)
+    return [(i, j) for i, j in edges if i in fed and j in leads]
+
+
+class Cell(nn.Module):
+    """Node j = sum of op_ij(node i) over its live incoming edges (see :func:`live_edges`);
+    a cell whose output has no live input outputs zeros."""
+
+    def __init__(self, ops: dict[str, str], dims: int, channels: int):
+        super().__init__()
+        self.edges = live_edges(ops)
+        self.ops = nn.ModuleList(make_edge_op(ops[f"{i}->{j}"], dims, channels) for i, j in self.edges)
+
+    def forward(self, x):
+        nodes = [x] + [None] * (NUM_NODES - 1)
+        for (i, j), op in zip(self.edges, self.ops):
+            out = op(nodes[i])
+            nodes[j] = out if nodes[j] is None else nodes[j] + out
+        return nodes[-1] if nodes[-1] is not None else torch.zeros_like(x)
+
+
+class ResidualReduction(nn.Module):
+    """NB201's reduction block: a stride-2 basic residual block that doubles the channels."""
+
+    def __init__(self, dims, c_in, c_out):
+        super().__init__()
+        self.a = ReLUConvBN(dims, c_in, c_out, 3, stride=2)
+        self.b = ReLUConvBN(dims, c_out, c_out, 3)
+        pool = (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(2, stride=2, ceil_mode=True)
+        self.shortcut = nn.Sequential(pool, conv(dims, c_in, c_out, 1, bias=False))
+
+    def forward(self, x):
+        return self.b(self.a(x)) + self.shortcut(x)
+
+
+class NB201Net(nn.Module):
+    def __init__(self, ops: dict[str, str], dims: int, in_channels: int, channels: int, cells_per_stage: int,
+                 num_classes: int):
+        super().__init__()
+        self.stem = nn.Sequential(conv(dims, in_channels, channels, 3, padding=1, bias=False),
+                                  batch_norm(dims, channels))
+        layers: list[nn.Module] = []
+        c = channels
+        for stage in range(3):
+            if stage > 0:
+                layers.append(ResidualReduction(dims, c, 2 * c))
+                c *= 2
+            layers += [Cell(ops, dims, c) for _ in range(cells_per_stage)]
+        self.cells = nn.Sequential(*layers)
+        self.head = nn.Sequential(batch_norm(dims, c), nn.ReLU(inplace=True),
+                                  nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.classifier = nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.head(self.cells(self.stem(x))))
+
+
+class NB201Space(DecisionSpace):
+    """NAS-Bench-201 cells: 6 edges x 5 ops (15,625 cells), in the benchmark's skeleton."""
+
+    name = "nb201"
+
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5):
+        for key, value in (("channels", channels), ("cells_per_stage", cells_per_stage)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserInputError(f"The {key!r} parameter of nb201 must be an int >= 1. Got {value!r} instead.")
+        self.channels = channels
+        self.cells_per_stage = cells_per_stage
+        super().__init__([Decision(name, OPS) for name in EDGE_NAMES])
+
+    def config(self):
+        return {"channels": self.channels, "cells_per_stage": self.cells_per_stage}
+
+    def describe(self, arch):
+        return to_string(arch)
+
+    def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
+        self.validate(arch)
+        dims = spatial_dims(input_shape, self.name)
+        channels = max(1, int(round(self.channels * width_multiplier)))
+        return NB201Net(dict(arch.decisions), dims, input_shape[0], channels, self.cells_per_stage, num_classes)
+
+
+# -- conversions -------------------------------------------------------------------------------
+
+_NODE = re.compile(r"^\|(?:[a-z0-9_]+~\d\|)+$")
+
+
+def to_string(arch: Arch) -> str:
+    """NB201's arch string, e.g. ``|nor_conv_3x3~0|+|none~0|skip_connect~1|+|...|``."""
+    return "+".join("|" + "|".join(f"{arch[f'{i}->{j}']}~{i}" for i in range(j)) + "|"
+                    for j in range(1, NUM_NODES))
+
+
+def from_string(text: str) -> Arch:
+    """Parse NB201's arch string (errors name the part that is wrong)."""
+    nodes = text.strip().split("+")
+    if len(nodes) != NUM_NODES - 1:
+        raise InvalidArchError(f"an NB201 arch string has {NUM_NODES - 1} '+'-separated nodes; got {len(nodes)} "
+                               f"in {text!r}")
+    decisions = {}
+    for j, node in enumerate(nodes, start=1):
+        if not _NODE.match(node):
+            raise InvalidArchError(f"node {j} of NB201 arch string is malformed: {node!r}")
+        parts = node.strip("|").split("|")
+        if len(parts) != j:
+            raise InvalidArchError(f"node {j} of an NB201 arch string needs {j} inputs; got {node!r}")
+        for part in parts:
+            op, _, src = part.partition("~")
+            i = int(src)
+            if i >= j:
+                raise InvalidArchError(f"edge {i}->{j} in {node!r} does not go forward")
+            if op not in OPS:
+                raise InvalidArchError(f"edge {i}->{j}: unknown op {op!r}; known: {', '.join(OPS)}")
+            decisions[f"{i}->{j}"] = op
+    if len(decisions) != len(EDGES):
+        raise InvalidArchError(f"NB201 arch string {text!r} repeats an edge")
+    return Arch(NB201Space.name, decisions)
+
+
+def to_index(arch: Arch) -> int:
+    """nasforge's index of a cell: base-5 digits in edge order (0 .. 15,624).
+
+    NAS-Bench-201's own index follows its training order; the benchmark tables
+    map it to arch strings (see ``nasforge.benchmarks``).
+    """
+    index = 0
+    for name in EDGE_NAMES:
+        if arch[name] not in OPS:
+            raise InvalidArchError(f"edge {name}: unknown op {arch[name]!r}; known: {', '.join(OPS)}")
+        index = index * len(OPS) + OPS.index(arch[name])
+    return index
+
+
+def from_index(index: int) -> Arch:
+    total = len(OPS) ** len(EDGES)
+    if not isinstance(index, int) or not 0 <= index < total:
+        raise InvalidArchError(f"an nb201 index is an int in [0, {total - 1}]; got {index!r}")
+    digits = []
+    for _ in EDGES:
+        index, d = divmod(index, len(OPS))
+        digits.append(OPS[d])
+    return Arch(NB201Space.name, dict(zip(EDGE_NAMES, reversed(digits))))
+
+
+def all_archs() -> list[Arch]:
+    return [Arch(NB201Space.name, dict(zip(EDGE_NAMES, ops))) for ops in itertools.product(OPS, repeat=len(EDGES))]
+
+
+def canonical(arch: Arch) -> str:
+    """A key equal for cells that compute the same function, up to how the
+    intermediate nodes are numbered and which dead branches they carry.
+
+    Each node is a multiset of terms ``op(source)``; a skip connection adds
+    its source's terms unchanged (sums are associative), and a 'none' edge or
+    any edge out of a node with no inputs adds nothing. (Strictly, a conv of
+    zeros yields its batch norm's bias; like NATS-Bench we treat it as zero.)
+
+    NATS-Bench reports 6,466 unique cells with a convention that also keeps
+    zero terms and compares sums as text, so it misses some isomorphisms
+    (e.g. two intermediate nodes swapped); every one of its classes lies
+    inside one of ours, and ours are fewer (see ``tests/test_nb201.py``).
+    """
+    nodes: list[list[str]] = [["x"]] + [[] for _ in range(NUM_NODES - 1)]
+    for j in range(1, NUM_NODES):
+        for i in range(j):
+            op = arch[f"{i}->{j}"]
+            if op == "none" or not nodes[i]:
+                continue
+            if op == "skip_connect":
+                nodes[j].extend(nodes[i])
+            else:
+                nodes[j].append(f"{op}({'+'.join(nodes[i])})")
+        nodes[j].sort()
+    return "+".join(nodes[-1]) or ZERO
+
+
+def unique_archs() -> list[Arch]:
+    """One representative (the first in index order) of every isomorphism class."""
+    seen: dict[str, Arch] = {}
+    for arch in all_archs():
+        seen.setdefault(canonical(arch), arch)
+    return list(seen.values())
