@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import __version__, data, spaces, strategies
+from . import __version__, benchmarks, data, spaces, strategies
 from .errors import StudyError, UserInputError
 from .estimation import Fidelity, TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
@@ -33,6 +33,7 @@ class SearchSpec:
     strategy_options: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)
     val_fraction: float = 0.1
+    benchmark: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +46,11 @@ class SearchSpec:
     @property
     def fidelity(self) -> Fidelity:
         return Fidelity(self.epochs, self.subset, self.width_multiplier)
+
+    def __post_init__(self):
+        if self.benchmark is not None:  # the benchmark fixes the space and the data
+            object.__setattr__(self, "space", benchmarks.space_name(self.benchmark))
+            object.__setattr__(self, "dataset", self.benchmark)
 
     def differences(self, other: SearchSpec) -> list[str]:
         a, b = self.to_dict(), other.to_dict()
@@ -62,6 +68,10 @@ def open_storage(path: str | Path) -> tuple[Storage, SearchSpec]:
 
 def build_study(storage: Storage, spec: SearchSpec) -> Study:
     """Instantiate the space, data, strategy and estimator a spec names."""
+    if spec.benchmark is not None:
+        bench = benchmarks.get(spec.benchmark)
+        strategy = strategies.get(spec.strategy, bench.space, seed=spec.seed, **spec.strategy_options)
+        return Study(storage, strategy, bench, spec.fidelity, spec.seed)
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     strategy = strategies.get(spec.strategy, space, seed=spec.seed, **spec.strategy_options)
@@ -86,9 +96,12 @@ def open_study(path: str | Path, spec: SearchSpec | None = None) -> Study:
     if spec is None:
         raise StudyError(f"study file {str(path)!r} does not exist")
     Fidelity(spec.epochs, spec.subset, spec.width_multiplier)  # validate before creating a file
-    space = spaces.get(spec.space, **spec.space_options)
+    if spec.benchmark is not None:
+        space = benchmarks.get(spec.benchmark).space
+    else:
+        space = spaces.get(spec.space, **spec.space_options)
+        data.load(spec.dataset, val_fraction=spec.val_fraction)  # fail on a missing data set before creating files
     strategies.get(spec.strategy, space, seed=spec.seed, **spec.strategy_options)
-    data.load(spec.dataset, val_fraction=spec.val_fraction)  # fail on a missing data set before creating files
     storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
     return build_study(storage, spec)
 

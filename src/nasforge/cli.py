@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--space", help="search space name, or path/to/file.py:function (default: macro-cnn)")
     s.add_argument("--dataset", help="data set name or path to an .npz file (default: fashion-mnist)")
     s.add_argument("--strategy", help="search strategy (default: evolution)")
+    s.add_argument("--benchmark", help="search a tabular benchmark instead of training (see `nasforge benchmarks`); "
+                                       "--time-budget then counts simulated training seconds")
     s.add_argument("--trials", type=_positive_int, help="stop after this many finished trials in total")
     s.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
                    help="stop starting trials after this many seconds of search in total")
@@ -111,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("spaces", help="list the registered search spaces")
     sub.add_parser("strategies", help="list the registered search strategies")
     sub.add_parser("datasets", help="list the data sets and whether they are installed")
+    sub.add_parser("benchmarks", help="list the tabular benchmarks usable with `search --benchmark`")
     return parser
 
 
@@ -138,6 +141,7 @@ def _search_spec(args):
     given = {k: v for k, v in {
         "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
+        "benchmark": args.benchmark,
     }.items() if v is not None}
     for flag, key in (("--strategy-option", "strategy_options"), ("--space-option", "space_options"),
                       ("--train-option", "train_options")):
@@ -230,6 +234,9 @@ def cmd_train(args, console) -> int:
 
     storage, spec = open_storage(args.study)
     trial = select_trial(storage, args.trial)
+    if spec.benchmark is not None:
+        raise _usage(f"study {args.study!r} searched the tabular benchmark {spec.benchmark!r}; it has no data set "
+                     "to train on")
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     config = TrainConfig(**spec.train_options)
@@ -277,6 +284,9 @@ def cmd_export(args, console) -> int:
         input_shape, num_classes = bundle["input_shape"], bundle["num_classes"]
         model = space.build(trial.arch, input_shape, num_classes)
         model.load_state_dict(bundle["state_dict"])
+    elif spec.benchmark is not None:
+        raise _usage(f"study {args.study!r} searched the tabular benchmark {spec.benchmark!r}; pass --weights, "
+                     "or search the space on real data to export a trained model")
     else:
         from . import data
 
@@ -341,7 +351,21 @@ def cmd_datasets(args, console) -> int:
     return 0
 
 
-COMMANDS = {"search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
+def cmd_benchmarks(args, console) -> int:
+    from rich.table import Table
+
+    from . import benchmarks
+
+    table = Table(title="tabular benchmarks")
+    for col in ("name", "description"):
+        table.add_column(col)
+    for name in benchmarks.names():
+        table.add_row(name, benchmarks.REGISTRY.summary(name))
+    console.print(table)
+    return 0
+
+
+COMMANDS = {"benchmarks": cmd_benchmarks, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
             "spaces": cmd_spaces, "strategies": cmd_strategies, "datasets": cmd_datasets}
 
 if __name__ == "__main__":

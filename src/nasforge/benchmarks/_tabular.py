@@ -1,0 +1,73 @@
+"""Tabular benchmarks: precomputed training results used as instant objectives.
+
+A benchmark answers an architecture with its recorded metrics and reports
+the recorded training time as the trial's cost, so a study on a benchmark
+runs in seconds on a *simulated* clock: ``--time-budget`` then means
+simulated training seconds, and strategies can be compared on time as well
+as on the number of evaluations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..arch import Arch
+from ..errors import InvalidArchError
+from ..estimation import FAILED, OK, Estimator, Fidelity, Result
+
+
+class TabularBenchmark(Estimator):
+    """Look up ``arch`` in ``table`` (key -> record with per-seed lists or scalars).
+
+    ``record["val_accuracy"]`` (percent, one value per training seed) is
+    required; with ``noisy=True`` each trial reads the seed its trial seed
+    picks, as if it had trained the network once, else the mean.
+    """
+
+    simulated_time = True
+
+    def __init__(self, name: str, space, table: dict[str, dict[str, Any]], key: Callable[[Arch], str],
+                 noisy: bool = True):
+        self.name = name
+        self.space = space
+        self.table = table
+        self.key = key
+        self.noisy = noisy
+
+    def config(self):
+        return {"benchmark": self.name, "noisy": self.noisy}
+
+    def record(self, arch: Arch) -> dict[str, Any]:
+        self.space.validate(arch)
+        try:
+            return self.table[self.key(arch)]
+        except KeyError:
+            raise InvalidArchError(f"benchmark {self.name!r} has no entry for {self.space.describe(arch)}") from None
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
+        try:
+            rec = self.record(arch)
+        except InvalidArchError as exc:
+            return Result(FAILED, fidelity=fidelity.to_dict(), error=f"InvalidArchError: {exc}")
+        pick = int(np.random.default_rng(seed).integers(1 << 30))
+        metrics = {}
+        for name, value in rec.items():
+            if isinstance(value, (list, tuple)):
+                value = value[pick % len(value)] if self.noisy else float(np.mean(value))
+            metrics[name] = float(value)
+        for name in ("val_accuracy", "test_accuracy"):
+            if name in metrics:
+                metrics[name] /= 100.0
+        point = {"epoch": rec.get("epochs", 200), "val_accuracy": metrics["val_accuracy"]}
+        if on_epoch is not None:
+            on_epoch(point)
+        return Result(OK, metrics, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0))
+
+    def best(self, metric: str = "val_accuracy") -> tuple[str, float]:
+        """The best key in the table by the mean of ``metric`` (for regret)."""
+        means = {k: float(np.mean(r[metric])) for k, r in self.table.items() if metric in r}
+        key = max(means, key=means.get)
+        return key, means[key]

@@ -1,0 +1,87 @@
+import csv
+
+import numpy as np
+import pytest
+
+from nasforge import benchmarks, strategies
+from nasforge.api import SearchSpec, open_study
+from nasforge.estimation import Fidelity
+from nasforge.spaces import nb201
+
+from conftest import run_cli, shared_file
+
+
+@pytest.fixture(scope="module")
+def package_bench():
+    return benchmarks.get("nb201-cifar10")
+
+
+@pytest.fixture(scope="module")
+def csv_bench():
+    return benchmarks.from_csv(shared_file("nb201_cifar10_avg.csv"))
+
+
+def test_published_optimum_is_reproduced(package_bench, csv_bench):
+    key, best = csv_bench.best()
+    assert round(best, 2) == 91.61  # best mean CIFAR-10 validation accuracy (shared/data/README.md)
+    assert round(csv_bench.table[key]["test_accuracy"], 2) == 91.09
+    assert round(csv_bench.best("test_accuracy")[1], 2) == 91.52
+    pkg_key, pkg_best = package_bench.best()
+    assert round(pkg_best, 2) == 91.61
+    assert nb201.to_string(nb201.from_index(int(pkg_key, 5))) == key
+
+
+def test_package_keys_match_the_csv_arch_strings(package_bench):
+    with open(shared_file("nb201_cifar10_avg.csv")) as f:
+        rows = list(csv.DictReader(f))
+    diffs = [abs(np.mean(package_bench.table[benchmarks.package_key(nb201.from_string(r["arch_str"]))]["val_accuracy"])
+                 - float(r["valid-accuracy"])) for r in rows]
+    assert len(diffs) == 15625 and max(diffs) < 0.01
+
+
+def test_lookup_is_seeded_noise_around_the_mean(package_bench):
+    arch = nb201.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
+    values = {package_bench.evaluate(arch, Fidelity(), seed).metrics["val_accuracy"] for seed in range(30)}
+    assert 2 <= len(values) <= 3
+    assert package_bench.evaluate(arch, Fidelity(), 5).metrics == package_bench.evaluate(arch, Fidelity(), 5).metrics
+    result = package_bench.evaluate(arch, Fidelity(), 0)
+    assert result.cost_s == result.metrics["train_seconds"] > 1000
+
+
+def test_simulated_clock_and_budget(tmp_path):
+    study = open_study(tmp_path / "b.db", SearchSpec(benchmark="nb201-cifar10", strategy="random"))
+    stop = study.optimize(time_budget=20_000)
+    costs = [t.duration_s for t in study.trials]
+    assert stop.reason == "time"
+    assert sum(costs[:-1]) < 20_000 <= sum(costs)
+    assert study.elapsed() == pytest.approx(sum(costs))
+
+
+def test_evolution_beats_random_on_nb201(package_bench):
+    """Mean best validation accuracy after 100 evaluations over 10 seeds each."""
+    def best_after(name, seed):
+        s = strategies.get(name, package_bench.space, seed=seed, **({"population_size": 20, "tournament_size": 5}
+                                                                     if name == "evolution" else {}))
+        best = 0.0
+        for _ in range(100):
+            req = s.ask()
+            res = package_bench.evaluate(req.arch, Fidelity(), seed)
+            s.tell(req, res)
+            best = max(best, float(np.mean(package_bench.record(req.arch)["val_accuracy"])))
+        return best
+
+    evo = np.mean([best_after("evolution", s) for s in range(10)])
+    rnd = np.mean([best_after("random", s) for s in range(10)])
+    assert evo > rnd, (evo, rnd)
+
+
+def test_cli_benchmark_search(tmp_path):
+    study = tmp_path / "nb.db"
+    proc = run_cli("search", "--benchmark", "nb201-cifar10", "--strategy", "evolution", "--trials", "50",
+                   "--study", study, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "Stopped: 50 trials finished" in proc.stdout and "|nor_conv" in proc.stdout
+    train = run_cli("train", "--study", study)
+    assert train.returncode == 2 and "tabular benchmark" in train.stderr
+    unknown = run_cli("search", "--benchmark", "nb301", "--study", tmp_path / "x.db")
+    assert unknown.returncode == 2 and "unknown benchmark 'nb301'; known: nb201-cifar10" in unknown.stderr
