@@ -15,11 +15,13 @@ from ..errors import UserInputError
 from ..registry import Registry
 from ._base import Strategy, TrialRequest, UniqueSampler
 from ._evolution import RegularizedEvolution
+from ._local import LocalSearch
 from ._random import RandomSearch
 
 REGISTRY: Registry[Strategy] = Registry("strategy")
 REGISTRY.register("random")(RandomSearch)
 REGISTRY.register("evolution")(RegularizedEvolution)
+REGISTRY.register("local")(LocalSearch)
 
 
 def options(name: str) -> dict[str, Any]:
@@ -42,5 +44,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "RandomSearch", "RegularizedEvolution", "Strategy", "TrialRequest", "UniqueSampler",
+__all__ = ["REGISTRY", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Strategy", "TrialRequest", "UniqueSampler",
            "get", "names", "options"]
