@@ -6,6 +6,7 @@ A checkpoint holds the architecture as JSON beside the weights, so
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,9 +78,15 @@ def export_model(model: nn.Module, input_shape: Sequence[int], fmt: str, out: st
     require("onnx", "onnx")
     require("onnxscript", "onnx")
     batch = torch.export.Dim("batch", min=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(model, (example,), input_names=["input"], output_names=["logits"],
-                                    dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
+    onnx_logger = logging.getLogger("torch.onnx")
+    level = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)  # the exporter logs a line per missing torchvision op
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(model, (example,), input_names=["input"], output_names=["logits"],
+                                        dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
+    finally:
+        onnx_logger.setLevel(level)
     program.save(str(out))
     return out
