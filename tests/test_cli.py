@@ -114,7 +114,7 @@ def test_rerunning_a_finished_search_adds_nothing_and_extending_resumes(fmnist_s
 @pytest.mark.parametrize("args,expected", [
     (["search", "--space", "nope", "--study", "{tmp}/a.db"], "unknown space 'nope'; known: macro-cnn"),
     (["search", "--strategy", "evolutoin", "--dataset", "digits", "--study", "{tmp}/a.db"],
-     "unknown strategy 'evolutoin'; known: evolution, local, random. Did you mean 'evolution'?"),
+     "unknown strategy 'evolutoin'; known: evolution, local, random, reinforce. Did you mean 'evolution'?"),
     (["search", "--dataset", "cifar", "--study", "{tmp}/a.db"], "unknown dataset 'cifar'; known: digits"),
     (["search", "--dataset", "digits", "--subset", "1.5", "--study", "{tmp}/a.db"], "'subset' fidelity"),
     (["search", "--dataset", "digits", "--strategy-option", "population_size=1", "--study", "{tmp}/a.db"],
@@ -138,7 +138,7 @@ def test_user_errors_are_one_line_with_status_2(tmp_path, args, expected):
 
 
 def test_listings():
-    for cmd, names in (("spaces", ["macro-cnn", "nb201"]), ("strategies", ["random", "evolution", "local"]),
+    for cmd, names in (("spaces", ["macro-cnn", "nb201"]), ("strategies", ["random", "evolution", "local", "reinforce"]),
                        ("datasets", ["fashion-mnist", "digits", "mnist1d"])):
         proc = run_cli(cmd)
         assert proc.returncode == 0

@@ -76,7 +76,7 @@ def test_evolution_beats_random_search_on_a_structured_objective(space):
 
 
 def test_strategy_errors(space):
-    with pytest.raises(UnknownNameError, match="known: evolution, local, random"):
+    with pytest.raises(UnknownNameError, match="known: evolution, local, random, reinforce"):
         strategies.get("evolutoin", space)
     with pytest.raises(UserInputError, match="unknown option.*population_size"):
         strategies.get("evolution", space, pop=3)
@@ -92,3 +92,42 @@ def test_local_search_climbs_to_the_optimum_of_a_separable_objective():
     scores = [s for _, s in history]
     first_hit = scores.index(1.0)  # raises if the optimum was never found
     assert first_hit <= 1 + 6 * 24  # from the first sample, <= 6 improving moves of <= 24 neighbours each
+
+
+class TinySpace(spaces.DecisionSpace):
+    """4 decisions x 3 choices = 81 architectures."""
+
+    name = "tiny"
+
+    def __init__(self):
+        super().__init__([spaces.Decision(f"d{i}", ("a", "b", "c")) for i in range(4)])
+
+    def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
+        raise NotImplementedError
+
+
+def test_reinforce_policy_concentrates_on_the_optimum():
+    space = TinySpace()
+    est = MatchTarget(space)
+    target = [d.index(est.target[d.name]) for d in space.decisions]
+    agent = strategies.get("reinforce", space, seed=0, learning_rate=0.1)
+    before = np.prod([p[c] for p, c in zip(agent.probabilities(target), target)])
+    drive(agent, est, 300)
+    after = np.prod([p[c] for p, c in zip(agent.probabilities(target), target)])
+    assert before == pytest.approx(1 / 81)
+    assert after > 0.5, after
+
+
+def test_reinforce_temperature_flattens_the_policy():
+    space = TinySpace()
+    est = MatchTarget(space)
+    agent = strategies.get("reinforce", space, seed=0, learning_rate=0.1)
+    drive(agent, est, 150)
+    hot = strategies.get("reinforce", space, seed=0, learning_rate=0.1, temperature=5.0)
+    hot.load_state_dict(agent.state_dict())
+    peak = lambda a: max(p.max() for p in a.probabilities([0, 0, 0, 0]))
+    assert peak(hot) < peak(agent)
+    with pytest.raises(UserInputError, match="temperature"):
+        strategies.get("reinforce", space, temperature=0)
+    with pytest.raises(UserInputError, match="fixed decisions"):
+        strategies.get("reinforce", spaces.DefineByRunSpace(lambda hp: None, name="x"))

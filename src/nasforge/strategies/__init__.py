@@ -17,11 +17,13 @@ from ._base import Strategy, TrialRequest, UniqueSampler
 from ._evolution import RegularizedEvolution
 from ._local import LocalSearch
 from ._random import RandomSearch
+from ._reinforce import Reinforce
 
 REGISTRY: Registry[Strategy] = Registry("strategy")
 REGISTRY.register("random")(RandomSearch)
 REGISTRY.register("evolution")(RegularizedEvolution)
 REGISTRY.register("local")(LocalSearch)
+REGISTRY.register("reinforce")(Reinforce)
 
 
 def options(name: str) -> dict[str, Any]:
@@ -44,5 +46,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Strategy", "TrialRequest", "UniqueSampler",
+__all__ = ["REGISTRY", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "UniqueSampler",
            "get", "names", "options"]
