@@ -186,3 +186,12 @@ def test_ctrl_c_stops_gracefully_and_resume_repeats_nothing(tmp_path):
     key = lambda ts: sorted((t["number"], json.dumps(t["arch"], sort_keys=True), t["metrics"]["val_accuracy"])
                             for t in ts if t["status"] == "ok")
     assert key(ok) == key(ref)
+
+
+def test_max_failures_stops_with_a_clear_message(tmp_path):
+    proc = run_cli("search", "--dataset", "digits", "--epochs", "1", "--trials", "20", "--max-failures", "2",
+                   "--train-option", "lr=1e12", "--train-option", "optimizer=sgd", "--study", tmp_path / "f.db")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 trials failed (limit 2)" in proc.stderr and "training loss became" in proc.stderr
+    trials = json.loads(run_cli("show", "--study", tmp_path / "f.db", "--json").stdout)["trials"]
+    assert [t["status"] for t in trials] == ["failed", "failed"]

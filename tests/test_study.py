@@ -166,3 +166,10 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     with pytest.raises(StudyError, match="strategy: study has 'random', this run asks for 'evolution'"):
         open_study(path, SearchSpec(dataset="digits", strategy="evolution", epochs=1))
     assert open_study(path).strategy.name == "random"
+
+
+def test_a_study_that_only_fails_stops_at_max_failures(tmp_path):
+    study = new_study(tmp_path / "m.db", MatchTarget(spaces.get("macro-cnn"), fail_every=1))
+    stop = study.optimize(n_trials=50, max_failures=4)
+    assert stop.reason == "failures" and "injected failure" in stop.message
+    assert study.storage.count(("failed",)) == 4 and len(study.trials) == 4

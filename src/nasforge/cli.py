@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subset", type=_positive_float, help="fraction of the training set per trial (default 1.0)")
     s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
     s.add_argument("--seed", type=int, help="study seed (default 0)")
+    s.add_argument("--max-failures", type=_positive_int, default=10,
+                   help="stop once this many trials have failed (default 10)")
     s.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
                    help="strategy option, e.g. population_size=16 (repeatable)")
     s.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
@@ -175,13 +177,18 @@ def cmd_search(args, console) -> int:
     reporter = SearchReporter(console, study, n_trials, args.time_budget, quiet=args.quiet)
     try:
         with reporter:
-            stop = study.optimize(n_trials=n_trials, time_budget=args.time_budget, reporter=reporter)
+            stop = study.optimize(n_trials=n_trials, time_budget=args.time_budget, reporter=reporter,
+                                  max_failures=args.max_failures)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: {study.finished_count()} finished trial(s) are saved in {args.study}.")
         console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))
         return EXIT_INTERRUPTED
     console.print(f"Stopped: {stop.message}.")
     print_summary(console, study, args.study)
+    if stop.reason == "failures":
+        print(f"nasforge search: error: stopped after {stop.message}; see `nasforge show --study {args.study}` "
+              "for each failure, fix the cause, and rerun (or raise --max-failures)", file=sys.stderr)
+        return 1
     return 0
 
 

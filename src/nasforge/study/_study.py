@@ -41,7 +41,7 @@ class SilentReporter:
 
 @dataclass
 class StopReason:
-    reason: str  # "trials", "time", "interrupted"
+    reason: str  # "trials", "time", "failures"
     message: str
 
 
@@ -94,12 +94,14 @@ class Study:
         return float(self.storage.meta().get("elapsed_s", 0.0))
 
     def optimize(self, n_trials: int | None = None, time_budget: float | None = None,
-                 reporter: Reporter | None = None) -> StopReason:
+                 reporter: Reporter | None = None, max_failures: int | None = None) -> StopReason:
         """Run until ``n_trials`` trials have finished in total or ``time_budget``
         seconds of search (summed over every run of this study) are spent;
         on a tabular benchmark those are simulated seconds of recorded training.
 
         A trial already running when the budget runs out is allowed to finish.
+        With ``max_failures``, the study also stops once that many of its
+        trials have failed (a study that only fails is misconfigured).
         """
         if n_trials is None and time_budget is None:
             raise ValueError("give n_trials, time_budget or both, or the study would never stop")
@@ -112,6 +114,10 @@ class Study:
                 return StopReason("trials", f"{number} trials finished")
             if time_budget is not None and elapsed >= time_budget:
                 return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
+            if max_failures is not None and (failed := self.storage.count(("failed",))) >= max_failures:
+                last = self.storage.trials(("failed",))[-1]
+                first_line = (last.error or "").splitlines()[0] if last.error else "no error text"
+                return StopReason("failures", f"{failed} trials failed (limit {max_failures}); last error: {first_line}")
             request = self.strategy.ask()
             fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
             seed = trial_seed(self.seed, number)
