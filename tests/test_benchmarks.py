@@ -1,4 +1,5 @@
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -85,3 +86,22 @@ def test_cli_benchmark_search(tmp_path):
     assert train.returncode == 2 and "tabular benchmark" in train.stderr
     unknown = run_cli("search", "--benchmark", "nb301", "--study", tmp_path / "x.db")
     assert unknown.returncode == 2 and "unknown benchmark 'nb301'; known: nb201-cifar10" in unknown.stderr
+
+
+def test_merge_combines_studies_run_elsewhere(tmp_path):
+    for seed in (1, 2):
+        assert run_cli("search", "--benchmark", "nb201-cifar10", "--strategy", "random", "--trials", "7",
+                       "--seed", seed, "--study", tmp_path / f"s{seed}.db", "--quiet").returncode == 0
+    proc = run_cli("merge", "--into", tmp_path / "all.db", tmp_path / "s1.db", tmp_path / "s2.db")
+    assert proc.returncode == 0 and "Merged 14 finished trial(s)" in proc.stdout
+    merged = json.loads(run_cli("show", "--study", tmp_path / "all.db", "--json").stdout)["trials"]
+    parts = [json.loads(run_cli("show", "--study", tmp_path / f"s{s}.db", "--json").stdout)["trials"] for s in (1, 2)]
+    key = lambda t: (json.dumps(t["arch"], sort_keys=True), t["metrics"]["val_accuracy"])
+    assert sorted(map(key, merged)) == sorted(key(t) for p in parts for t in p)
+    assert {t["request_meta"]["merged_from"]["study"] for t in merged} == {str(tmp_path / "s1.db"), str(tmp_path / "s2.db")}
+    assert run_cli("merge", "--into", tmp_path / "all.db", tmp_path / "s1.db").returncode == 2  # never overwrites
+    assert run_cli("search", "--benchmark", "nb201-cifar100", "--trials", "2", "--study", tmp_path / "c.db",
+                   "--quiet").returncode == 0
+    mismatch = run_cli("merge", "--into", tmp_path / "bad.db", tmp_path / "s1.db", tmp_path / "c.db")
+    assert mismatch.returncode == 2 and "benchmark: 'nb201-cifar10' vs 'nb201-cifar100'" in mismatch.stderr
+    assert not (tmp_path / "bad.db").exists()

@@ -129,3 +129,38 @@ def select_trial(storage: Storage, which: str | int) -> TrialRecord:
     except ValueError:
         raise UserInputError(f"--trial must be 'best' or a trial id; got {which!r}") from None
     return storage.trial(trial_id)
+
+
+MERGE_MUST_MATCH = ("space", "space_options", "dataset", "benchmark", "epochs", "subset", "width_multiplier",
+                    "val_fraction")
+
+
+def merge_studies(target: str | Path, sources: list[str | Path]) -> int:
+    """Copy the finished trials of ``sources`` into a new study at ``target``.
+
+    The sources must share the space, data and fidelity (their strategies and
+    seeds may differ: e.g. the same search run on several machines). Each
+    copied trial remembers its origin in ``request_meta["merged_from"]``.
+    Returns the number of trials copied.
+    """
+    if not sources:
+        raise UserInputError("merge needs at least one source study")
+    opened = [open_storage(s) for s in sources]
+    first = opened[0][1].to_dict()
+    for (_, spec), path in zip(opened[1:], sources[1:]):
+        other = spec.to_dict()
+        diff = [f"{k}: {first[k]!r} vs {other[k]!r}" for k in MERGE_MUST_MATCH if first[k] != other[k]]
+        if diff:
+            raise StudyError(f"cannot merge {str(path)!r} with {str(sources[0])!r}: {'; '.join(diff)}")
+    storage = Storage.create(target, {"spec": first, "nasforge_version": __version__,
+                                      "merged_from": [str(s) for s in sources]})
+    copied = 0
+    for (source, _), path in zip(opened, sources):
+        for t in source.trials(("ok", "failed")):
+            meta = {**t.request_meta, "merged_from": {"study": str(path), "trial_id": t.id}}
+            new_id = storage.start_trial(copied, t.arch, t.fidelity, t.seed, meta)
+            storage.finish_trial(new_id, t.status, t.metrics, t.curve, t.objective, t.error, t.duration_s or 0.0, {})
+            copied += 1
+        source.close()
+    storage.close()
+    return copied

@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, help="output file")
     e.add_argument("--weights", help="a model.pt from `nasforge train` (default: the latest one for the trial)")
 
+    m = sub.add_parser("merge", help="combine studies of the same space, data and fidelity into a new study")
+    m.add_argument("--into", required=True, help="the new study file")
+    m.add_argument("sources", nargs="+", help="study files to combine")
+
     sub.add_parser("spaces", help="list the registered search spaces")
     sub.add_parser("strategies", help="list the registered search strategies")
     sub.add_parser("datasets", help="list the data sets and whether they are installed")
@@ -358,6 +362,14 @@ def cmd_datasets(args, console) -> int:
     return 0
 
 
+def cmd_merge(args, console) -> int:
+    from .api import merge_studies
+
+    copied = merge_studies(args.into, args.sources)
+    console.print(f"Merged {copied} finished trial(s) from {len(args.sources)} studies into {args.into}")
+    return 0
+
+
 def cmd_benchmarks(args, console) -> int:
     from rich.table import Table
 
@@ -372,7 +384,7 @@ def cmd_benchmarks(args, console) -> int:
     return 0
 
 
-COMMANDS = {"benchmarks": cmd_benchmarks, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
+COMMANDS = {"benchmarks": cmd_benchmarks, "merge": cmd_merge, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
             "spaces": cmd_spaces, "strategies": cmd_strategies, "datasets": cmd_datasets}
 
 if __name__ == "__main__":
