@@ -11,11 +11,13 @@ from nasforge.estimation import FAILED, OK, Estimator, Result
 class MatchTarget(Estimator):
     """Score = fraction of decisions equal to a hidden target architecture (+ seeded noise)."""
 
-    def __init__(self, space, target_seed=99, noise=0.0, sleep=0.0, fail_every=0, interrupt_at=()):
+    def __init__(self, space, target_seed=99, noise=0.0, sleep=0.0, fail_every=0, interrupt_at=(), crash_mod=0,
+                 hang_mod=0, allocate_mod=0):
         self.space = space
         self.target = space.sample(np.random.default_rng(target_seed))
         self.noise, self.sleep, self.fail_every = noise, sleep, fail_every
         self.interrupt_at = set(interrupt_at)
+        self.crash_mod, self.hang_mod, self.allocate_mod = crash_mod, hang_mod, allocate_mod
         self.calls = 0
 
     def evaluate(self, arch, fidelity, seed, on_epoch=None):
@@ -24,6 +26,21 @@ class MatchTarget(Estimator):
             raise KeyboardInterrupt
         if self.sleep:
             time.sleep(self.sleep)
+        h = int(arch.digest, 16)
+        if self.crash_mod and h % self.crash_mod == 0:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if self.hang_mod and h % self.hang_mod == 1:
+            time.sleep(3600)
+        if self.allocate_mod and h % self.allocate_mod == 2:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+            hog = []
+            while True:  # allocate without bound until the address-space limit stops us
+                hog.append(bytearray(64 << 20))
         if self.fail_every and self.calls % self.fail_every == 0:
             return Result(FAILED, fidelity=fidelity.to_dict(), error="RuntimeError: injected failure")
         match = np.mean([arch[k] == v for k, v in self.target.decisions.items()])

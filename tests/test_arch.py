@@ -55,3 +55,10 @@ def test_bad_values_are_rejected(bad):
 def test_bad_json_is_rejected(text):
     with pytest.raises(InvalidArchError):
         Arch.from_json(text)
+
+
+def test_pickles():
+    import pickle
+
+    a = Arch("s", {"x": [1, 2], "y": "z"})
+    assert pickle.loads(pickle.dumps(a)) == a

@@ -66,20 +66,24 @@ def open_storage(path: str | Path) -> tuple[Storage, SearchSpec]:
     return storage, SearchSpec.from_dict(meta["spec"])
 
 
-def build_study(storage: Storage, spec: SearchSpec) -> Study:
-    """Instantiate the space, data, strategy and estimator a spec names."""
+def estimator_from_spec(spec: dict[str, Any]):
+    """The estimator a spec describes; picklable by reference, so worker processes build their own."""
+    spec = SearchSpec.from_dict(spec)
     if spec.benchmark is not None:
-        bench = benchmarks.get(spec.benchmark)
-        strategy = strategies.get(spec.strategy, bench.space, seed=spec.seed, **spec.strategy_options)
-        return Study(storage, strategy, bench, spec.fidelity, spec.seed)
+        return benchmarks.get(spec.benchmark)
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
-    strategy = strategies.get(spec.strategy, space, seed=spec.seed, **spec.strategy_options)
     try:
         train_config = TrainConfig(**spec.train_options)
     except TypeError as exc:
         raise UserInputError(f"bad training option: {exc}") from None
-    estimator = TrainingEstimator(space, dataset, train_config)
+    return TrainingEstimator(space, dataset, train_config)
+
+
+def build_study(storage: Storage, spec: SearchSpec) -> Study:
+    """Instantiate the estimator (space, data) and strategy a spec names."""
+    estimator = estimator_from_spec(spec.to_dict())
+    strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
     return Study(storage, strategy, estimator, spec.fidelity, spec.seed)
 
 

@@ -82,6 +82,9 @@ class Arch:
         """A copy with some decisions changed (``None`` values are kept as None)."""
         return Arch(self._space, {**self._decisions, **changes})
 
+    def __reduce__(self):
+        return (Arch, (self._space, dict(self._decisions)))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Arch) and self._key == other._key
 

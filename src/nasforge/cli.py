@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subset", type=_positive_float, help="fraction of the training set per trial (default 1.0)")
     s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
     s.add_argument("--seed", type=int, help="study seed (default 0)")
+    s.add_argument("--workers", type=_positive_int, default=1,
+                   help="run trials in this many isolated worker processes (default 1: in this process)")
+    s.add_argument("--trial-timeout", type=_positive_float, metavar="SECONDS",
+                   help="stop a trial after this many seconds and record it as failed (runs trials in workers)")
     s.add_argument("--max-failures", type=_positive_int, default=10,
                    help="stop once this many trials have failed (default 10)")
     s.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
@@ -162,7 +166,9 @@ def _search_spec(args):
 
 
 def cmd_search(args, console) -> int:
-    from .api import open_study
+    import functools
+
+    from .api import estimator_from_spec, open_study
     from .progress import SearchReporter, print_summary
 
     spec = _search_spec(args)
@@ -182,7 +188,9 @@ def cmd_search(args, console) -> int:
     try:
         with reporter:
             stop = study.optimize(n_trials=n_trials, time_budget=args.time_budget, reporter=reporter,
-                                  max_failures=args.max_failures)
+                                  max_failures=args.max_failures, workers=args.workers,
+                                  trial_timeout=args.trial_timeout,
+                                  estimator_factory=functools.partial(estimator_from_spec, spec.to_dict()))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: {study.finished_count()} finished trial(s) are saved in {args.study}.")
         console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))

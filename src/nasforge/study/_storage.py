@@ -218,6 +218,9 @@ class Storage:
         ).fetchone()
         return self._record(row) if row else None
 
+    def next_number(self) -> int:
+        return self.conn.execute("SELECT COALESCE(MAX(number), -1) + 1 FROM trials").fetchone()[0]
+
     def count(self, statuses: tuple[str, ...]) -> int:
         return self.conn.execute(
             f"SELECT COUNT(*) FROM trials WHERE status IN ({','.join('?' * len(statuses))})", statuses).fetchone()[0]

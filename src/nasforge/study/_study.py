@@ -45,6 +45,11 @@ class StopReason:
     message: str
 
 
+def _same(estimator):
+    """Picklable ``lambda: estimator`` for worker processes."""
+    return estimator
+
+
 class _Clock:
     """Seconds of search: wall-clock, or for tabular benchmarks the recorded training time."""
 
@@ -94,7 +99,8 @@ class Study:
         return float(self.storage.meta().get("elapsed_s", 0.0))
 
     def optimize(self, n_trials: int | None = None, time_budget: float | None = None,
-                 reporter: Reporter | None = None, max_failures: int | None = None) -> StopReason:
+                 reporter: Reporter | None = None, max_failures: int | None = None, workers: int = 1,
+                 trial_timeout: float | None = None, estimator_factory=None) -> StopReason:
         """Run until ``n_trials`` trials have finished in total or ``time_budget``
         seconds of search (summed over every run of this study) are spent;
         on a tabular benchmark those are simulated seconds of recorded training.
@@ -102,22 +108,22 @@ class Study:
         A trial already running when the budget runs out is allowed to finish.
         With ``max_failures``, the study also stops once that many of its
         trials have failed (a study that only fails is misconfigured).
+
+        With ``workers`` > 1 or a ``trial_timeout``, trials run in isolated
+        worker processes (see :meth:`_optimize_isolated`).
         """
         if n_trials is None and time_budget is None:
             raise ValueError("give n_trials, time_budget or both, or the study would never stop")
         reporter = reporter or SilentReporter()
+        if workers > 1 or trial_timeout is not None:
+            return self._optimize_isolated(n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
+                                           estimator_factory)
         clock = _Clock(self.elapsed(), simulated=getattr(self.estimator, "simulated_time", False))
         number = self.finished_count()
         while True:
-            elapsed = clock.now()
-            if n_trials is not None and number >= n_trials:
-                return StopReason("trials", f"{number} trials finished")
-            if time_budget is not None and elapsed >= time_budget:
-                return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
-            if max_failures is not None and (failed := self.storage.count(("failed",))) >= max_failures:
-                last = self.storage.trials(("failed",))[-1]
-                first_line = (last.error or "").splitlines()[0] if last.error else "no error text"
-                return StopReason("failures", f"{failed} trials failed (limit {max_failures}); last error: {first_line}")
+            stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now())
+            if stop is not None:
+                return stop
             request = self.strategy.ask()
             fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
             seed = trial_seed(self.seed, number)
@@ -134,6 +140,77 @@ class Study:
             self._commit(trial_id, result, clock.now())
             number += 1
             reporter.trial_finished(self.storage.trial(trial_id), self.best())
+
+    def _stop_reason(self, n_trials, time_budget, max_failures, elapsed, in_flight=0) -> StopReason | None:
+        finished = self.finished_count()
+        if n_trials is not None and finished + in_flight >= n_trials:
+            return StopReason("trials", f"{finished} trials finished")
+        if time_budget is not None and elapsed >= time_budget:
+            return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
+        if max_failures is not None and (failed := self.storage.count(("failed",))) >= max_failures:
+            last = self.storage.trials(("failed",))[-1]
+            first_line = (last.error or "").splitlines()[0] if last.error else "no error text"
+            return StopReason("failures", f"{failed} trials failed (limit {max_failures}); last error: {first_line}")
+        return None
+
+    def _optimize_isolated(self, n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
+                           estimator_factory) -> StopReason:
+        """Run trials in a pool of worker processes, asking while others run.
+
+        A worker that crashes or passes ``trial_timeout`` is replaced and its
+        trial stored as failed. Trials finish in any order, so results are
+        not bit-for-bit reproducible across runs (the sequential path is).
+        After a kill, trials that were running are recorded as interrupted
+        and the strategy proposes new ones.
+        """
+        import functools
+
+        from ..estimation import FAILED
+        from ..execution import WorkerPool
+
+        factory = estimator_factory or functools.partial(_same, self.estimator)
+        clock = _Clock(self.elapsed(), simulated=False)
+        pool = WorkerPool(workers, factory)
+        running: dict[int, tuple[int, TrialRequest, int]] = {}  # worker -> (trial id, request, number)
+        stop = None
+        try:
+            while True:
+                for worker in pool.idle():
+                    stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now(), len(running))
+                    if stop is not None:
+                        break
+                    request = self.strategy.ask()
+                    fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
+                    number = self.storage.next_number()
+                    seed = trial_seed(self.seed, number)
+                    trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta)
+                    pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
+                    running[worker] = (trial_id, request, number)
+                    reporter.trial_started(number, request, fidelity)
+                if not running:
+                    return stop or self._stop_reason(n_trials, time_budget, max_failures, clock.now()) \
+                        or StopReason("trials", "nothing left to run")
+                for event in pool.wait():
+                    trial_id, request, _ = running.pop(event.worker)
+                    if event.kind == "result":
+                        result = Result(**event.payload)
+                    elif event.kind == "timeout":
+                        result = Result(FAILED, error=f"TrialTimeout: the trial ran past --trial-timeout "
+                                                       f"({event.payload:g}s) and its worker was stopped")
+                    else:
+                        result = Result(FAILED, error=f"WorkerCrashed: the trial's worker process died "
+                                                      f"({event.payload}); a segfault or running out of memory "
+                                                      "are the usual causes")
+                    self.strategy.tell(request, result)
+                    self._commit(trial_id, result, clock.now())
+                    reporter.trial_finished(self.storage.trial(trial_id), self.best())
+        except KeyboardInterrupt:
+            for trial_id, _, _ in running.values():
+                self.storage.mark_interrupted(trial_id, "stopped by the user (Ctrl-C)")
+            self.storage.set_meta({"elapsed_s": clock.now()})
+            raise
+        finally:
+            pool.close()
 
     def _commit(self, trial_id: int, result: Result, elapsed: float) -> None:
         objective = self.strategy.score(result)

@@ -1,0 +1,141 @@
+"""Isolated trial execution: a pool of worker processes, one trial at a time each.
+
+A trial that crashes its process (segfault, out of memory, ``os._exit``)
+or runs past its timeout takes only its worker down: the pool reports it
+and starts a fresh worker. Workers are spawned (not forked), so they are
+safe with PyTorch's threads, and each gets ``cores // workers`` torch
+threads so the workers do not oversubscribe the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable
+from multiprocessing.connection import wait
+from typing import Any
+
+
+def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
+    import torch
+
+    from ..arch import Arch
+    from ..estimation import Fidelity
+
+    torch.set_num_threads(threads)
+    estimator = factory()
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        arch_json, fidelity, seed = message
+        result = estimator.evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed)
+        conn.send(dataclasses.asdict(result))
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+@dataclasses.dataclass
+class Event:
+    worker: int
+    kind: str  # "result" | "died" | "timeout"
+    payload: Any
+
+
+class WorkerPool:
+    """``size`` worker processes that each evaluate one trial at a time."""
+
+    def __init__(self, size: int, factory: Callable[[], Any], threads: int | None = None):
+        self.size = size
+        self.factory = factory
+        self.threads = threads or max(1, (os.cpu_count() or 1) // size)
+        self._ctx = mp.get_context("spawn")
+        self._procs: list[Any] = [None] * size
+        self._conns: list[Any] = [None] * size
+        self._started: dict[int, tuple[float, float | None]] = {}  # worker -> (start, timeout)
+        for i in range(size):
+            self._spawn(i)
+
+    def _spawn(self, i: int) -> None:
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.factory, self.threads), daemon=True)
+        proc.start()
+        child.close()
+        self._procs[i], self._conns[i] = proc, parent
+
+    def idle(self) -> list[int]:
+        return [i for i in range(self.size) if i not in self._started]
+
+    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
+        self._conns[worker].send((arch_json, fidelity, seed))
+        self._started[worker] = (time.monotonic(), timeout)
+
+    def _restart(self, i: int) -> None:
+        proc = self._procs[i]
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        self._conns[i].close()
+        self._spawn(i)
+
+    def wait(self, poll: float = 0.5) -> list[Event]:
+        """Block until a busy worker finishes, dies or times out (or ``poll`` seconds pass)."""
+        busy = list(self._started)
+        if not busy:
+            return []
+        now = time.monotonic()
+        deadlines = [s + t for s, t in (self._started[i] for i in busy) if t is not None]
+        limit = max(0.0, min([poll, *(d - now for d in deadlines)]))
+        ready = wait([self._conns[i] for i in busy] + [self._procs[i].sentinel for i in busy], timeout=limit)
+        events = []
+        for i in busy:
+            conn, proc = self._conns[i], self._procs[i]
+            start, timeout = self._started[i]
+            if conn in ready or conn.poll():
+                try:
+                    events.append(Event(i, "result", conn.recv()))
+                    del self._started[i]
+                    continue
+                except (EOFError, OSError):
+                    pass
+            if proc.sentinel in ready or not proc.is_alive():
+                proc.join(5)
+                events.append(Event(i, "died", describe_exit(proc.exitcode)))
+                del self._started[i]
+                self._restart(i)
+            elif timeout is not None and time.monotonic() - start > timeout:
+                events.append(Event(i, "timeout", timeout))
+                del self._started[i]
+                self._restart(i)
+        return events
+
+    def close(self) -> None:
+        for i in range(self.size):
+            proc, conn = self._procs[i], self._conns[i]
+            if i in self._started or not proc.is_alive():
+                proc.kill()
+            else:
+                try:
+                    conn.send(None)
+                except OSError:
+                    pass
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+            conn.close()
+        self._started.clear()

@@ -1,0 +1,48 @@
+"""Isolated parallel trials: crashes, hangs and memory hogs stay in their worker."""
+
+import numpy as np
+
+from nasforge import spaces, strategies
+from nasforge.estimation import Fidelity
+from nasforge.execution import describe_exit
+from nasforge.study import Storage, Study
+
+from synthetic import MatchTarget
+
+
+def make(path, estimator, strategy="random"):
+    space = spaces.get("macro-cnn")
+    return Study(Storage.create(path, {"spec": {}}), strategies.get(strategy, space, seed=0), estimator,
+                 Fidelity(epochs=1), 0)
+
+
+def test_sixteen_workers_lose_nothing(tmp_path):
+    study = make(tmp_path / "p.db", MatchTarget(spaces.get("macro-cnn"), sleep=0.05), "evolution")
+    stop = study.optimize(n_trials=64, workers=16)
+    assert stop.reason == "trials"
+    trials = study.trials
+    assert len(trials) == 64 and all(t.status == "ok" for t in trials)
+    assert len({t.arch for t in trials}) == 64 and len({t.number for t in trials}) == 64
+
+
+def test_crashes_hangs_and_memory_hogs_become_failed_trials(tmp_path):
+    space = spaces.get("macro-cnn")
+    est = MatchTarget(space, crash_mod=7, hang_mod=7, allocate_mod=7)
+    study = make(tmp_path / "c.db", est)
+    study.optimize(n_trials=24, workers=3, trial_timeout=5)
+    trials = study.trials
+    assert len(trials) == 24
+    by_kind = {"crash": [], "hang": [], "hog": [], "ok": []}
+    for t in trials:
+        h = int(t.arch.digest, 16) % 7
+        by_kind.get({0: "crash", 1: "hang", 2: "hog"}.get(h, "ok")).append(t)
+    assert by_kind["crash"] and by_kind["hang"] and by_kind["ok"]
+    assert all(t.status == "failed" and "SIGSEGV" in t.error for t in by_kind["crash"])
+    assert all(t.status == "failed" and "TrialTimeout" in t.error for t in by_kind["hang"])
+    assert all(t.status == "failed" and ("MemoryError" in t.error or "WorkerCrashed" in t.error)
+               for t in by_kind["hog"])
+    assert all(t.status == "ok" for t in by_kind["ok"])
+
+
+def test_describe_exit():
+    assert describe_exit(-11) == "killed by signal SIGSEGV" and describe_exit(3) == "exit code 3"
