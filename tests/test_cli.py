@@ -195,3 +195,13 @@ def test_max_failures_stops_with_a_clear_message(tmp_path):
     assert "2 trials failed (limit 2)" in proc.stderr and "training loss became" in proc.stderr
     trials = json.loads(run_cli("show", "--study", tmp_path / "f.db", "--json").stdout)["trials"]
     assert [t["status"] for t in trials] == ["failed", "failed"]
+
+
+def test_parallel_workers_on_real_data(tmp_path):
+    study = tmp_path / "w.db"
+    proc = run_cli("search", "--dataset", "digits", "--strategy", "evolution", "--epochs", "1", "--trials", "6",
+                   "--workers", "2", "--trial-timeout", "300", "--study", study)
+    assert proc.returncode == 0, proc.stderr
+    trials = json.loads(run_cli("show", "--study", study, "--json").stdout)["trials"]
+    assert len(trials) == 6 and all(t["status"] == "ok" for t in trials)
+    assert max(t["metrics"]["val_accuracy"] for t in trials) > 0.8  # real training happened in the workers
