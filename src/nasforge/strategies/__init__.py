@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import UserInputError
 from ..registry import Registry
-from ._base import Strategy, TrialRequest, UniqueSampler
+from ._base import Strategy, TrialRequest
 from ._evolution import RegularizedEvolution
 from ._local import LocalSearch
 from ._random import RandomSearch
@@ -46,5 +46,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "UniqueSampler",
+__all__ = ["REGISTRY", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest",
            "get", "names", "options"]

@@ -38,6 +38,23 @@ class Strategy(abc.ABC):
         self.space = space
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self.seen: set[str] = set()  # digests of every architecture asked: not part of state_dict
+
+    def fresh(self, propose, tries: int = 50) -> Arch:
+        """Call ``propose()`` until it returns an architecture not asked before (or
+        ``tries`` run out), so no trial is wasted on a repeat; remember it."""
+        arch = propose()
+        for _ in range(tries - 1):
+            if arch.digest not in self.seen:
+                break
+            arch = propose()
+        self.seen.add(arch.digest)
+        return arch
+
+    def remember(self, archs) -> None:
+        """Mark architectures as already asked. A study calls this on resume with its
+        finished trials, so the (growing) history need not live in the state."""
+        self.seen.update(a.digest for a in archs)
 
     @abc.abstractmethod
     def ask(self) -> TrialRequest:
@@ -59,7 +76,9 @@ class Strategy(abc.ABC):
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly where this strategy stopped (JSON-able)."""
+        """Everything but the history needed to continue exactly where this strategy
+        stopped (JSON-able, bounded in size); restore with :meth:`load_state_dict`
+        plus :meth:`remember` of the architectures evaluated so far."""
         return {"rng": self.rng.bit_generator.state, **self._state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -71,26 +90,3 @@ class Strategy(abc.ABC):
 
     def _load_state(self, state: dict[str, Any]) -> None:
         pass
-
-
-class UniqueSampler:
-    """Remembers what was proposed so a strategy does not waste trials on repeats."""
-
-    def __init__(self):
-        self.seen: set[str] = set()
-
-    def fresh(self, propose, tries: int = 50) -> Arch:
-        """Call ``propose()`` until it returns an unseen architecture (or ``tries`` run out)."""
-        arch = propose()
-        for _ in range(tries - 1):
-            if arch.digest not in self.seen:
-                break
-            arch = propose()
-        self.seen.add(arch.digest)
-        return arch
-
-    def state(self) -> list[str]:
-        return sorted(self.seen)
-
-    def load(self, digests: list[str]) -> None:
-        self.seen = set(digests)

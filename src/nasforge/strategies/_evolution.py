@@ -8,7 +8,7 @@ from collections import deque
 
 from ..arch import Arch
 from ..errors import UserInputError
-from ._base import Strategy, TrialRequest, UniqueSampler
+from ._base import Strategy, TrialRequest
 
 
 def _check_int(name, value, low):
@@ -44,7 +44,6 @@ class RegularizedEvolution(Strategy):
         self.crossover_rate = float(crossover_rate)
         self.population: deque[tuple[Arch, float]] = deque()
         self.asked = 0
-        self._unique = UniqueSampler()
 
     def config(self):
         return {"population_size": self.population_size, "tournament_size": self.tournament_size,
@@ -58,15 +57,15 @@ class RegularizedEvolution(Strategy):
         parent = self._tournament()
         if self.rng.random() < self.crossover_rate:
             child = self.space.crossover(parent, self._tournament(), self.rng)
-            if child.digest not in self._unique.seen:
+            if child.digest not in self.seen:
                 return child
         return self.space.mutate(parent, self.rng)
 
     def ask(self):
         self.asked += 1
         if len(self.population) < self.tournament_size or self.asked <= self.population_size:
-            return TrialRequest(self._unique.fresh(lambda: self.space.sample(self.rng)), meta={"origin": "random"})
-        return TrialRequest(self._unique.fresh(self._child), meta={"origin": "evolved"})
+            return TrialRequest(self.fresh(lambda: self.space.sample(self.rng)), meta={"origin": "random"})
+        return TrialRequest(self.fresh(self._child), meta={"origin": "evolved"})
 
     def tell(self, request, result):
         score = self.score(result)
@@ -77,10 +76,8 @@ class RegularizedEvolution(Strategy):
             self.population.popleft()  # aging: the oldest dies, not the worst
 
     def _state(self):
-        return {"asked": self.asked, "seen": self._unique.state(),
-                "population": [[a.to_json(), s] for a, s in self.population]}
+        return {"asked": self.asked, "population": [[a.to_json(), s] for a, s in self.population]}
 
     def _load_state(self, state):
         self.asked = state["asked"]
-        self._unique.load(state["seen"])
         self.population = deque((Arch.from_json(a), s) for a, s in state["population"])

@@ -6,7 +6,7 @@ the Art for NAS Benchmarks", 2020)."""
 from __future__ import annotations
 
 from ..arch import Arch
-from ._base import Strategy, TrialRequest, UniqueSampler
+from ._base import Strategy, TrialRequest
 
 
 class LocalSearch(Strategy):
@@ -19,12 +19,11 @@ class LocalSearch(Strategy):
         super().__init__(space, seed)
         self.incumbent: tuple[Arch, float] | None = None
         self.queue: list[Arch] = []
-        self._unique = UniqueSampler()
 
     def _refill(self) -> None:
         if self.incumbent is None:
             return
-        fresh = [n for n in self.space.neighbors(self.incumbent[0]) if n.digest not in self._unique.seen]
+        fresh = [n for n in self.space.neighbors(self.incumbent[0]) if n.digest not in self.seen]
         order = self.rng.permutation(len(fresh))
         self.queue = [fresh[i] for i in order]
 
@@ -33,9 +32,9 @@ class LocalSearch(Strategy):
             self.incumbent = None  # local optimum (or exhausted): restart
         if self.queue:
             arch = self.queue.pop(0)
-            self._unique.seen.add(arch.digest)
+            self.seen.add(arch.digest)
             return TrialRequest(arch, meta={"origin": "neighbor"})
-        return TrialRequest(self._unique.fresh(lambda: self.space.sample(self.rng)), meta={"origin": "restart"})
+        return TrialRequest(self.fresh(lambda: self.space.sample(self.rng)), meta={"origin": "restart"})
 
     def tell(self, request, result):
         score = self.score(result)
@@ -46,12 +45,10 @@ class LocalSearch(Strategy):
             self._refill()
 
     def _state(self):
-        return {"seen": self._unique.state(),
-                "incumbent": None if self.incumbent is None else [self.incumbent[0].to_json(), self.incumbent[1]],
+        return {"incumbent": None if self.incumbent is None else [self.incumbent[0].to_json(), self.incumbent[1]],
                 "queue": [a.to_json() for a in self.queue]}
 
     def _load_state(self, state):
-        self._unique.load(state["seen"])
         inc = state["incumbent"]
         self.incumbent = None if inc is None else (Arch.from_json(inc[0]), inc[1])
         self.queue = [Arch.from_json(a) for a in state["queue"]]

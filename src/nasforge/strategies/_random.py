@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import Strategy, TrialRequest, UniqueSampler
+from ._base import Strategy, TrialRequest
 
 
 class RandomSearch(Strategy):
@@ -19,16 +19,9 @@ class RandomSearch(Strategy):
 
     def __init__(self, space, seed=0):
         super().__init__(space, seed)
-        self._unique = UniqueSampler()
 
     def ask(self):
-        return TrialRequest(self._unique.fresh(lambda: self.space.sample(self.rng)))
+        return TrialRequest(self.fresh(lambda: self.space.sample(self.rng)))
 
     def tell(self, request, result):
         pass
-
-    def _state(self):
-        return {"seen": self._unique.state()}
-
-    def _load_state(self, state):
-        self._unique.load(state["seen"])

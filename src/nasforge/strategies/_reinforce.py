@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import UserInputError
 from ..spaces import DecisionSpace
 from ..arch import Arch
-from ._base import Strategy, TrialRequest, UniqueSampler
+from ._base import Strategy, TrialRequest
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -52,7 +52,6 @@ class Reinforce(Strategy):
         self._adam = [[np.zeros_like(p), np.zeros_like(p)] for p in self.params]
         self.steps = 0
         self.baseline: float | None = None
-        self._unique = UniqueSampler()
 
     def config(self):
         return {"learning_rate": self.learning_rate, "baseline_decay": self.baseline_decay,
@@ -78,7 +77,7 @@ class Reinforce(Strategy):
 
     def ask(self):
         # resample a few times rather than spend a trial on an architecture already evaluated
-        return TrialRequest(self._unique.fresh(self._sample, tries=10))
+        return TrialRequest(self.fresh(self._sample, tries=10))
 
     def tell(self, request, result):
         reward = self.score(result)
@@ -114,11 +113,10 @@ class Reinforce(Strategy):
             p += self.learning_rate * (m / (1 - b1 ** self.steps)) / (np.sqrt(v / (1 - b2 ** self.steps)) + 1e-8)
 
     def _state(self):
-        return {"seen": self._unique.state(), "params": [p.tolist() for p in self.params], "adam": [[m.tolist(), v.tolist()] for m, v in self._adam],
+        return {"params": [p.tolist() for p in self.params], "adam": [[m.tolist(), v.tolist()] for m, v in self._adam],
                 "steps": self.steps, "baseline": self.baseline}
 
     def _load_state(self, state):
-        self._unique.load(state["seen"])
         self.params = [np.asarray(p, dtype=float) for p in state["params"]]
         self._adam = [[np.asarray(m, dtype=float), np.asarray(v, dtype=float)] for m, v in state["adam"]]
         self.steps, self.baseline = state["steps"], state["baseline"]

@@ -41,6 +41,7 @@ CREATE TABLE trials (
     duration_s REAL
 );
 CREATE INDEX trials_status ON trials (status);
+CREATE INDEX trials_best ON trials (status, objective);
 CREATE TABLE final_models (
     id INTEGER PRIMARY KEY,
     trial_id INTEGER NOT NULL REFERENCES trials (id),

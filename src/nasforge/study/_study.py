@@ -84,6 +84,10 @@ class Study:
             strategy.load_state_dict(state)
         self.interrupted_on_open = storage.mark_interrupted(reason="the study stopped while this trial ran; "
                                                                    "it was asked again on resume")
+        finished = storage.trials(FINISHED)
+        strategy.remember(t.arch for t in finished)  # the history is the study's, not the state's
+        self._finished = len(finished)
+        self._failed = sum(t.status == "failed" for t in finished)
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -93,7 +97,7 @@ class Study:
         return self.storage.best()
 
     def finished_count(self) -> int:
-        return self.storage.count(FINISHED)
+        return self._finished
 
     def elapsed(self) -> float:
         return float(self.storage.meta().get("elapsed_s", 0.0))
@@ -147,10 +151,11 @@ class Study:
             return StopReason("trials", f"{finished} trials finished")
         if time_budget is not None and elapsed >= time_budget:
             return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
-        if max_failures is not None and (failed := self.storage.count(("failed",))) >= max_failures:
+        if max_failures is not None and self._failed >= max_failures:
             last = self.storage.trials(("failed",))[-1]
             first_line = (last.error or "").splitlines()[0] if last.error else "no error text"
-            return StopReason("failures", f"{failed} trials failed (limit {max_failures}); last error: {first_line}")
+            return StopReason("failures", f"{self._failed} trials failed (limit {max_failures}); "
+                                          f"last error: {first_line}")
         return None
 
     def _optimize_isolated(self, n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
@@ -214,6 +219,8 @@ class Study:
 
     def _commit(self, trial_id: int, result: Result, elapsed: float) -> None:
         objective = self.strategy.score(result)
+        self._finished += 1
+        self._failed += result.status == "failed"
         self.storage.finish_trial(
             trial_id, result.status, result.metrics, result.curve, objective, result.error, result.cost_s,
             {"strategy_state": self.strategy.state_dict(), "elapsed_s": elapsed})
