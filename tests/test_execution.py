@@ -1,6 +1,5 @@
 """Isolated parallel trials: crashes, hangs and memory hogs stay in their worker."""
 
-import numpy as np
 
 from nasforge import spaces, strategies
 from nasforge.estimation import Fidelity

@@ -1,10 +1,9 @@
 import csv
 
-import numpy as np
 import pytest
 import torch
 
-from nasforge import Arch, spaces
+from nasforge import spaces
 from nasforge.errors import InvalidArchError
 from nasforge.spaces import nb201
 
