@@ -99,15 +99,12 @@ def open_study(path: str | Path, spec: SearchSpec | None = None) -> Study:
         return build_study(storage, stored)
     if spec is None:
         raise StudyError(f"study file {str(path)!r} does not exist")
-    Fidelity(spec.epochs, spec.subset, spec.width_multiplier)  # validate before creating a file
-    if spec.benchmark is not None:
-        space = benchmarks.get(spec.benchmark).space
-    else:
-        space = spaces.get(spec.space, **spec.space_options)
-        data.load(spec.dataset, val_fraction=spec.val_fraction)  # fail on a missing data set before creating files
-    strategies.get(spec.strategy, space, seed=spec.seed, **spec.strategy_options)
+    # build everything first: a bad option or a missing data set fails before any file is created
+    fidelity = spec.fidelity
+    estimator = estimator_from_spec(spec.to_dict())
+    strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
     storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
-    return build_study(storage, spec)
+    return Study(storage, strategy, estimator, fidelity, spec.seed)
 
 
 def search(study: str | Path, trials: int | None = None, time_budget: float | None = None,
