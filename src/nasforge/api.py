@@ -80,11 +80,17 @@ def estimator_from_spec(spec: dict[str, Any]):
     return TrainingEstimator(space, dataset, train_config)
 
 
-def build_study(storage: Storage, spec: SearchSpec) -> Study:
-    """Instantiate the estimator (space, data) and strategy a spec names."""
+def _components(spec: SearchSpec):
+    """The fidelity, estimator (space, data) and strategy a spec names; raises on any bad part."""
+    fidelity = spec.fidelity
     estimator = estimator_from_spec(spec.to_dict())
     strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
-    return Study(storage, strategy, estimator, spec.fidelity, spec.seed)
+    return fidelity, estimator, strategy
+
+
+def build_study(storage: Storage, spec: SearchSpec) -> Study:
+    fidelity, estimator, strategy = _components(spec)
+    return Study(storage, strategy, estimator, fidelity, spec.seed)
 
 
 def open_study(path: str | Path, spec: SearchSpec | None = None) -> Study:
@@ -100,9 +106,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None) -> Study:
     if spec is None:
         raise StudyError(f"study file {str(path)!r} does not exist")
     # build everything first: a bad option or a missing data set fails before any file is created
-    fidelity = spec.fidelity
-    estimator = estimator_from_spec(spec.to_dict())
-    strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
+    fidelity, estimator, strategy = _components(spec)
     storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
     return Study(storage, strategy, estimator, fidelity, spec.seed)
 

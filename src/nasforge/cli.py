@@ -206,19 +206,14 @@ def cmd_search(args, console) -> int:
 
 # -- show ---------------------------------------------------------------------------
 
-def _ordered(trials):
-    ok = sorted((t for t in trials if t.objective is not None), key=lambda t: (-t.objective, t.id))
-    return ok + [t for t in trials if t.objective is None]
-
-
 def cmd_show(args, console) -> int:
     import csv
 
     from .api import open_storage
-    from .progress import trials_table
+    from .progress import best_first, trials_table
 
     storage, spec = open_storage(args.study)
-    trials = _ordered(storage.trials())
+    trials = best_first(storage.trials())
     if args.limit:
         trials = trials[: args.limit]
     fmt = "json" if args.json else (args.format or "table")

@@ -28,6 +28,12 @@ def _fmt_count(n: float | None) -> str:
     return str(int(n))
 
 
+def best_first(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """Successful trials by objective (ties: earliest first), then the rest in id order."""
+    ok = sorted((t for t in trials if t.objective is not None), key=lambda t: (-t.objective, t.id))
+    return ok + [t for t in trials if t.objective is None]
+
+
 def trials_table(trials: list[TrialRecord], describe=None, title: str = "") -> Table:
     table = Table(title=title)
     for col, just in (("trial", "right"), ("status", "left"), ("val acc", "right"), ("params", "right"),
@@ -129,7 +135,7 @@ class SearchReporter:
 
 def print_summary(console: Console, study: Study, study_path: str, top: int = 10) -> None:
     trials = study.trials
-    ok = sorted((t for t in trials if t.objective is not None), key=lambda t: (-t.objective, t.id))
+    ok = [t for t in best_first(trials) if t.objective is not None]
     failed = [t for t in trials if t.status == "failed"]
     console.print(trials_table(ok[:top], study.estimator.space.describe,
                                title=f"top {min(top, len(ok))} of {len(trials)} trial(s)"))

@@ -43,9 +43,6 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownNameError(self.kind, name, self._factories) from None
 
-    def create(self, name: str, **kwargs) -> T:
-        return self.factory(name)(**kwargs)
-
     def names(self, pattern: str = "*") -> list[str]:
         return sorted(n for n in self._factories if fnmatch.fnmatch(n, pattern))
 

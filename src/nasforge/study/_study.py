@@ -128,11 +128,7 @@ class Study:
             stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now())
             if stop is not None:
                 return stop
-            request = self.strategy.ask()
-            fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
-            seed = trial_seed(self.seed, number)
-            trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta)
-            reporter.trial_started(number, request, fidelity)
+            request, trial_id, fidelity, seed = self._start_trial(number, reporter)
             try:
                 result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=reporter.epoch_done)
             except KeyboardInterrupt:
@@ -144,6 +140,15 @@ class Study:
             self._commit(trial_id, result, clock.now())
             number += 1
             reporter.trial_finished(self.storage.trial(trial_id), self.best())
+
+    def _start_trial(self, number: int, reporter: Reporter) -> tuple[TrialRequest, int, Fidelity, int]:
+        """Ask the strategy and record the request as a running trial."""
+        request = self.strategy.ask()
+        fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
+        seed = trial_seed(self.seed, number)
+        trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta)
+        reporter.trial_started(number, request, fidelity)
+        return request, trial_id, fidelity, seed
 
     def _stop_reason(self, n_trials, time_budget, max_failures, elapsed, in_flight=0) -> StopReason | None:
         finished = self.finished_count()
@@ -184,14 +189,10 @@ class Study:
                     stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now(), len(running))
                     if stop is not None:
                         break
-                    request = self.strategy.ask()
-                    fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
                     number = self.storage.next_number()
-                    seed = trial_seed(self.seed, number)
-                    trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta)
+                    request, trial_id, fidelity, seed = self._start_trial(number, reporter)
                     pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
                     running[worker] = (trial_id, request, number)
-                    reporter.trial_started(number, request, fidelity)
                 if not running:
                     return stop or self._stop_reason(n_trials, time_budget, max_failures, clock.now()) \
                         or StopReason("trials", "nothing left to run")
