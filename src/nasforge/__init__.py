@@ -12,7 +12,7 @@ from .errors import NasforgeError
 _LAZY = {
     "HP": ("spaces", "HP"), "space": ("spaces", "space"),
     "search": ("api", "search"), "open_study": ("api", "open_study"), "SearchSpec": ("api", "SearchSpec"),
-    "load_model": ("export", "load_model"),
+    "load_model": ("export", "load_model"), "auto": ("auto", "auto"),
 }
 
 
@@ -25,5 +25,5 @@ def __getattr__(name):
     raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
 
 
-__all__ = ["Arch", "HP", "NasforgeError", "SearchSpec", "__version__", "load_model", "open_study", "search",
+__all__ = ["Arch", "HP", "auto", "NasforgeError", "SearchSpec", "__version__", "load_model", "open_study", "search",
            "space"]

@@ -29,6 +29,7 @@ class SearchSpec:
     epochs: int = 2
     subset: float = 1.0
     width_multiplier: float = 1.0
+    seconds: float | None = None
     space_options: dict[str, Any] = field(default_factory=dict)
     strategy_options: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class SearchSpec:
 
     @property
     def fidelity(self) -> Fidelity:
-        return Fidelity(self.epochs, self.subset, self.width_multiplier)
+        return Fidelity(self.epochs, self.subset, self.width_multiplier, self.seconds)
 
     def __post_init__(self):
         if self.benchmark is not None:  # the benchmark fixes the space and the data
@@ -137,7 +138,7 @@ def select_trial(storage: Storage, which: str | int) -> TrialRecord:
 
 
 MERGE_MUST_MATCH = ("space", "space_options", "dataset", "benchmark", "epochs", "subset", "width_multiplier",
-                    "val_fraction")
+                    "seconds", "val_fraction")
 
 
 def merge_studies(target: str | Path, sources: list[str | Path]) -> int:

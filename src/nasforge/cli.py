@@ -9,6 +9,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from .errors import NasforgeError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+STARTED = time.monotonic()  # `nasforge auto` counts its budget from here
 
 
 def _key_values(pairs: list[str] | None, flag: str) -> dict[str, Any]:
@@ -94,6 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device")
     s.add_argument("--quiet", action="store_true", help="no progress display")
+
+    a = sub.add_parser("auto", help="search and train the best model for a data set within a time budget",
+                       description="Search, retrain the winner until the deadline, test it once, and write the "
+                                   "model (PyTorch + ONNX), summary.json and report.md to --out. The budget "
+                                   "covers everything, data loading included.")
+    a.add_argument("--dataset", default="fashion-mnist", help="data set name or path to an .npz file")
+    a.add_argument("--time-budget", type=_positive_float, default=600.0, metavar="SECONDS",
+                   help="total wall-clock seconds (default 600)")
+    a.add_argument("--out", default="runs/auto", help="output folder (default runs/auto); rerun to resume")
+    a.add_argument("--space", default="macro-cnn", help="search space (default macro-cnn)")
+    a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
+    a.add_argument("--search-fraction", type=float, default=None,
+                   help="share of the budget spent searching (default 0.35, chosen by measurement)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    a.add_argument("--quiet", action="store_true", help="no per-trial progress")
 
     sh = sub.add_parser("show", help="show the trials of a study, best first")
     sh.add_argument("--study", default="runs/study.db")
@@ -201,6 +219,43 @@ def cmd_search(args, console) -> int:
         print(f"nasforge search: error: stopped after {stop.message}; see `nasforge show --study {args.study}` "
               "for each failure, fix the cause, and rerun (or raise --max-failures)", file=sys.stderr)
         return 1
+    return 0
+
+
+# -- auto ---------------------------------------------------------------------------
+
+def cmd_auto(args, console) -> int:
+    from .auto import SEARCH_FRACTION, auto
+
+    class _Reporter:  # per-trial lines; the search is short, so no live status line
+        def trial_started(self, number, request, fidelity):
+            pass
+
+        def epoch_done(self, point):
+            pass
+
+        def trial_finished(self, record, best):
+            if args.quiet:
+                return
+            m = record.metrics
+            sec = record.fidelity.get("seconds")
+            if record.status == "ok":
+                console.print(f"  trial {record.id:>3}  {sec:g}s  val acc {m['val_accuracy']:.4f}  "
+                              f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
+            else:
+                console.print(f"  trial {record.id:>3}  FAILED: {(record.error or '').splitlines()[0][:100]}",
+                              markup=False)
+
+    fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
+    try:
+        auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
+             space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
+             onnx=not args.no_onnx, reporter=_Reporter(), log=lambda m: console.print(m, markup=False),
+             started_at=STARTED)
+    except KeyboardInterrupt:
+        console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
+                      "command to resume it.")
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -387,7 +442,7 @@ def cmd_benchmarks(args, console) -> int:
     return 0
 
 
-COMMANDS = {"benchmarks": cmd_benchmarks, "merge": cmd_merge, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
+COMMANDS = {"auto": cmd_auto, "benchmarks": cmd_benchmarks, "merge": cmd_merge, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
             "spaces": cmd_spaces, "strategies": cmd_strategies, "datasets": cmd_datasets}
 
 if __name__ == "__main__":

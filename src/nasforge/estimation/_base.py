@@ -16,11 +16,15 @@ OK, FAILED, PRUNED = "ok", "failed", "pruned"
 @dataclass(frozen=True)
 class Fidelity:
     """How cheaply to evaluate: training epochs, fraction of the training
-    set, and a width multiplier for narrow proxies of the network."""
+    set, a width multiplier for narrow proxies of the network, and an
+    optional time limit in seconds (then ``epochs`` is only an upper bound
+    and every architecture gets the same training time: a time-equalised
+    fidelity that ranks architectures by what they learn per second)."""
 
     epochs: int = 2
     subset: float = 1.0
     width_multiplier: float = 1.0
+    seconds: float | None = None
 
     def __post_init__(self):
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
@@ -31,9 +35,15 @@ class Fidelity:
                 and math.isfinite(self.width_multiplier)):
             raise UserInputError(
                 f"The 'width_multiplier' fidelity must be in (0, 4]. Got {self.width_multiplier!r} instead.")
+        if self.seconds is not None and not (isinstance(self.seconds, (int, float)) and self.seconds > 0
+                                             and math.isfinite(self.seconds)):
+            raise UserInputError(f"The 'seconds' fidelity must be a positive number. Got {self.seconds!r} instead.")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["seconds"] is None:  # studies written before time fidelities existed compare equal
+            del d["seconds"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Fidelity:

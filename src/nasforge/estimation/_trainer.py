@@ -60,21 +60,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, total_steps: int):
+def make_optimizer(model: nn.Module, config: TrainConfig):
     if config.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
-                              weight_decay=config.weight_decay)
-    else:
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    warmup = max(1, int(total_steps * config.warmup_fraction))
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
+                               weight_decay=config.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+def lr_factor(progress: float, warmup_fraction: float) -> float:
+    """Linear warm-up, then cosine decay to zero, as a function of training progress in [0, 1]."""
+    if progress < warmup_fraction:
+        return max(progress / warmup_fraction, 1e-3)
+    rest = (progress - warmup_fraction) / max(1e-9, 1.0 - warmup_fraction)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, rest)))
 
 
 @torch.inference_mode()
@@ -93,18 +91,27 @@ def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
 
 def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, config: TrainConfig,
                 seed: int, val: tuple[torch.Tensor, torch.Tensor] | None = None,
-                on_epoch: Callable[[dict], None] | None = None) -> list[dict[str, float]]:
+                on_epoch: Callable[[dict], None] | None = None,
+                time_limit: float | None = None) -> list[dict[str, float]]:
     """Train in place; return the per-epoch curve (train loss and, with ``val``, val accuracy/loss).
 
-    Raises :class:`TrialError` if the loss stops being finite.
+    With ``time_limit`` (seconds), training stops when that time is spent and
+    the learning-rate schedule runs on time instead of steps, so the decay
+    ends exactly at the limit (``epochs`` is then only an upper bound).
+    The last, possibly partial, epoch is reported with a fractional
+    ``epoch``. Raises :class:`TrialError` if the loss stops being finite.
     """
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     n = len(y)
     steps_per_epoch = max(1, n // config.batch_size + (1 if n % config.batch_size >= 2 else 0))
-    opt, sched = make_optimizer(model, config, steps_per_epoch * epochs)
+    total_steps = steps_per_epoch * epochs
+    opt = make_optimizer(model, config)
     x, y = x.to(device), y.to(device)
     curve = []
+    step = 0
+    t_start = time.perf_counter()
+    out_of_time = False
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
@@ -114,24 +121,40 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             idx = order[i:i + config.batch_size]
             if len(idx) < 2:  # batch norm needs two samples
                 continue
+            progress = step / total_steps
+            if time_limit is not None:
+                progress = max(progress, (time.perf_counter() - t_start) / time_limit)
+                if progress >= 1.0:
+                    out_of_time = True
+                    break
+            factor = lr_factor(progress, config.warmup_fraction)
+            for group in opt.param_groups:
+                group["lr"] = config.lr * factor
             out = model(x[idx])
             loss = F.cross_entropy(out, y[idx], label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
+            step += 1
             total += loss.detach() * len(idx)
             seen += len(idx)
-        train_loss = (total / max(1, seen)).item()
+        if seen == 0:  # the time ran out before this epoch began
+            break
+        train_loss = (total / seen).item()
         if not math.isfinite(train_loss):
             raise TrialError(f"training loss became {train_loss} in epoch {epoch}; "
                              f"try a lower learning rate (lr={config.lr})")
-        point = {"epoch": epoch, "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
+        done = epoch - 1 + seen / n if out_of_time else epoch
+        point = {"epoch": round(done, 4), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
         if val is not None:
             point["val_accuracy"], point["val_loss"] = evaluate_model(model, *val, config.eval_batch_size)
         curve.append(point)
         if on_epoch is not None:
             on_epoch(point)
+        if out_of_time:
+            break
+    if not curve:
+        raise TrialError(f"no training step fitted in the time limit of {time_limit:g}s")
     return curve
 
 
@@ -176,7 +199,8 @@ class TrainingEstimator(Estimator):
                 idx = subset_indices(len(y), fidelity.subset)
                 x, y = x[idx], y[idx]
             t0 = time.perf_counter()
-            curve = train_model(model, x, y, fidelity.epochs, config, seed, (ds.x_val, ds.y_val), on_epoch)
+            curve = train_model(model, x, y, fidelity.epochs, config, seed, (ds.x_val, ds.y_val), on_epoch,
+                                time_limit=fidelity.seconds)
             train_seconds = time.perf_counter() - t0
         last = curve[-1]
         metrics = {

@@ -1,0 +1,327 @@
+"""``nasforge auto``: the best model for a data set within a wall-clock budget.
+
+One call loads the data, searches with time-equalised successive halving
+(every candidate of a rung trains for the same number of *seconds*, so the
+ranking rewards what an architecture learns per second, which is what the
+final training will buy with its time), retrains the winner on
+train+validation with a learning-rate schedule that ends exactly at the
+deadline, tests it once, and writes the model (PyTorch + ONNX), a JSON
+summary and a Markdown report. Everything, data loading included, fits in
+the budget; the study file keeps every trial, so a killed run resumes its
+search by running the same command again.
+
+>>> summary = nasforge.auto("digits", time_budget=60, out="runs/digits")  # doctest: +SKIP
+>>> summary["test_accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import StudyError, UserInputError
+from .estimation import count_flops, count_params, evaluate_model, measure_latency_ms, resolve_device, train_model
+from .estimation import TrainConfig
+from .export import export_model, save_checkpoint
+
+# Defaults chosen by measurement; see docs/auto.md for the experiments.
+SEARCH_FRACTION = 0.35
+RUNG0_SHARE = 1 / 60  # rung-0 training seconds as a share of the search time
+ETA = 3
+RUNGS = 3
+MIN_RUNG_SECONDS = 1.0
+MIN_FINAL_SECONDS = 5.0
+WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
+SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
+
+
+@dataclass(frozen=True)
+class AutoPlan:
+    """How a budget is split: search seconds, the rung training times, the final training."""
+
+    budget_s: float
+    search_s: float
+    rung_seconds: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget_s": self.budget_s, "search_s": self.search_s, "rung_seconds": list(self.rung_seconds)}
+
+
+def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION) -> AutoPlan:
+    """Split the ``available_s`` seconds left after loading the data between search and final training."""
+    search_s = max(0.0, search_fraction * available_s)
+    rung0 = max(MIN_RUNG_SECONDS, search_s * RUNG0_SHARE)
+    rungs = tuple(round(rung0 * ETA ** k, 2) for k in range(RUNGS))
+    return AutoPlan(budget_s, search_s, rungs)
+
+
+class Deadline:
+    """Seconds left until a fixed moment on the monotonic clock."""
+
+    def __init__(self, start: float, budget_s: float):
+        self.start, self.budget_s = start, budget_s
+        self.end = start + budget_s
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def spent(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _validate(time_budget, search_fraction):
+    if not (isinstance(time_budget, (int, float)) and math.isfinite(time_budget) and time_budget >= 10):
+        raise UserInputError(f"--time-budget must be at least 10 seconds; got {time_budget!r}")
+    if not (isinstance(search_fraction, (int, float)) and 0.0 <= search_fraction < 1.0):
+        raise UserInputError(f"--search-fraction must be in [0, 1); got {search_fraction!r}")
+
+
+def _wrap_up_seconds(model: torch.nn.Module, dataset, test_samples: int, onnx: bool) -> float:
+    """Seconds to keep for testing, measuring and exporting the final model: the
+    test pass is timed on a slice of validation data, ONNX export and latency are
+    a few seconds on CPU, plus a margin."""
+    x = dataset.x_val[:512]
+    start = time.perf_counter()
+    evaluate_model(model, x, dataset.y_val[:512])
+    test_s = (time.perf_counter() - start) * test_samples / max(1, len(x))
+    return 3.0 + (3.0 if onnx else 0.0) + 1.5 * test_s
+
+
+def fastest_thread_count(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                         steps: int = 4) -> int:
+    """1 or all of torch's threads, whichever trains ``model`` faster here. Small
+    models train faster on one thread, and extra threads collapse when other
+    processes load the cores; timing a few steps costs about a second."""
+    import copy
+
+    import torch.nn.functional as F
+
+    candidates = sorted({1, torch.get_num_threads()})
+    if len(candidates) == 1 or next(model.parameters()).device.type != "cpu":
+        return candidates[-1]
+    probe = copy.deepcopy(model).train()
+    opt = torch.optim.SGD(probe.parameters(), lr=0.0)
+    xb, yb = x[:batch_size], y[:batch_size]
+    previous = torch.get_num_threads()
+    timings = {}
+    try:
+        for n in candidates:
+            torch.set_num_threads(n)
+            for i in range(steps + 1):
+                if i == 1:
+                    start = time.perf_counter()
+                loss = F.cross_entropy(probe(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            timings[n] = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(previous)
+    return min(timings, key=timings.get)
+
+
+def pareto_front(points: list[dict[str, Any]], cost: str = "params") -> list[dict[str, Any]]:
+    """The points no other point beats on both ``val_accuracy`` (higher) and ``cost`` (lower), cheapest first."""
+    front, best_acc = [], -math.inf
+    for p in sorted(points, key=lambda p: (p[cost], -p["val_accuracy"])):
+        if p["val_accuracy"] > best_acc:
+            front.append(p)
+            best_acc = p["val_accuracy"]
+    return front
+
+
+def _candidates(study, levels: list[float]) -> dict[str, list[dict[str, Any]]]:
+    """Per rung (named by its training seconds), every successful trial's metrics."""
+    by_rung: dict[str, list[dict[str, Any]]] = {}
+    describe = study.estimator.space.describe
+    for t in study.storage.trials(("ok",)):
+        seconds = t.fidelity.get("seconds")
+        by_rung.setdefault(f"{seconds:g}s", []).append({
+            "trial_id": t.id, "val_accuracy": t.metrics["val_accuracy"], "params": t.metrics["params"],
+            "flops": t.metrics.get("flops"), "latency_ms": t.metrics.get("latency_ms"),
+            "description": describe(t.arch), "arch": t.arch.to_dict()})
+    return by_rung
+
+
+def _choose(study, search: str):
+    """(arch, validation score, training seconds) of the winner: the best of the highest ASHA rung,
+    or the best trial of a single-fidelity search; (None, None, None) if nothing succeeded."""
+    if search == "asha":
+        best = study.strategy.best_at_top()
+        if best is None:
+            return None, None, None
+        arch, score, rung = best
+        return arch, score, study.strategy.levels[rung]
+    best = study.best()
+    if best is None:
+        return None, None, None
+    return best.arch, best.objective, best.fidelity.get("seconds")
+
+
+def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
+         seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
+         search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter=None, log=print,
+         started_at: float | None = None, search: str = "asha") -> dict[str, Any]:
+    """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
+
+    ``search="random"`` replaces successive halving with random candidates
+    trained for the middle rung's time (an ablation for benchmarks).
+    ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
+    spent before this call (the CLI counts its own start-up). Rerunning with
+    the same ``out`` resumes the search from ``out/study.db``.
+    """
+    from .api import SearchSpec, open_study
+
+    deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
+    _validate(time_budget, search_fraction)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    study_path = out / "study.db"
+
+    # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
+    plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction)
+    if search not in SEARCHES:
+        raise UserInputError(f"unknown search {search!r}; known: {', '.join(SEARCHES)}")
+    if search == "asha":
+        spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
+                          space_options=space_options or {},
+                          strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
+                                            "max_resource": plan.rung_seconds[-1], "eta": ETA,
+                                            "sampler": "evolution"})
+    else:  # the ablation: random architectures, each trained for the middle rung's time
+        spec = SearchSpec(space=space, dataset=dataset, strategy="random", seed=seed, epochs=1000,
+                          seconds=plan.rung_seconds[1], space_options=space_options or {})
+    if study_path.exists():
+        study = open_study(study_path, None)
+        stored = study.storage.meta()["spec"]
+        if (stored.get("dataset"), stored.get("space"), stored.get("strategy")) != (dataset, space, spec.strategy):
+            study.storage.close()
+            raise StudyError(f"{str(study_path)!r} holds a {stored.get('strategy')} search of {stored.get('space')!r} "
+                             f"on {stored.get('dataset')!r}; choose another --out for {space!r} on {dataset!r}")
+        if search == "asha":  # keep the study's own rung times
+            plan = AutoPlan(plan.budget_s, plan.search_s, tuple(study.strategy.levels))
+        log(f"Resuming the search in {study_path}: {study.finished_count()} trial(s) already finished.")
+    else:
+        study = open_study(study_path, spec)
+    ds = study.estimator.dataset
+    log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
+        f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
+
+    search_s = max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS)))
+    if search_s > 0:
+        fidelity = (f"successive halving with rungs of {', '.join(f'{r:g}s' for r in plan.rung_seconds)}"
+                    if search == "asha" else f"random candidates of {plan.rung_seconds[1]:g}s")
+        log(f"Searching {space} for {search_s:.0f}s: {fidelity} of training per candidate.")
+        study.optimize(time_budget=study.elapsed() + search_s, reporter=reporter, max_failures=20)
+    arch, search_score, rung = _choose(study, search)
+    if arch is None:
+        arch = study.strategy.space.sample(study.strategy.rng)
+        log("No candidate finished in the search time; training a random architecture.")
+    space_obj = study.estimator.space
+    if search_score is not None:
+        log(f"Chosen: {space_obj.describe(arch)} (val accuracy {search_score:.4f} after {rung:g}s of training)")
+
+    summary = train_until_deadline(space_obj, arch, ds, study.estimator.train_config, deadline, out, seed, onnx,
+                                   log, study.storage.meta()["spec"]["space_options"])
+    chosen = [t.id for t in study.storage.trials(("ok",)) if t.arch == arch]
+    if chosen:
+        study.storage.add_final_model(chosen[-1], summary["files"]["pytorch"], {
+            k: summary[k] for k in ("test_accuracy", "params", "latency_ms", "seed")})
+    summary.update({
+        "search": {"plan": plan.to_dict(), "trials": study.finished_count(),
+                   "search_seconds": study.elapsed(), "chosen_rung_seconds": rung, "method": search,
+                   "chosen_val_accuracy": search_score},
+        "candidates": {r: pareto_front(points) for r, points in _candidates(study, plan.rung_seconds).items()},
+        "study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent(),
+    })
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "report.md").write_text(report_markdown(summary))
+    study.storage.close()
+    log(f"Done in {summary['total_seconds']:.1f}s of a {time_budget:g}s budget: test accuracy "
+        f"{summary['test_accuracy']:.4f}, {summary['params']:,} parameters. Wrote {out}/")
+    return summary
+
+
+def train_until_deadline(space, arch, ds, train_config: TrainConfig, deadline: Deadline, out: Path, seed: int = 0,
+                         onnx: bool = True, log=print, space_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Retrain ``arch`` on train+validation until the deadline (less the wrap-up), test once,
+    write ``model.pt`` (and ``model.onnx``); return the summary."""
+    config = TrainConfig(**{**train_config.to_dict(), **space.training_config(arch)})
+    device = resolve_device(config.device)
+    x, y = ds.train_and_val()
+    previous_threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = space.build(arch, ds.input_shape, ds.num_classes).to(device)
+        x_test, y_test = ds.test()
+        threads = fastest_thread_count(model, x, y, config.batch_size)
+        torch.set_num_threads(threads)
+        try:
+            train_s = deadline.left() - _wrap_up_seconds(model, ds, len(y_test), onnx)
+            if train_s < MIN_FINAL_SECONDS:
+                log(f"Warning: the budget leaves only {max(0.0, train_s):.1f}s for the final training; training "
+                    f"{MIN_FINAL_SECONDS:g}s (the deadline will pass). Give a larger --time-budget.")
+                train_s = MIN_FINAL_SECONDS
+            log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
+                "(the schedule ends at the deadline).")
+
+            def on_epoch(point):
+                log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  "
+                    f"{deadline.left():.0f}s left")
+
+            curve = train_model(model, x, y, 10_000, config, seed, on_epoch=on_epoch, time_limit=train_s)
+            test_accuracy, test_loss = evaluate_model(model, x_test, y_test, config.eval_batch_size)
+        finally:
+            torch.set_num_threads(previous_threads)
+    summary = {
+        "arch": arch.to_dict(), "description": space.describe(arch), "space": space.name, "dataset": ds.name,
+        "test_accuracy": test_accuracy, "test_loss": test_loss, "test_samples": len(y_test),
+        "train_samples": len(y), "final_train_seconds": train_s, "final_epochs": curve[-1]["epoch"],
+        "params": count_params(model), "flops": count_flops(model, ds.input_shape),
+        "latency_ms": measure_latency_ms(model, ds.input_shape), "seed": seed, "threads": threads,
+        "train_config": config.to_dict(), "curve": curve,
+    }
+    files = {"pytorch": str(save_checkpoint(out / "model.pt", model, arch, space_options or {}, ds.input_shape,
+                                            ds.num_classes, {"classes": ds.classes, "test_accuracy": test_accuracy}))}
+    (out / "arch.json").write_text(json.dumps(arch.to_dict(), indent=2))
+    if onnx:
+        try:
+            files["onnx"] = str(export_model(model.cpu(), ds.input_shape, "onnx", out / "model.onnx"))
+        except Exception as exc:  # the model is saved; a failed export must not lose it
+            files["onnx_error"] = f"{type(exc).__name__}: {exc}"
+            log(f"ONNX export failed ({files['onnx_error']}); the PyTorch model is saved.")
+    summary["files"] = files
+    return summary
+
+
+def report_markdown(summary: dict[str, Any]) -> str:
+    """A short human report of an ``auto`` run."""
+    s = summary["search"]
+    lines = [
+        f"# nasforge auto: {summary['dataset']}", "",
+        f"- Budget {summary['budget_s']:g}s, used {summary['total_seconds']:.1f}s: search "
+        f"{s['search_seconds']:.0f}s ({s['trials']} trials, rungs "
+        f"{', '.join(f'{r:g}s' for r in s['plan']['rung_seconds'])}), final training "
+        f"{summary['final_train_seconds']:.0f}s ({summary['final_epochs']:g} epochs on {summary['train_samples']} samples).",
+        f"- **Test accuracy {summary['test_accuracy']:.4f}** on {summary['test_samples']} held-out samples.",
+        f"- Model: `{summary['description']}` ({summary['space']}): {summary['params']:,} parameters, "
+        f"{summary['flops'] / 1e6:.1f} MFLOPs, {summary['latency_ms']:.2f} ms per sample (CPU, batch 1, 1 thread).",
+        f"- Files: {', '.join(f'{k} `{v}`' for k, v in summary['files'].items())}; every trial is in "
+        f"`{summary['study']}` (`nasforge show --study {summary['study']}`).", "",
+        "## Smaller alternatives (accuracy/size Pareto front per rung)", "",
+        "Validation accuracy after the rung's training time; retrain one with "
+        f"`nasforge train --study {summary['study']} --trial ID`.", "",
+        "| rung | trial | val acc | params | latency ms | architecture |", "|---|---|---|---|---|---|",
+    ]
+    for rung, front in sorted(summary["candidates"].items(), key=lambda kv: -float(kv[0][:-1])):
+        for p in front:
+            lat = f"{p['latency_ms']:.2f}" if p.get("latency_ms") is not None else "-"
+            lines.append(f"| {rung} | {p['trial_id']} | {p['val_accuracy']:.4f} | {p['params']:,} | {lat} | "
+                         f"`{p['description']}` |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,134 @@
+"""Asynchronous successive halving (ASHA; Li et al. 2020, "A System for Massively
+Parallel Hyperparameter Tuning", MLSys) over a training resource, with a
+random or evolutionary sampler for new architectures.
+
+Rung ``k`` trains for ``min_resource * eta**k`` units of the resource
+(epochs, or seconds for a time-equalised fidelity) up to ``max_resource``.
+Whenever asked, the highest rung with an architecture in its top ``1/eta``
+that was not promoted yet promotes it one rung up; otherwise a new
+architecture starts in rung 0. Promotions are decided at ask time, so
+parallel workers never promote the same architecture twice.
+
+With ``sampler="evolution"`` new architectures are mutations of tournament
+winners among recent rung-0 results (as regularized evolution does, but on
+cheap evaluations); ``random_fraction`` of them stay random for exploration.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..arch import Arch
+from ..errors import UserInputError
+from ._base import Strategy, TrialRequest
+
+RESOURCES = ("epochs", "seconds", "subset")
+SAMPLERS = ("random", "evolution")
+
+
+def rung_resources(min_resource: float, max_resource: float, eta: float) -> list[float]:
+    """The resource of each rung: min, min*eta, ... capped at (and ending with) max."""
+    levels, r = [], float(min_resource)
+    while r < max_resource * (1 - 1e-9):
+        levels.append(r)
+        r *= eta
+    levels.append(float(max_resource))
+    return levels
+
+
+class ASHA(Strategy):
+    """Successive halving without synchronisation barriers, over epochs, seconds or data subset."""
+
+    name = "asha"
+
+    def __init__(self, space, seed=0, resource: str = "epochs", min_resource: float = 1, max_resource: float = 9,
+                 eta: float = 3, sampler: str = "random", population_size: int = 20, tournament_size: int = 5,
+                 random_fraction: float = 0.2):
+        super().__init__(space, seed)
+        if resource not in RESOURCES:
+            raise UserInputError(f"The 'resource' parameter of asha must be one of {RESOURCES}. Got {resource!r} instead.")
+        if sampler not in SAMPLERS:
+            raise UserInputError(f"The 'sampler' parameter of asha must be one of {SAMPLERS}. Got {sampler!r} instead.")
+        if not (isinstance(min_resource, (int, float)) and min_resource > 0 and max_resource >= min_resource):
+            raise UserInputError(f"asha needs 0 < min_resource <= max_resource. "
+                                 f"Got min_resource={min_resource!r}, max_resource={max_resource!r} instead.")
+        if resource == "subset" and max_resource > 1:
+            raise UserInputError(f"The 'max_resource' of asha over 'subset' is a fraction <= 1. Got {max_resource!r}.")
+        if not (isinstance(eta, (int, float)) and eta > 1):
+            raise UserInputError(f"The 'eta' parameter of asha must be a number > 1. Got {eta!r} instead.")
+        for name, value, low in (("population_size", population_size, 2), ("tournament_size", tournament_size, 1)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise UserInputError(f"The {name!r} parameter of asha must be an int >= {low}. Got {value!r} instead.")
+        if not 0.0 <= random_fraction <= 1.0:
+            raise UserInputError(f"The 'random_fraction' parameter of asha must be in [0, 1]. "
+                                 f"Got {random_fraction!r} instead.")
+        self.resource, self.sampler = resource, sampler
+        self.min_resource, self.max_resource, self.eta = min_resource, max_resource, eta
+        self.population_size, self.tournament_size = population_size, tournament_size
+        self.random_fraction = float(random_fraction)
+        self.levels = rung_resources(min_resource, max_resource, eta)
+        self.rungs: list[list[tuple[str, float]]] = [[] for _ in self.levels]  # (arch json, score) per rung
+        self.promoted: list[set[str]] = [set() for _ in self.levels]  # arch json promoted out of each rung
+
+    def config(self):
+        return {"resource": self.resource, "min_resource": self.min_resource, "max_resource": self.max_resource,
+                "eta": self.eta, "sampler": self.sampler, "population_size": self.population_size,
+                "tournament_size": self.tournament_size, "random_fraction": self.random_fraction}
+
+    def _fidelity(self, rung: int) -> dict:
+        value = self.levels[rung]
+        if self.resource == "epochs":
+            value = max(1, int(round(value)))
+        return {self.resource: value}
+
+    def _promotable(self, rung: int) -> str | None:
+        results = self.rungs[rung]
+        k = math.floor(len(results) / self.eta)
+        for arch_json, _ in sorted(results, key=lambda r: -r[1])[:k]:
+            if arch_json not in self.promoted[rung]:
+                return arch_json
+        return None
+
+    def _new_arch(self) -> Arch:
+        population = self.rungs[0][-self.population_size:]
+        if (self.sampler == "random" or len(population) < max(self.tournament_size, 2)
+                or self.rng.random() < self.random_fraction):
+            return self.fresh(lambda: self.space.sample(self.rng))
+
+        def child():
+            picks = self.rng.choice(len(population), size=min(self.tournament_size, len(population)), replace=False)
+            parent = max((population[i] for i in picks), key=lambda r: r[1])[0]
+            return self.space.mutate(Arch.from_json(parent), self.rng)
+
+        return self.fresh(child)
+
+    def ask(self):
+        for rung in range(len(self.levels) - 2, -1, -1):
+            arch_json = self._promotable(rung)
+            if arch_json is not None:
+                self.promoted[rung].add(arch_json)
+                return TrialRequest(Arch.from_json(arch_json), self._fidelity(rung + 1),
+                                    {"rung": rung + 1, "origin": "promoted"})
+        return TrialRequest(self._new_arch(), self._fidelity(0), {"rung": 0, "origin": self.sampler})
+
+    def tell(self, request, result):
+        rung = int(request.meta.get("rung", 0))
+        score = self.score(result)
+        self.rungs[rung].append((request.arch.to_json(), -math.inf if score is None else score))
+
+    def best_at_top(self) -> tuple[Arch, float, int] | None:
+        """The best architecture of the highest rung with a successful result: (arch, score, rung)."""
+        for rung in range(len(self.levels) - 1, -1, -1):
+            ok = [r for r in self.rungs[rung] if r[1] > -math.inf]
+            if ok:
+                arch_json, score = max(ok, key=lambda r: r[1])
+                return Arch.from_json(arch_json), score, rung
+        return None
+
+    def _state(self):
+        return {"rungs": [[[a, s if s > -math.inf else None] for a, s in rung] for rung in self.rungs],
+                "promoted": [sorted(p) for p in self.promoted]}
+
+    def _load_state(self, state):
+        self.rungs = [[(a, -math.inf if s is None else s) for a, s in rung] for rung in state["rungs"]]
+        self.promoted = [set(p) for p in state["promoted"]]
