@@ -17,13 +17,14 @@ def space():
     return spaces.get("macro-cnn")
 
 
-def drive(strategy, estimator, n):
+def drive(strategy, estimator, n, with_fidelity=False):
     out = []
     for _ in range(n):
         req = strategy.ask()
         res = estimator.evaluate(req.arch, Fidelity(), 0)
         strategy.tell(req, res)
-        out.append((req.arch, res.metrics.get("val_accuracy")))
+        out.append((req.arch, json.dumps(req.fidelity, sort_keys=True)) if with_fidelity
+                   else (req.arch, res.metrics.get("val_accuracy")))
     return out
 
 
@@ -44,9 +45,12 @@ def test_asks_are_valid_and_state_round_trips_exactly(name, space):
 
 @pytest.mark.parametrize("name", strategies.names())
 def test_no_repeats_and_seeded(name, space):
+    """No architecture is asked twice at the same fidelity (multi-fidelity methods
+    re-ask an architecture at a higher one)."""
     est = MatchTarget(space)
-    archs = [a for a, _ in drive(strategies.get(name, space, seed=3), est, 60)]
-    assert len(set(archs)) == len(archs)
+    asked = drive(strategies.get(name, space, seed=3), est, 60, with_fidelity=True)
+    assert len(set(asked)) == len(asked)
+    archs = [a for a, _ in asked]
     for a in archs[:5]:
         space.validate(a)
     again = [a for a, _ in drive(strategies.get(name, space, seed=3), MatchTarget(space), 60)]

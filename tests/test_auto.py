@@ -1,0 +1,144 @@
+"""`nasforge auto`: ASHA's promotion logic, the time-limited trainer, and the whole
+budgeted pipeline on real data (digits, and a user .npz of 1-D sequences)."""
+
+import json
+import math
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import nasforge
+from nasforge import data, spaces, strategies
+from nasforge.estimation import FAILED, Fidelity, Result, TrainConfig, train_model
+from nasforge.estimation._trainer import lr_factor
+from nasforge.errors import UserInputError
+from nasforge.strategies._asha import rung_resources
+
+from synthetic import MatchTarget
+
+
+def test_rung_resources_grow_by_eta_and_end_at_the_maximum():
+    assert rung_resources(1, 9, 3) == [1, 3, 9]
+    assert rung_resources(2, 10, 3) == [2, 6, 10]
+    assert rung_resources(5, 5, 3) == [5]
+
+
+def test_asha_promotes_the_top_third_once_even_with_pending_asks():
+    space = spaces.get("macro-cnn")
+    est = MatchTarget(space)
+    asha = strategies.get("asha", space, seed=0, resource="epochs", min_resource=1, max_resource=9, eta=3)
+    first = [asha.ask() for _ in range(9)]  # nine asked before any result: all new, all rung 0
+    assert [r.meta["rung"] for r in first] == [0] * 9
+    scores = {}
+    for req in first:
+        res = est.evaluate(req.arch, Fidelity(), 0)
+        scores[req.arch] = res.metrics["val_accuracy"]
+        asha.tell(req, res)
+    promoted = [asha.ask() for _ in range(5)]  # floor(9/3) = 3 promotions, then new archs
+    assert [r.meta["rung"] for r in promoted] == [1, 1, 1, 0, 0]
+    assert all(r.fidelity == {"epochs": 3} for r in promoted[:3])
+    top3 = sorted(scores.values(), reverse=True)[:3]
+    assert sorted((scores[r.arch] for r in promoted[:3]), reverse=True) == top3
+    assert len({r.arch for r in promoted[:3]}) == 3
+
+
+def test_asha_winner_comes_from_the_highest_rung_and_failures_are_never_promoted():
+    space = spaces.get("macro-cnn")
+    est = MatchTarget(space)
+    asha = strategies.get("asha", space, seed=1, resource="seconds", min_resource=1, max_resource=9, eta=3,
+                          sampler="evolution")
+    for i in range(60):
+        req = asha.ask()
+        res = Result(FAILED, error="boom") if i % 5 == 0 else est.evaluate(req.arch, Fidelity(), 0)
+        asha.tell(req, res)
+    arch, score, rung = asha.best_at_top()
+    assert rung == 2 and asha.levels[rung] == 9
+    assert score == max(s for _, s in asha.rungs[2])
+    failed = {a for a, s in asha.rungs[0] if s == -math.inf}
+    assert failed and not failed & asha.promoted[0]
+
+
+def test_asha_options_are_checked():
+    space = spaces.get("macro-cnn")
+    for bad in ({"eta": 1}, {"resource": "hours"}, {"min_resource": 5, "max_resource": 2},
+                {"resource": "subset", "max_resource": 3}, {"sampler": "bayes"}):
+        with pytest.raises(UserInputError):
+            strategies.get("asha", space, **bad)
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    assert lr_factor(0.0, 0.1) < 0.01
+    assert lr_factor(0.1, 0.1) == pytest.approx(1.0)
+    assert lr_factor(0.55, 0.1) == pytest.approx(0.5, abs=1e-6)
+    assert lr_factor(0.999, 0.1) < 1e-4
+
+
+def test_time_limited_training_stops_at_the_limit():
+    ds = data.load("digits")
+    model = spaces.get("macro-cnn").build(spaces.get("macro-cnn").sample(np.random.default_rng(0)),
+                                          ds.input_shape, ds.num_classes)
+    start = time.perf_counter()
+    curve = train_model(model, ds.x_train, ds.y_train, 10_000, TrainConfig(), 0, time_limit=2.0)
+    elapsed = time.perf_counter() - start
+    assert 2.0 <= elapsed < 6.0  # stops within a step of the limit (generous: shared CI cores)
+    assert 0 < curve[-1]["epoch"] < 10_000
+    with pytest.raises(UserInputError):
+        Fidelity(seconds=0)
+
+
+def test_auto_on_digits_keeps_the_budget_and_writes_a_working_model(tmp_path):
+    budget = 30
+    start = time.monotonic()
+    summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None)
+    wall = time.monotonic() - start
+    assert wall <= budget + 5, f"auto took {wall:.1f}s for a {budget}s budget"
+    assert summary["search"]["trials"] >= 2 and summary["final_train_seconds"] > 5
+    assert summary["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
+    out = tmp_path / "run"
+    for name in ("model.pt", "model.onnx", "summary.json", "report.md", "study.db", "arch.json"):
+        assert (out / name).is_file(), name
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["test_accuracy"] == summary["test_accuracy"]
+    assert "Test accuracy" in (out / "report.md").read_text()
+    # the saved model is the tested one
+    model = nasforge.load_model(out / "model.pt").eval()
+    ds = data.load("digits")
+    x_test, y_test = ds.test()
+    with torch.inference_mode():
+        logits = model(x_test)
+    assert (logits.argmax(1) == y_test).float().mean().item() == pytest.approx(summary["test_accuracy"])
+    ort = pytest.importorskip("onnxruntime")
+    onnx_out = ort.InferenceSession(str(out / "model.onnx")).run(None, {"input": x_test[:16].numpy()})[0]
+    np.testing.assert_allclose(onnx_out, logits[:16].numpy(), atol=1e-4)
+    # every candidate of the Pareto fronts is a real trial of the study
+    ids = {t.id for t in nasforge.open_study(out / "study.db").trials}
+    assert all(p["trial_id"] in ids for front in summary["candidates"].values() for p in front)
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "nasforge.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_auto_cli_on_a_user_npz_of_sequences_resumes_and_rejects_tiny_budgets(tmp_path):
+    ds = data.load("digits")
+    x = torch.cat([ds.x_train, ds.x_val]).reshape(-1, 1, 64).numpy()  # 1-D sequences of 64 steps
+    y = torch.cat([ds.y_train, ds.y_val]).numpy()
+    xt, yt = ds.test()
+    np.savez(tmp_path / "seq.npz", x=x, y=y, x_test=xt.reshape(-1, 1, 64).numpy(), y_test=yt.numpy())
+    first = run_cli("auto", "--dataset", "seq.npz", "--time-budget", "20", "--out", "r", "--no-onnx", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "Test accuracy" in (tmp_path / "r" / "report.md").read_text()
+    trials = json.loads((tmp_path / "r" / "summary.json").read_text())["search"]["trials"]
+    again = run_cli("auto", "--dataset", "seq.npz", "--time-budget", "20", "--out", "r", "--no-onnx", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "Resuming the search" in again.stdout
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["search"]["trials"] > trials
+    tiny = run_cli("auto", "--dataset", "seq.npz", "--time-budget", "5", "--out", "t", cwd=tmp_path)
+    assert tiny.returncode == 2 and "at least 10 seconds" in tiny.stderr
+    other = run_cli("auto", "--dataset", "digits", "--time-budget", "20", "--out", "r", cwd=tmp_path)
+    assert other.returncode == 2 and "choose another --out" in other.stderr
