@@ -16,14 +16,23 @@ from typing import Any
 from ..errors import SpaceDefinitionError, UserInputError
 from ..registry import Registry
 from ._base import Decision, DecisionSpace, SearchSpace
+from ._darts import DartsSpace
 from ._define_by_run import HP, DefineByRunSpace
+from ._hierarchical import HierarchicalSpace
 from ._macro_cnn import MacroCNNSpace
+from ._mobilenet import ElasticMobileNet, MobileNetSpace
 from ._nb201 import NB201Space
+from ._transformer import TransformerSpace
 from . import _nb201 as nb201
+from . import _darts as darts
 
 REGISTRY: Registry[SearchSpace] = Registry("space")
 REGISTRY.register("macro-cnn")(MacroCNNSpace)
 REGISTRY.register("nb201")(NB201Space)
+REGISTRY.register("darts")(DartsSpace)
+REGISTRY.register("mobilenet-elastic")(MobileNetSpace)
+REGISTRY.register("transformer")(TransformerSpace)
+REGISTRY.register("hierarchical")(HierarchicalSpace)
 
 
 def space(name: str):
@@ -79,5 +88,7 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "HP", "MacroCNNSpace", "NB201Space", "REGISTRY", "nb201",
+__all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "ElasticMobileNet", "HP", "HierarchicalSpace",
+           "MacroCNNSpace", "MobileNetSpace", "NB201Space", "REGISTRY", "TransformerSpace", "nb201",
            "SearchSpace", "get", "load_from_file", "names", "space"]
+__all__ += ["DartsSpace", "darts"]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..arch import Arch
-from ..errors import InvalidArchError
+from ..errors import InvalidArchError, UserInputError
 
 
 class SearchSpace(abc.ABC):
@@ -50,6 +50,14 @@ class SearchSpace(abc.ABC):
     def build(self, arch: Arch, input_shape: Sequence[int], num_classes: int,
               width_multiplier: float = 1.0):
         """A ``torch.nn.Module`` for inputs of ``input_shape`` (without batch)."""
+
+    def grow(self, arch: Arch) -> Arch | None:
+        """``arch`` with one more block, layer or node (progressive growth, issue #7),
+        or None when it is already the largest the space allows.
+
+        Spaces whose architectures have no size raise :class:`UserInputError`.
+        """
+        raise UserInputError(f"space {self.name!r} has no size to grow")
 
     def describe(self, arch: Arch) -> str:
         """A one-line human summary used in progress displays and tables."""

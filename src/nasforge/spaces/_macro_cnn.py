@@ -89,6 +89,15 @@ class MacroCNNSpace(DecisionSpace):
                   for s in range(self.num_stages)]
         return [["stem"], *stages]
 
+    def grow(self, arch):
+        """One more block in the last stage that has fewer than the most blocks; None when all are full."""
+        self.validate(arch)
+        for s in reversed(range(self.num_stages)):
+            key = f"s{s}.blocks"
+            if arch[key] < BLOCKS[-1]:
+                return arch.replace(**{key: BLOCKS[BLOCKS.index(arch[key]) + 1]})
+        return None
+
     def describe(self, arch):
         parts = [f"stem{arch['stem']}"]
         for s in range(self.num_stages):
