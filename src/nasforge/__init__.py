@@ -12,7 +12,7 @@ from .errors import NasforgeError
 _LAZY = {
     "HP": ("spaces", "HP"), "space": ("spaces", "space"),
     "search": ("api", "search"), "open_study": ("api", "open_study"), "SearchSpec": ("api", "SearchSpec"),
-    "load_model": ("export", "load_model"), "auto": ("auto", "auto"),
+    "load_model": ("export", "load_model"), "auto": ("budget", "auto"),
 }
 
 

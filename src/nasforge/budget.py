@@ -1,4 +1,4 @@
-"""``nasforge auto``: the best model for a data set within a wall-clock budget.
+"""Budgeted search (`nasforge auto`): the best model for a data set within a wall-clock budget.
 
 One call loads the data, searches with time-equalised successive halving
 (every candidate of a rung trains for the same number of *seconds*, so the

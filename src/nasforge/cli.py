@@ -225,7 +225,7 @@ def cmd_search(args, console) -> int:
 # -- auto ---------------------------------------------------------------------------
 
 def cmd_auto(args, console) -> int:
-    from .auto import SEARCH_FRACTION, auto
+    from .budget import SEARCH_FRACTION, auto
 
     class _Reporter:  # per-trial lines; the search is short, so no live status line
         def trial_started(self, number, request, fidelity):

@@ -1,0 +1,236 @@
+"""Budgeted search: does search pay for itself within a fixed wall-clock budget?
+
+Each system gets the same data split, the same budget (default 600 s, data
+loading and start-up included) and 2 CPU threads, and runs in a fresh
+process, one after another:
+
+- ``hand``: a standard 3-stage conv net with batch norm (~0.29M parameters)
+  trained for the whole budget;
+- ``optuna``: Optuna's TPE sampler with its Hyperband pruner over the same
+  space as nasforge's default (macro-cnn), then the same final training;
+- ``random``: random architectures of the same space, each trained for the
+  same seconds (nasforge's single-fidelity ablation), same final training;
+- ``auto``: ``nasforge auto``.
+
+Every system's final model is trained by the same trainer (AdamW, warm-up,
+cosine schedule that ends at the deadline) on train+validation and tested
+once. After ``auto``, the smallest model on its study's Pareto fronts with at
+most a third of the hand-designed net's parameters is retrained for the same
+final time as auto's winner (outside the budget) and tested: the "small pick".
+
+    python benchmarks/budgeted_search.py                      # 600 s each, seed 0
+    python benchmarks/budgeted_search.py --budget 120 --seeds 0 1 2 --systems hand auto
+
+Optuna is needed only here: ``pip install optuna``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+STARTED = time.monotonic()
+SYSTEMS = ("hand", "optuna", "random", "auto")
+
+
+def hand_cnn(in_channels: int, num_classes: int, dims: int):
+    """Two 3x3 conv-BN-ReLU per stage at widths 32/64/128, max-pool between stages, global pool."""
+    from torch import nn
+
+    conv = nn.Conv2d if dims == 2 else nn.Conv1d
+    bn = nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
+    pool = nn.MaxPool2d if dims == 2 else nn.MaxPool1d
+    gap = nn.AdaptiveAvgPool2d if dims == 2 else nn.AdaptiveAvgPool1d
+    layers, c = [], in_channels
+    for stage, width in enumerate((32, 64, 128)):
+        if stage:
+            layers.append(pool(2))
+        for _ in range(2):
+            layers += [conv(c, width, 3, padding=1, bias=False), bn(width), nn.ReLU(inplace=True)]
+            c = width
+    return nn.Sequential(*layers, gap(1), nn.Flatten(), nn.Linear(c, num_classes))
+
+
+class HandSpace:
+    """Just enough of a search space for the shared final-training code."""
+
+    name = "hand-cnn"
+
+    def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
+        return hand_cnn(input_shape[0], num_classes, len(input_shape) - 1)
+
+    def describe(self, arch):
+        return "conv3x3x2@32 /2 conv3x3x2@64 /2 conv3x3x2@128 (hand-designed)"
+
+    def training_config(self, arch):
+        return {}
+
+
+def run_hand(args, deadline, out):
+    from nasforge import data
+    from nasforge.arch import Arch
+    from nasforge.budget import train_until_deadline
+    from nasforge.estimation import TrainConfig
+
+    ds = data.load(args.dataset)
+    s = train_until_deadline(HandSpace(), Arch("hand-cnn", {}), ds, TrainConfig(), deadline, out, args.seed,
+                             onnx=False, log=lambda m: None)
+    return {**s, "evaluated": 0}
+
+
+def run_optuna(args, deadline, out):
+    import numpy as np
+    import optuna
+    import torch
+
+    from nasforge import data, spaces
+    from nasforge.arch import Arch
+    from nasforge.budget import RUNGS, ETA, WRAP_UP_GUESS, make_plan, train_until_deadline
+    from nasforge.estimation import TrainConfig, evaluate_model, train_model
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ds = data.load(args.dataset)
+    space = spaces.get("macro-cnn")
+    plan = make_plan(args.budget, deadline.left() - WRAP_UP_GUESS)
+    chunk, chunks = plan.rung_seconds[0], ETA ** (RUNGS - 1)  # same resource unit and range as auto's rungs
+    config = TrainConfig()
+
+    def objective(trial):
+        arch = Arch(space.name, {d.name: trial.suggest_categorical(d.name, list(d.choices)) for d in space.decisions})
+        torch.manual_seed(trial.number)
+        model = space.build(arch, ds.input_shape, ds.num_classes)
+        acc = 0.0
+        for step in range(1, chunks + 1):  # train in chunks, report after each, let Hyperband prune
+            train_model(model, ds.x_train, ds.y_train, 10_000, config, trial.number * 100 + step, time_limit=chunk)
+            acc = evaluate_model(model, ds.x_val, ds.y_val)[0]
+            trial.report(acc, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return acc
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=args.seed),
+                                pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=chunks,
+                                                                      reduction_factor=ETA))
+    study.optimize(objective, timeout=max(1.0, plan.search_s), catch=(Exception,))
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    pool = complete or [t for t in study.trials if t.intermediate_values]
+    best = max(pool, key=lambda t: t.value if t.value is not None else max(t.intermediate_values.values()))
+    arch = Arch(space.name, {d.name: best.params[d.name] for d in space.decisions})
+    s = train_until_deadline(space, arch, ds, config, deadline, out, args.seed, onnx=False, log=lambda m: None)
+    return {**s, "evaluated": len(study.trials), "pruned": sum(t.state == optuna.trial.TrialState.PRUNED
+                                                                for t in study.trials)}
+
+
+def run_auto(args, deadline, out, search="asha"):
+    import nasforge
+
+    s = nasforge.auto(args.dataset, args.budget, out, seed=args.seed, search=search, onnx=False,
+                      log=lambda m: None, started_at=deadline.start)
+    return {**s, "evaluated": s["search"]["trials"]}
+
+
+def run_small_pick(args, out, auto_summary, hand_params):
+    """Retrain the best-validated auto candidate with <= 1/3 of the hand net's parameters."""
+    from nasforge import data, spaces
+    from nasforge.arch import Arch
+    from nasforge.budget import Deadline, train_until_deadline
+    from nasforge.estimation import TrainConfig
+
+    fronts = auto_summary["candidates"]
+    for rung in sorted(fronts, key=lambda r: -float(r[:-1])):  # highest rung first
+        small = [p for p in fronts[rung] if p["params"] * 3 <= hand_params]
+        if small:
+            pick = max(small, key=lambda p: p["val_accuracy"])
+            break
+    else:
+        return None
+    ds = data.load(args.dataset)
+    seconds = auto_summary["final_train_seconds"] + 10.0
+    s = train_until_deadline(spaces.get("macro-cnn"), Arch.from_dict(pick["arch"]), ds, TrainConfig(),
+                             Deadline(time.monotonic(), seconds), out, args.seed, onnx=False, log=lambda m: None)
+    return {**s, "rung": rung, "trial_id": pick["trial_id"]}
+
+
+def one(args):
+    import torch
+
+    from nasforge.budget import Deadline
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out) / f"{args.one}-seed{args.seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    deadline = Deadline(STARTED, args.budget)
+    runner = {"hand": run_hand, "optuna": run_optuna, "auto": run_auto,
+              "random": lambda a, d, o: run_auto(a, d, o, search="random")}[args.one]
+    s = runner(args, deadline, out)
+    result = {"system": args.one, "seed": args.seed, "test_accuracy": s["test_accuracy"], "params": s["params"],
+              "latency_ms": s["latency_ms"], "evaluated": s["evaluated"], "final_train_seconds":
+              s["final_train_seconds"], "final_epochs": s["final_epochs"], "description": s["description"],
+              "threads": s.get("threads"), "seconds_in_process": time.monotonic() - STARTED}
+    if args.one == "auto" and args.hand_params:
+        pick_start = time.monotonic()
+        small = run_small_pick(args, out / "small", s, args.hand_params)
+        result["small_pick_seconds"] = time.monotonic() - pick_start
+        if small is not None:
+            result["small_pick"] = {k: small[k] for k in ("test_accuracy", "params", "latency_ms", "description",
+                                                          "rung", "trial_id", "final_train_seconds")}
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--budget", type=float, default=600.0)
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="runs/budgeted_search")
+    p.add_argument("--one", choices=SYSTEMS, help=argparse.SUPPRESS)
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--hand-params", type=int, default=0, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        return one(args)
+
+    from nasforge.estimation import count_params
+    hand_params = count_params(hand_cnn(1, 10, 2))
+    rows = []
+    for seed in args.seeds:
+        for system in args.systems:
+            cmd = [sys.executable, __file__, "--one", system, "--seed", str(seed), "--budget", str(args.budget),
+                   "--dataset", args.dataset, "--threads", str(args.threads), "--out", args.out,
+                   "--hand-params", str(hand_params)]
+            start = time.monotonic()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            wall = time.monotonic() - start
+            if proc.returncode != 0:
+                print(f"{system} seed {seed} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            row = json.loads((Path(args.out) / f"{system}-seed{seed}" / "result.json").read_text())
+            row["wall_s"] = wall - row.get("small_pick_seconds", 0.0)  # the small pick is outside the budget
+            rows.append(row)
+            print(f"{system:>7} seed {seed}: test {row['test_accuracy']:.4f}  params {row['params']:>8,}  "
+                  f"latency {row['latency_ms']:.2f}ms  evaluated {row['evaluated']:>3}  wall {row['wall_s']:.1f}s  "
+                  f"{row['description']}", flush=True)
+    print(f"\nBudget {args.budget:g}s per system, {args.threads} threads, {args.dataset}, "
+          f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}")
+    print("| system | seed | test acc | params | latency ms | archs evaluated | wall s | architecture |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['system']} | {r['seed']} | {r['test_accuracy']:.4f} | {r['params']:,} | {r['latency_ms']:.2f} | "
+              f"{r['evaluated']} | {r['wall_s']:.1f} | `{r['description']}` |")
+        if "small_pick" in r:
+            sp = r["small_pick"]
+            print(f"| auto small pick | {r['seed']} | {sp['test_accuracy']:.4f} | {sp['params']:,} | "
+                  f"{sp['latency_ms']:.2f} | (trial {sp['trial_id']}, {sp['rung']}) | +{sp['final_train_seconds']:.0f} "
+                  f"| `{sp['description']}` |")
+    (Path(args.out) / "results.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
