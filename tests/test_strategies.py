@@ -82,8 +82,17 @@ def test_evolution_beats_random_search_on_a_structured_objective(space):
     assert evo > rnd + 0.05, (evo, rnd)
 
 
+def test_tpe_beats_random_search_on_a_structured_objective(space):
+    def best_after(name, seed):
+        return max(s for _, s in drive(strategies.get(name, space, seed=seed), MatchTarget(space, noise=0.02), 40))
+
+    tpe = np.mean([best_after("tpe", s) for s in range(4)])
+    rnd = np.mean([best_after("random", s) for s in range(4)])
+    assert tpe > rnd + 0.03, (tpe, rnd)
+
+
 def test_strategy_errors(space):
-    with pytest.raises(UnknownNameError, match="known: evolution, local, random, reinforce"):
+    with pytest.raises(UnknownNameError, match=r"known: .*evolution, .*local, random, reinforce.*Did you mean 'evolution'"):
         strategies.get("evolutoin", space)
     with pytest.raises(UserInputError, match="unknown option.*population_size"):
         strategies.get("evolution", space, pop=3)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from .errors import StudyError, UserInputError
@@ -217,8 +218,16 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     if search_s > 0:
         fidelity = (f"successive halving with rungs of {', '.join(f'{r:g}s' for r in plan.rung_seconds)}"
                     if search == "asha" else f"random candidates of {plan.rung_seconds[1]:g}s")
-        log(f"Searching {space} for {search_s:.0f}s: {fidelity} of training per candidate.")
-        study.optimize(time_budget=study.elapsed() + search_s, reporter=reporter, max_failures=20)
+        probe = study.estimator.space.build(study.estimator.space.sample(np.random.default_rng(seed)),
+                                            ds.input_shape, ds.num_classes)
+        threads = fastest_thread_count(probe, ds.x_train, ds.y_train, study.estimator.train_config.batch_size)
+        log(f"Searching {space} for {search_s:.0f}s on {threads} thread(s): {fidelity} of training per candidate.")
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            study.optimize(time_budget=study.elapsed() + search_s, reporter=reporter, max_failures=20)
+        finally:
+            torch.set_num_threads(previous_threads)
     arch, search_score, rung = _choose(study, search)
     if arch is None:
         arch = study.strategy.space.sample(study.strategy.rng)

@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop starting trials after this many seconds of search in total")
     s.add_argument("--epochs", type=_positive_int, help="training epochs per trial (fidelity; default 2)")
     s.add_argument("--subset", type=_positive_float, help="fraction of the training set per trial (default 1.0)")
+    s.add_argument("--seconds", type=_positive_float,
+                   help="train every trial for this many seconds (time-equalised fidelity; --epochs, if given, caps it)")
     s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
     s.add_argument("--seed", type=int, help="study seed (default 0)")
     s.add_argument("--workers", type=_positive_int, default=1,
@@ -169,8 +171,10 @@ def _search_spec(args):
     given = {k: v for k, v in {
         "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
-        "benchmark": args.benchmark,
+        "seconds": args.seconds, "benchmark": args.benchmark,
     }.items() if v is not None}
+    if args.seconds is not None and args.epochs is None:
+        given["epochs"] = 1000  # time decides; the epoch cap only stops runaway tiny data sets
     for flag, key in (("--strategy-option", "strategy_options"), ("--space-option", "space_options"),
                       ("--train-option", "train_options")):
         values = _key_values(getattr(args, key.replace("_options", "_option")), flag)

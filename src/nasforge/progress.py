@@ -104,11 +104,13 @@ class SearchReporter:
     def trial_started(self, number, request, fidelity):
         self._number = number
         self._epochs = fidelity.epochs
-        self._update(f"training epoch 1/{fidelity.epochs} of {self.describe(request.arch)}")
+        what = f"training for {fidelity.seconds:g}s" if fidelity.seconds else f"training epoch 1/{fidelity.epochs}"
+        self._update(f"{what} of {self.describe(request.arch)}")
 
     def epoch_done(self, point):
         acc = point.get("val_accuracy")
-        done = f"epoch {point['epoch']}/{self._epochs} done" + (f" (val {acc:.4f})" if acc is not None else "")
+        total = "" if self._epochs >= 1000 else f"/{self._epochs}"  # time-limited trials have no epoch count
+        done = f"epoch {point['epoch']:g}{total} done" + (f" (val {acc:.4f})" if acc is not None else "")
         self._update(done)
 
     def trial_finished(self, record, best):
