@@ -13,8 +13,10 @@ from typing import Any
 
 from ..errors import UserInputError
 from ..registry import Registry
+from ._bananas import Bananas
 from ._base import Strategy, TrialRequest
 from ._evolution import RegularizedEvolution
+from ._gp_bo import GPBO
 from ._local import LocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
@@ -24,6 +26,8 @@ REGISTRY.register("random")(RandomSearch)
 REGISTRY.register("evolution")(RegularizedEvolution)
 REGISTRY.register("local")(LocalSearch)
 REGISTRY.register("reinforce")(Reinforce)
+REGISTRY.register("bananas")(Bananas)
+REGISTRY.register("gp-bo")(GPBO)
 
 
 def options(name: str) -> dict[str, Any]:
@@ -46,5 +50,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest",
+__all__ = ["GPBO", "REGISTRY", "Bananas", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest",
            "get", "names", "options"]
