@@ -9,7 +9,8 @@ accuracy and the best mean in the table (91.61%);
 test regret uses the NATS-Bench CSV in ``../shared/data`` when present.
 Random search is the in-run reference: a useful strategy must beat it.
 
-    python benchmarks/strategies.py [--seeds 20] [--evals 100] [--csv ../shared/data/nb201_cifar10_avg.csv]
+    python benchmarks/strategies.py [--seeds 20] [--evals 100] [--strategies bananas,gp-bo,random]
+                                    [--csv ../shared/data/nb201_cifar10_avg.csv]
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--evals", type=int, default=100)
+    parser.add_argument("--strategies", default="*",
+                        help="comma-separated names or patterns (default: every registered strategy)")
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared/data/nb201_cifar10_avg.csv"))
     args = parser.parse_args()
     bench = benchmarks.get("nb201-cifar10")
@@ -70,12 +73,15 @@ def main() -> None:
     print(f"NAS-Bench-201 CIFAR-10: best mean validation accuracy {best_val:.2f}%"
           + (f", best test accuracy {best_test:.2f}%" if test else "") + f"; {args.seeds} seeds x {args.evals} evaluations")
     header = "strategy   | " + " | ".join(f"val regret @{c:<3}" for c in checkpoints)
+    median_at = 100 if 100 in checkpoints else checkpoints[-1]
+    header += f" | median @{median_at}"
     if test:
         header += f" | test regret @{checkpoints[-1]}"
     print(header + " | seconds")
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
-        for name in strategies.names():
+        chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
+        for name in chosen:
             start = time.perf_counter()
             curves = [incumbents(run(bench, name, s, args.evals, Path(tmp)), args.evals)
                       for s in range(args.seeds)]
@@ -84,6 +90,7 @@ def main() -> None:
                 r = np.array([best_val - val[curve[c - 1]] for curve in curves])
                 cells.append(f"{r.mean():5.2f} ± {1.96 * r.std(ddof=1) / np.sqrt(len(r)):4.2f}")
             row = f"{name:<10} | " + " | ".join(f"{c:<15}" for c in cells)
+            row += f" | {np.median([best_val - val[curve[median_at - 1]] for curve in curves]):9.2f}"
             if test:
                 t = np.array([best_test - test[curve[checkpoints[-1] - 1]] for curve in curves])
                 row += f" | {t.mean():5.2f} ± {1.96 * t.std(ddof=1) / np.sqrt(len(t)):4.2f}  "
