@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run trials in this many isolated worker processes (default 1: in this process)")
     s.add_argument("--trial-timeout", type=_positive_float, metavar="SECONDS",
                    help="stop a trial after this many seconds and record it as failed (runs trials in workers)")
+    s.add_argument("--executor", choices=("process", "ray"), default="process",
+                   help="where isolated trials run: local worker processes (default) or Ray tasks (nasforge[ray])")
+    s.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
+    s.add_argument("--trial-cpus", type=_positive_float, default=1.0, help="CPUs per trial with --executor ray")
+    s.add_argument("--trial-gpus", type=float, default=0.0, help="GPUs per trial with --executor ray")
     s.add_argument("--max-failures", type=_positive_int, default=10,
                    help="stop once this many trials have failed (default 10)")
     s.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
@@ -187,6 +192,14 @@ def _search_spec(args):
     return SearchSpec(**given)
 
 
+def _executor_options(args) -> dict:
+    if args.executor != "ray":
+        if args.ray_address or args.trial_gpus:
+            raise _usage("--ray-address and --trial-gpus need --executor ray")
+        return {}
+    return {"address": args.ray_address, "cpus_per_trial": args.trial_cpus, "gpus_per_trial": args.trial_gpus}
+
+
 def cmd_search(args, console) -> int:
     import functools
 
@@ -212,7 +225,8 @@ def cmd_search(args, console) -> int:
             stop = study.optimize(n_trials=n_trials, time_budget=args.time_budget, reporter=reporter,
                                   max_failures=args.max_failures, workers=args.workers,
                                   trial_timeout=args.trial_timeout,
-                                  estimator_factory=functools.partial(estimator_from_spec, spec.to_dict()))
+                                  estimator_factory=functools.partial(estimator_from_spec, spec.to_dict()),
+                                  executor=args.executor, executor_options=_executor_options(args))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: {study.finished_count()} finished trial(s) are saved in {args.study}.")
         console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))

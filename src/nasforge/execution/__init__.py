@@ -1,5 +1,6 @@
-"""Execution of trials outside the study's process (isolated, parallel)."""
+"""Execution of trials outside the study's process (isolated, parallel; local or on Ray)."""
 
 from ._pool import Event, WorkerPool, describe_exit
+from ._ray import RayExecutor
 
-__all__ = ["Event", "WorkerPool", "describe_exit"]
+__all__ = ["Event", "RayExecutor", "WorkerPool", "describe_exit"]

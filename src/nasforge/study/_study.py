@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import UserInputError
 from ..estimation import Estimator, Fidelity, Result
 from ..strategies import Strategy, TrialRequest
 from ._storage import RUNNING, Storage, TrialRecord
@@ -104,7 +105,8 @@ class Study:
 
     def optimize(self, n_trials: int | None = None, time_budget: float | None = None,
                  reporter: Reporter | None = None, max_failures: int | None = None, workers: int = 1,
-                 trial_timeout: float | None = None, estimator_factory=None) -> StopReason:
+                 trial_timeout: float | None = None, estimator_factory=None, executor: str = "process",
+                 executor_options: dict | None = None) -> StopReason:
         """Run until ``n_trials`` trials have finished in total or ``time_budget``
         seconds of search (summed over every run of this study) are spent;
         on a tabular benchmark those are simulated seconds of recorded training.
@@ -114,14 +116,18 @@ class Study:
         trials have failed (a study that only fails is misconfigured).
 
         With ``workers`` > 1 or a ``trial_timeout``, trials run in isolated
-        worker processes (see :meth:`_optimize_isolated`).
+        worker processes (see :meth:`_optimize_isolated`); with
+        ``executor="ray"`` they run as Ray tasks (``executor_options`` go to
+        :class:`~nasforge.execution.RayExecutor`: address, cpus_per_trial, ...).
         """
         if n_trials is None and time_budget is None:
             raise ValueError("give n_trials, time_budget or both, or the study would never stop")
         reporter = reporter or SilentReporter()
-        if workers > 1 or trial_timeout is not None:
+        if executor not in ("process", "ray"):
+            raise UserInputError(f"unknown executor {executor!r}; known: process, ray")
+        if workers > 1 or trial_timeout is not None or executor == "ray":
             return self._optimize_isolated(n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
-                                           estimator_factory)
+                                           estimator_factory, executor, executor_options or {})
         clock = _Clock(self.elapsed(), simulated=getattr(self.estimator, "simulated_time", False))
         number = self.finished_count()
         while True:
@@ -164,7 +170,7 @@ class Study:
         return None
 
     def _optimize_isolated(self, n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
-                           estimator_factory) -> StopReason:
+                           estimator_factory, executor="process", executor_options=None) -> StopReason:
         """Run trials in a pool of worker processes, asking while others run.
 
         A worker that crashes or passes ``trial_timeout`` is replaced and its
@@ -176,11 +182,14 @@ class Study:
         import functools
 
         from ..estimation import FAILED
-        from ..execution import WorkerPool
+        from ..execution import RayExecutor, WorkerPool
 
         factory = estimator_factory or functools.partial(_same, self.estimator)
         clock = _Clock(self.elapsed(), simulated=False)
-        pool = WorkerPool(workers, factory)
+        if executor == "ray":
+            pool = RayExecutor(workers, factory, **(executor_options or {}))
+        else:
+            pool = WorkerPool(workers, factory)
         running: dict[int, tuple[int, TrialRequest, int]] = {}  # worker -> (trial id, request, number)
         stop = None
         try:

@@ -1,0 +1,112 @@
+"""Trials as Ray tasks, on a local Ray instance or an existing cluster.
+
+Same interface as :class:`WorkerPool` (``idle``/``submit``/``wait``/``close``
+with numbered slots), so the study loop does not care where trials run and
+the study file is written only by the driver, exactly as with local workers.
+
+Each trial is one task with its own CPU/GPU request. Ray re-runs a task
+whose worker process died (``max_retries``, for lost nodes or killed
+workers); a trial that keeps killing its worker ends as a failed trial. A
+trial past its timeout is cancelled (force-killed). Ray reuses worker
+processes, so each keeps the estimator (and its data set) it built for the
+first trial of a study instead of reloading it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import UserInputError, require
+from ._pool import Event
+
+_ESTIMATORS: dict[str, Any] = {}  # per Ray worker process: study key -> estimator
+
+
+def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str, fidelity: dict,
+              seed: int) -> dict:
+    import dataclasses
+
+    import torch
+
+    from ..arch import Arch
+    from ..estimation import Fidelity
+
+    torch.set_num_threads(threads)
+    if key not in _ESTIMATORS:
+        _ESTIMATORS[key] = factory()
+    result = _ESTIMATORS[key].evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed)
+    return dataclasses.asdict(result)
+
+
+class RayExecutor:
+    """``size`` concurrent trial slots backed by Ray tasks."""
+
+    def __init__(self, size: int, factory: Callable[[], Any], address: str | None = None,
+                 cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0, max_retries: int = 2,
+                 runtime_env: dict | None = None, num_cpus: int | None = None):
+        self.ray = require("ray", "ray")
+        if cpus_per_trial <= 0 or gpus_per_trial < 0:
+            raise UserInputError(f"trial resources must be positive; got cpus={cpus_per_trial}, gpus={gpus_per_trial}")
+        self.size, self.factory = size, factory
+        self.key = hashlib.sha1(pickle.dumps(factory)).hexdigest()
+        if not self.ray.is_initialized():
+            options = {"ignore_reinit_error": True, "include_dashboard": False, "log_to_driver": False,
+                       "runtime_env": runtime_env}
+            if address:
+                options["address"] = address
+            elif num_cpus is not None:
+                options["num_cpus"] = num_cpus
+            try:
+                self.ray.init(**options)
+            except ConnectionError as exc:
+                raise UserInputError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
+            self._owns_ray = True
+        else:
+            self._owns_ray = False
+        self.threads = max(1, int(cpus_per_trial))
+        self.remote = self.ray.remote(_evaluate).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial,
+                                                        max_retries=max_retries)
+        self._running: dict[int, tuple[Any, float, float | None]] = {}  # slot -> (ref, start, timeout)
+
+    def idle(self) -> list[int]:
+        return [i for i in range(self.size) if i not in self._running]
+
+    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
+        ref = self.remote.remote(self.key, self.factory, self.threads, arch_json, fidelity, seed)
+        self._running[worker] = (ref, time.monotonic(), timeout)
+
+    def wait(self, poll: float = 0.5) -> list[Event]:
+        """Block until a running trial finishes, fails or times out (or ``poll`` seconds pass)."""
+        if not self._running:
+            return []
+        now = time.monotonic()
+        deadlines = [s + t for _, s, t in self._running.values() if t is not None]
+        limit = max(0.0, min([poll, *(d - now for d in deadlines)]))
+        refs = [ref for ref, _, _ in self._running.values()]
+        ready, _ = self.ray.wait(refs, num_returns=1, timeout=limit)
+        ready = set(ready)
+        events = []
+        for slot, (ref, start, timeout) in list(self._running.items()):
+            if ref in ready:
+                del self._running[slot]
+                try:
+                    events.append(Event(slot, "result", self.ray.get(ref)))
+                except Exception as exc:  # the task's worker died (after retries) or Ray failed it
+                    events.append(Event(slot, "died", f"Ray task failed: {type(exc).__name__}: "
+                                                      f"{str(exc).splitlines()[0] if str(exc) else ''}"))
+            elif timeout is not None and time.monotonic() - start > timeout:
+                del self._running[slot]
+                self.ray.cancel(ref, force=True)
+                events.append(Event(slot, "timeout", timeout))
+        return events
+
+    def close(self) -> None:
+        for ref, _, _ in self._running.values():
+            self.ray.cancel(ref, force=True)
+        self._running.clear()
+        if self._owns_ray:
+            self.ray.shutdown()
