@@ -6,7 +6,11 @@ pool. Efficiency = ideal time (trials x 1 s / workers) / measured time,
 where measured time includes starting the workers. The in-run reference is
 the ideal time itself. Target (issue 4): efficiency >= 0.9 at 8 workers.
 
-    python benchmarks/parallel_scaling.py [--trials-per-worker 8]
+    python benchmarks/parallel_scaling.py [--trials-per-worker 8] [--executor ray]
+
+With ``--executor ray`` the trials are Ray tasks on a local Ray instance
+started once before the first configuration (its start-up is not counted;
+Ray keeps its worker processes between configurations, as a cluster does).
 """
 
 from __future__ import annotations
@@ -34,8 +38,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials-per-worker", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--executor", choices=("process", "ray"), default="process")
     args = parser.parse_args()
     space = spaces.get("macro-cnn")
+    if args.executor == "ray":
+        import ray
+
+        ray.init(num_cpus=max(args.workers), include_dashboard=False, log_to_driver=False)
+    print(f"executor: {args.executor}")
     print("workers | trials | ideal s | measured s | efficiency")
     print("--------|--------|---------|------------|-----------")
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,7 +54,7 @@ def main() -> None:
             study = Study(Storage.create(Path(tmp) / f"w{n}.db", {"spec": {}}),
                           strategies.get("random", space, seed=0), SleepObjective(space), Fidelity(), 0)
             start = time.perf_counter()
-            study.optimize(n_trials=trials, workers=n, trial_timeout=60)
+            study.optimize(n_trials=trials, workers=n, trial_timeout=60, executor=args.executor)
             measured = time.perf_counter() - start
             ideal = trials * 1.0 / n
             assert study.finished_count() == trials
