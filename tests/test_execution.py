@@ -1,6 +1,8 @@
 """Isolated parallel trials: crashes, hangs and memory hogs stay in their worker."""
 
 
+import numpy as np
+
 from nasforge import spaces, strategies
 from nasforge.estimation import Fidelity
 from nasforge.execution import describe_exit
@@ -45,3 +47,28 @@ def test_crashes_hangs_and_memory_hogs_become_failed_trials(tmp_path):
 
 def test_describe_exit():
     assert describe_exit(-11) == "killed by signal SIGSEGV" and describe_exit(3) == "exit code 3"
+
+
+def test_trials_in_flight_at_a_kill_are_run_again_once_in_parallel_mode(tmp_path):
+    space = spaces.get("macro-cnn")
+    path = tmp_path / "k.db"
+    study = make(path, MatchTarget(space))
+    study.optimize(n_trials=4, workers=2)
+    # a kill while two trials ran: they stay 'running' in the file
+    lost = [space.sample(np.random.default_rng(i)) for i in (101, 102)]
+    lost_ids = [study.storage.start_trial(study.storage.next_number(), a, {"epochs": 1}, 7000 + i, {"origin": "x"})
+                for i, a in enumerate(lost)]
+    study.storage.close()
+    resumed = Study(Storage.open(path), strategies.get("random", space, seed=0), MatchTarget(space),
+                    Fidelity(epochs=1), 0)
+    assert resumed.interrupted_on_open == 2
+    resumed.optimize(n_trials=8, workers=2)
+    trials = resumed.trials
+    retried = {t.request_meta.get("retry_of"): t for t in trials if "retry_of" in t.request_meta}
+    assert set(retried) == set(lost_ids)
+    for lost_id, arch in zip(lost_ids, lost):
+        assert retried[lost_id].arch == arch and retried[lost_id].status == "ok"
+        assert retried[lost_id].seed == resumed.storage.trial(lost_id).seed
+    assert sum(t.status == "ok" for t in trials) == 8
+    resumed.optimize(n_trials=10, workers=2)  # no second retry of the same interruption
+    assert sum("retry_of" in t.request_meta for t in resumed.trials) == 2

@@ -156,6 +156,20 @@ class Study:
         reporter.trial_started(number, request, fidelity)
         return request, trial_id, fidelity, seed
 
+    def _unretried_interruptions(self) -> list[TrialRecord]:
+        """Interrupted trials not yet run again (a Ctrl-C or kill hit them while in flight)."""
+        trials = self.storage.trials()
+        retried = {t.request_meta.get("retry_of") for t in trials}
+        return [t for t in trials if t.status == "interrupted" and t.id not in retried]
+
+    def _retry_trial(self, old: TrialRecord, number: int, reporter: Reporter):
+        """Run an interrupted trial again: same architecture, fidelity and seed."""
+        request = TrialRequest(old.arch, old.fidelity, {**old.request_meta, "retry_of": old.id})
+        fidelity = Fidelity.from_dict(old.fidelity)
+        trial_id = self.storage.start_trial(number, old.arch, fidelity.to_dict(), old.seed, request.meta)
+        reporter.trial_started(number, request, fidelity)
+        return request, trial_id, fidelity, old.seed
+
     def _stop_reason(self, n_trials, time_budget, max_failures, elapsed, in_flight=0) -> StopReason | None:
         finished = self.finished_count()
         if n_trials is not None and finished + in_flight >= n_trials:
@@ -176,8 +190,10 @@ class Study:
         A worker that crashes or passes ``trial_timeout`` is replaced and its
         trial stored as failed. Trials finish in any order, so results are
         not bit-for-bit reproducible across runs (the sequential path is).
-        After a kill, trials that were running are recorded as interrupted
-        and the strategy proposes new ones.
+        After a kill, trials that were running are recorded as interrupted;
+        on resume each is run again first (same architecture, fidelity and
+        seed; ``request_meta["retry_of"]`` names the interrupted trial) and
+        its result told to the strategy like any other.
         """
         import functools
 
@@ -191,6 +207,7 @@ class Study:
         else:
             pool = WorkerPool(workers, factory)
         running: dict[int, tuple[int, TrialRequest, int]] = {}  # worker -> (trial id, request, number)
+        retries = self._unretried_interruptions()
         stop = None
         try:
             while True:
@@ -199,7 +216,10 @@ class Study:
                     if stop is not None:
                         break
                     number = self.storage.next_number()
-                    request, trial_id, fidelity, seed = self._start_trial(number, reporter)
+                    if retries:
+                        request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), number, reporter)
+                    else:
+                        request, trial_id, fidelity, seed = self._start_trial(number, reporter)
                     pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
                     running[worker] = (trial_id, request, number)
                 if not running:
