@@ -135,10 +135,10 @@ def test_genotype_notation_variants_parse():
     ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[2])", "lacks field.*reduce"),
     ("Genotype(normal=__import__('os').getcwd(), normal_concat=[2], reduce=[], reduce_concat=[2])",
      "'normal' is not a literal list"),
-    ("Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2], reduce=[('skip_connect', 0), ('skip_connect', 1)], "
-     "reduce_concat=[2])", "two \\(op, input\\) pairs per node"),
-    ("Genotype(normal=[('conv_9x9', 0), ('sep_conv_3x3', 1)], normal_concat=[2], "
-     "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])",
+    (("Genotype(normal=[('sep_conv_3x3', 0)], normal_concat=[2], reduce=[('skip_connect', 0), ('skip_connect', 1)], "
+      "reduce_concat=[2])"), "two \\(op, input\\) pairs per node"),
+    (("Genotype(normal=[('conv_9x9', 0), ('sep_conv_3x3', 1)], normal_concat=[2], "
+      "reduce=[('skip_connect', 0), ('skip_connect', 1)], reduce_concat=[2])"),
      "normal cell node 2 input 0 \\('normal.node2'\\): unknown op 'conv_9x9'; known: none, max_pool_3x3"),
     ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1)], normal_concat=[2], normal_concat=[2])",
      "given twice"),

@@ -9,7 +9,14 @@ from torch import nn
 
 from nasforge import ops
 from nasforge.errors import UnknownNameError
-from nasforge.ops import CELL_OPS, FactorizedReduce, MBConv, SelfAttention, SqueezeExcite, make_cell_op
+from nasforge.ops import (
+    CELL_OPS,
+    FactorizedReduce,
+    MBConv,
+    SelfAttention,
+    SqueezeExcite,
+    make_cell_op,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -58,7 +65,7 @@ def test_darts_op_parameter_counts():
     for name in ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"):
         assert n_params(make_cell_op(name, 2, C, C, 1)) == 0
     assert isinstance(make_cell_op("skip_connect", 2, C, C, 1), nn.Identity)
-    dil = [m for m in make_cell_op("dil_conv_5x5", 2, C, C, 1).modules() if isinstance(m, nn.Conv2d)][0]
+    dil = next(m for m in make_cell_op("dil_conv_5x5", 2, C, C, 1).modules() if isinstance(m, nn.Conv2d))
     assert dil.dilation == (2, 2) and dil.padding == (4, 4)
     first, second = [m for m in make_cell_op("conv_7x1_1x7", 2, C, C, 2).modules() if isinstance(m, nn.Conv2d)]
     assert first.kernel_size == (1, 7) and second.kernel_size == (7, 1)  # 1x7 first, then 7x1
@@ -105,7 +112,7 @@ def test_mbconv_is_residual_only_when_the_shape_is_kept():
     x = torch.randn(2, 8, 6, 6)
     torch.testing.assert_close(block.eval()(x), x)
     assert not MBConv(2, 8, 16).residual and not MBConv(2, 8, 8, stride=2).residual
-    expansion = [m for m in MBConv(2, 8, 8, expand=3).modules() if isinstance(m, nn.Conv2d)][0]
+    expansion = next(m for m in MBConv(2, 8, 8, expand=3).modules() if isinstance(m, nn.Conv2d))
     assert expansion.out_channels == 24
 
 

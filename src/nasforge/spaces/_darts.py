@@ -243,7 +243,8 @@ def _short(op: str) -> str:
 
 
 class DartsSpace(SearchSpace):
-    """DARTS cells (normal + reduction, 4 nodes x 2 inputs x 8 ops) in DARTS's evaluation network.
+    """DARTS cells (normal + reduction; 4 nodes, each two ops on two earlier nodes) in DARTS's
+    evaluation network.
 
     ``C`` is the initial width and ``layers`` the number of cells; ``C=36,
     layers=20`` is the published CIFAR-10 evaluation network, the defaults
@@ -387,7 +388,7 @@ class DartsSpace(SearchSpace):
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)
         dims = spatial_dims(input_shape, self.name)
-        C = max(2, int(round(self.C * width_multiplier)))
+        C = max(2, round(self.C * width_multiplier))
         return DartsNet(cell_spec(arch, "normal"), cell_spec(arch, "reduce"), dims, input_shape[0], C,
                         self.layers, num_classes, self.auxiliary, min(input_shape[1:]))
 
