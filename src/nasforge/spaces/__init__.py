@@ -18,6 +18,7 @@ from ..registry import Registry
 from ._base import Decision, DecisionSpace, SearchSpace
 from ._darts import DartsSpace
 from ._define_by_run import HP, DefineByRunSpace
+from ._from_file import FILE_SUFFIXES, load_space_file
 from ._hierarchical import HierarchicalSpace
 from ._macro_cnn import MacroCNNSpace
 from ._mobilenet import ElasticMobileNet, MobileNetSpace
@@ -73,10 +74,10 @@ def load_from_file(spec: str) -> SearchSpace:
 
 def get(name: str, **config: Any) -> SearchSpace:
     """A space by registered name (or ``file.py:function``), built with ``config``."""
-    if ".py:" in name:
+    if ".py:" in name or name.endswith(FILE_SUFFIXES):
         if config:
             raise UserInputError(f"a space loaded from a file takes no options; got {sorted(config)}")
-        return load_from_file(name)
+        return load_from_file(name) if ".py:" in name else load_space_file(name)
     factory = REGISTRY.factory(name)
     try:
         return factory(**config)
@@ -90,5 +91,5 @@ def names(pattern: str = "*") -> list[str]:
 
 __all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "ElasticMobileNet", "HP", "HierarchicalSpace",
            "MacroCNNSpace", "MobileNetSpace", "NB201Space", "REGISTRY", "TransformerSpace", "nb201",
-           "SearchSpace", "get", "load_from_file", "names", "space"]
+           "SearchSpace", "get", "load_from_file", "load_space_file", "names", "space"]
 __all__ += ["DartsSpace", "darts"]

@@ -8,11 +8,12 @@ starts by halving the resolution, and whether its blocks are residual. Works on 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import UserInputError
+from ..errors import SpaceDefinitionError, UserInputError
 from ..ops import OPS, conv_bn_relu, make_op, projection
 from ._base import Decision, DecisionSpace
 
@@ -48,6 +49,36 @@ class MacroNet(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+def _positive_int(where, v):
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise SpaceDefinitionError(f"{where}: {v!r} is not a positive integer")
+    return v
+
+
+def _known_op(where, v):
+    if v not in OPS:
+        raise SpaceDefinitionError(f"{where}: unknown op {v!r}; known: {', '.join(OPS)}")
+    return v
+
+
+def _bool(where, v):
+    if not isinstance(v, bool):
+        raise SpaceDefinitionError(f"{where}: {v!r} is not true or false")
+    return v
+
+
+def _choices(where, given, default, check) -> tuple:
+    """The choices of one decision: ``given`` (a list or a single value), checked, or the default."""
+    if given is None:
+        return tuple(default)
+    values = list(given) if isinstance(given, (list, tuple)) else [given]
+    if not values:
+        raise SpaceDefinitionError(f"{where}: needs at least one choice")
+    if len(set(map(repr, values))) != len(values):
+        raise SpaceDefinitionError(f"{where}: repeated choices in {values!r}")
+    return tuple(check(where, v) for v in values)
+
+
 def scaled(width: int, multiplier: float) -> int:
     return max(4, int(round(width * multiplier)))
 
@@ -66,23 +97,46 @@ class MacroCNNSpace(DecisionSpace):
 
     name = "macro-cnn"
 
-    def __init__(self, num_stages: int = 3):
+    def __init__(self, num_stages: int = 3, stem: Sequence[int] | None = None,
+                 stages: Sequence[dict[str, Any]] | None = None):
+        """The default space has ``num_stages`` stages with the choices above; ``stem``
+        and ``stages`` (one dict per stage with lists for ``op``, ``blocks``, ``width``,
+        ``down``, ``residual``; a missing key keeps the default) define a custom one,
+        as a YAML/JSON space file does."""
+        if stages is not None:
+            if not isinstance(stages, (list, tuple)) or not stages:
+                raise SpaceDefinitionError("'stages' must be a non-empty list of stage dicts")
+            num_stages = len(stages)
         if not isinstance(num_stages, int) or not 1 <= num_stages <= 6:
             raise UserInputError(f"The 'num_stages' parameter of macro-cnn must be an int in [1, 6]. Got {num_stages!r} instead.")
         self.num_stages = num_stages
-        decisions = [Decision("stem", STEM_WIDTHS, ordinal=True)]
+        self.custom = {"stem": list(stem) if stem is not None else None,
+                       "stages": [dict(st) for st in stages] if stages is not None else None}
+        decisions = [Decision("stem", _choices("stem", stem, STEM_WIDTHS, _positive_int), ordinal=True)]
         for s in range(num_stages):
+            given = (stages[s] if stages is not None else {}) or {}
+            if not isinstance(given, dict):
+                raise SpaceDefinitionError(f"stage {s}: expected a dict of choices; got {given!r}")
+            unknown = set(given) - {"op", "blocks", "width", "down", "residual"}
+            if unknown:
+                raise SpaceDefinitionError(f"stage {s}: unknown key(s) {sorted(unknown)}; "
+                                           "known: op, blocks, width, down, residual")
             decisions += [
-                Decision(f"s{s}.op", OPERATIONS),
-                Decision(f"s{s}.blocks", BLOCKS, ordinal=True),
-                Decision(f"s{s}.width", WIDTH_LADDER[s:s + 5], ordinal=True),
-                Decision(f"s{s}.down", (False, True)),
-                Decision(f"s{s}.residual", (False, True)),
+                Decision(f"s{s}.op", _choices(f"stage {s} op", given.get("op"), OPERATIONS, _known_op)),
+                Decision(f"s{s}.blocks", _choices(f"stage {s} blocks", given.get("blocks"), BLOCKS, _positive_int),
+                         ordinal=True),
+                Decision(f"s{s}.width", _choices(f"stage {s} width", given.get("width"), WIDTH_LADDER[s:s + 5],
+                                                 _positive_int), ordinal=True),
+                Decision(f"s{s}.down", _choices(f"stage {s} down", given.get("down"), (False, True), _bool)),
+                Decision(f"s{s}.residual", _choices(f"stage {s} residual", given.get("residual"), (False, True),
+                                                    _bool)),
             ]
         super().__init__(decisions)
 
     def config(self):
-        return {"num_stages": self.num_stages}
+        if self.custom["stages"] is None and self.custom["stem"] is None:
+            return {"num_stages": self.num_stages}
+        return {"num_stages": self.num_stages, **{k: v for k, v in self.custom.items() if v is not None}}
 
     def crossover_groups(self):
         stages = [[n for n in (d.name for d in self.decisions) if n.startswith(f"s{s}.")]
