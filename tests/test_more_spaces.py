@@ -235,7 +235,7 @@ def test_transformer_tokens_and_heads():
                 m = space.build(arch, (1, 8, 8), 10, width_multiplier=multiplier)
                 assert m.embed.out_features % heads == 0
     conv = space.build(a.replace(mixer="conv"), (1, 8, 8), 10)
-    assert not any(isinstance(m, torch.nn.MultiheadAttention) for m in conv.modules())
+    assert not any(isinstance(m, t.SelfAttention) for m in conv.modules())
     both = space.build(a.replace(mixer="both"), (1, 8, 8), 10)
     assert n_params(both) > n_params(space.build(a.replace(mixer="attention"), (1, 8, 8), 10))
 
@@ -278,3 +278,16 @@ def test_hierarchical_mutation_reaches_both_levels():
         changed.add(key.split(".")[0])
     assert {"cell", "cells"} <= changed and len(changed & {"m0", "m1", "m2"}) == 3
     assert space.encoding_length == len(space.encode(a)) > 100
+
+
+def test_built_networks_trace_for_export(space, tmp_path):
+    """``nasforge export`` traces models; the trace must compute what the model does, at any batch size."""
+    from nasforge.export import export_model
+
+    arch = space.sample(np.random.default_rng(10))
+    if "resolution" in arch.decisions:
+        arch = arch.replace(resolution=0.75)
+    model = space.build(arch, (1, 8, 8), 10).eval()
+    traced = torch.jit.load(str(export_model(model, (1, 8, 8), "torchscript", tmp_path / "m.pt")))
+    x = torch.randn(5, 1, 8, 8)
+    assert torch.allclose(traced(x), model(x), atol=1e-5)

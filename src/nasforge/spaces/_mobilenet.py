@@ -5,7 +5,8 @@ optional squeeze-excite -> project 1x1, residual when shapes match;
 Sandler et al. 2018, Howard et al. 2019). Decisions, per stage: depth,
 kernel size, expansion ratio, squeeze-excite on/off and activation
 (relu/hswish); globally: a width multiplier and, with ``resolution=True``,
-an input scale (the input is resized at the network's start).
+an input scale (the input is resized to ``floor(size * scale)`` at the
+network's start).
 
 Kernel and expansion are chosen per *stage*, as in MnasNet's factorised
 hierarchical space (Tan et al. 2019), rather than per block as in
@@ -185,9 +186,9 @@ class ElasticMobileNet(nn.Module):
         if x.dim() != d + 2:
             raise UserInputError(f"this network takes inputs shaped (N, C{', L' if d == 1 else ', H, W'}); "
                                  f"got {tuple(x.shape)}")
-        if a.resolution != 1.0:
-            size = [max(1, round(n * a.resolution)) for n in x.shape[2:]]
-            x = F.interpolate(x, size=size, mode="linear" if d == 1 else "bilinear", align_corners=False)
+        if a.resolution != 1.0:  # to floor(size * resolution), computed in a way tracing keeps
+            x = F.interpolate(x, scale_factor=a.resolution, mode="linear" if d == 1 else "bilinear",
+                              align_corners=False, recompute_scale_factor=True)
         x = F.hardswish(_bn(self.stem_bn, _conv(self.stem, x, a.in_channels, a.stem, 3, dims=d), a.stem))
         c = a.stem
         for s, (stage, blocks) in enumerate(zip(a.stages, self.stages)):

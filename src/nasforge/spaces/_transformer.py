@@ -16,6 +16,7 @@ the head mean-pools the tokens or reads a learned CLS token.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserInputError
@@ -32,20 +33,36 @@ CONV_KERNEL = 5
 assert all(e % h == 0 for e in EMBEDS for h in HEADS), "every head count must divide every embedding width"
 
 
+class SelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention. Our own rather than
+    ``nn.MultiheadAttention``, whose module does not pass TorchScript tracing checks."""
+
+    def __init__(self, embed: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.qkv = nn.Linear(embed, 3 * embed)
+        self.out = nn.Linear(embed, embed)
+
+    def forward(self, x):
+        n, t, e = x.shape
+        q, k, v = self.qkv(x).view(n, t, 3, self.heads, e // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(n, t, e))
+
+
 class Mixer(nn.Module):
     """Mixes information across tokens: attention, a depthwise conv, or their sum."""
 
     def __init__(self, kind: str, embed: int, heads: int, dropout: float):
         super().__init__()
-        self.attention = (nn.MultiheadAttention(embed, heads, dropout=dropout, batch_first=True)
-                          if kind in ("attention", "both") else None)
+        self.attention = SelfAttention(embed, heads, dropout) if kind in ("attention", "both") else None
         self.conv = (nn.Conv1d(embed, embed, CONV_KERNEL, padding=CONV_KERNEL // 2, groups=embed)
                      if kind in ("conv", "both") else None)
 
     def forward(self, x):
         out = 0
         if self.attention is not None:
-            out = self.attention(x, x, x, need_weights=False)[0]
+            out = self.attention(x)
         if self.conv is not None:
             out = out + self.conv(x.transpose(1, 2)).transpose(1, 2)
         return out
