@@ -174,7 +174,11 @@ class ElasticMobileNet(nn.Module):
         return self
 
     def extract(self, arch: Arch) -> ElasticMobileNet:
-        """A standalone network of ``arch`` holding the weights its sub-network uses here."""
+        """A standalone network of ``arch`` holding the weights its sub-network uses here.
+
+        BatchNorm statistics are shared by all sub-networks while training a
+        supernet; recalibrate them on a few batches before evaluating, as OFA does.
+        """
         self.set_active(arch)
         model = self.space.build(arch, self.input_shape, self.largest.num_classes, self.width_multiplier)
         big = self.state_dict()
