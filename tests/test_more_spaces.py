@@ -114,6 +114,13 @@ def test_grow_adds_one_unit_until_the_largest(name):
         assert space.grow(arch) is None  # stays at the largest
 
 
+def test_grow_follows_a_custom_macro_cnn_space():
+    space = spaces.get("macro-cnn", stages=[{"blocks": [2, 4]}, {"blocks": [1]}])
+    arch = space.sample(np.random.default_rng(0)).replace(**{"s0.blocks": 2})
+    assert space.grow(arch)["s0.blocks"] == 4  # the next choice up; stage 1 cannot grow
+    assert space.grow(space.grow(arch)) is None
+
+
 def test_grow_on_a_space_without_size():
     space = spaces.get("nb201")
     with pytest.raises(UserInputError, match="'nb201' has no size to grow"):

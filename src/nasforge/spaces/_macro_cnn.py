@@ -144,12 +144,12 @@ class MacroCNNSpace(DecisionSpace):
         return [["stem"], *stages]
 
     def grow(self, arch):
-        """One more block in the last stage that has fewer than the most blocks; None when all are full."""
+        """The last stage that allows more blocks gets its next larger block count; None when none does."""
         self.validate(arch)
-        for s in reversed(range(self.num_stages)):
-            key = f"s{s}.blocks"
-            if arch[key] < BLOCKS[-1]:
-                return arch.replace(**{key: BLOCKS[BLOCKS.index(arch[key]) + 1]})
+        for d in reversed([d for d in self.decisions if d.name.endswith(".blocks")]):
+            larger = [b for b in d.choices if b > arch[d.name]]
+            if larger:
+                return arch.replace(**{d.name: min(larger)})
         return None
 
     def describe(self, arch):
