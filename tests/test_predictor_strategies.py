@@ -5,13 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from synthetic import MatchTarget
 
 from nasforge import benchmarks, spaces, strategies
 from nasforge.errors import UserInputError
 from nasforge.estimation import OK, Estimator, Fidelity, Result
 from nasforge.study import Storage, Study
-
-from synthetic import MatchTarget
 
 PREDICTORS = ("bananas", "gp-bo")
 

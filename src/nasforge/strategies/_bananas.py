@@ -26,6 +26,7 @@ from ..arch import Arch
 from ..errors import UserInputError
 from ._base import Strategy, TrialRequest
 
+
 def single_threaded_blas():
     """Run the small linear algebra of a surrogate on one BLAS thread (scoped, restored
     afterwards): on matrices of a few hundred rows threads only add overhead, and on a
@@ -160,7 +161,7 @@ class PredictorStrategy(Strategy):
         random samples; without repeats and without anything already asked."""
         ranked = sorted(range(len(self.data)), key=lambda i: -self.data[i][1])[: self.top_k]
         parents = [self.data[i][0] for i in ranked]
-        n_random = int(round(self.num_candidates * self.random_fraction))
+        n_random = round(self.num_candidates * self.random_fraction)
         pool: dict[str, Arch] = {}
         for i in range(self.num_candidates - n_random):
             child = self.space.mutate(parents[i % len(parents)], self.rng)
