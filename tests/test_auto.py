@@ -142,3 +142,18 @@ def test_auto_cli_on_a_user_npz_of_sequences_resumes_and_rejects_tiny_budgets(tm
     assert tiny.returncode == 2 and "at least 10 seconds" in tiny.stderr
     other = run_cli("auto", "--dataset", "digits", "--time-budget", "20", "--out", "r", cwd=tmp_path)
     assert other.returncode == 2 and "choose another --out" in other.stderr
+
+
+def test_asha_asks_initial_architectures_first_once_each():
+    space = spaces.get("macro-cnn")
+    priors = space.priors()
+    assert len(priors) >= 3
+    asha = strategies.get("asha", space, seed=0, initial=[a.to_dict() for a in priors])
+    first = [asha.ask() for _ in range(len(priors) + 3)]
+    assert [r.arch for r in first[:len(priors)]] == priors
+    assert all(r.meta["origin"] == "initial" for r in first[:len(priors)])
+    assert not set(r.arch for r in first[len(priors):]) & set(priors)
+    bad = priors[0].to_dict()
+    bad["decisions"]["s0.op"] = "conv9x9"
+    with pytest.raises(Exception, match="conv9x9"):
+        strategies.get("asha", space, initial=[bad])

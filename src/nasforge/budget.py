@@ -191,11 +191,14 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     if search not in SEARCHES:
         raise UserInputError(f"unknown search {search!r}; known: {', '.join(SEARCHES)}")
     if search == "asha":
+        from . import spaces
+
+        priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
         spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
                           space_options=space_options or {},
                           strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
                                             "max_resource": plan.rung_seconds[-1], "eta": ETA,
-                                            "sampler": "evolution"})
+                                            "sampler": "evolution", "initial": priors})
     else:  # the ablation: random architectures, each trained for the middle rung's time
         spec = SearchSpec(space=space, dataset=dataset, strategy="random", seed=seed, epochs=1000,
                           seconds=plan.rung_seconds[1], space_options=space_options or {})

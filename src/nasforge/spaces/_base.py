@@ -59,6 +59,11 @@ class SearchSpace(abc.ABC):
         """
         raise UserInputError(f"space {self.name!r} has no size to grow")
 
+    def priors(self) -> list[Arch]:
+        """Known-good architectures of this space (hand designs it contains), which a
+        search may evaluate first, as AutoKeras starts from its default models."""
+        return []
+
     def describe(self, arch: Arch) -> str:
         """A one-line human summary used in progress displays and tables."""
         return " ".join(f"{k}={v}" for k, v in arch.decisions.items())

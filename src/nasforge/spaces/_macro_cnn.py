@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..arch import Arch
 from ..errors import SpaceDefinitionError, UserInputError
 from ..ops import OPS, conv_bn_relu, make_op, projection
 from ._base import Decision, DecisionSpace
@@ -137,6 +138,28 @@ class MacroCNNSpace(DecisionSpace):
         if self.custom["stages"] is None and self.custom["stem"] is None:
             return {"num_stages": self.num_stages}
         return {"num_stages": self.num_stages, **{k: v for k, v in self.custom.items() if v is not None}}
+
+    def priors(self):
+        """Standard hand designs that the default space contains: VGG- and ResNet-style
+        3x3 conv stacks at widths 32/64/96 (resolution halved in stages 2 and 3), a
+        lighter ResNet, and a MobileNet-style separable stack. Custom spaces have none."""
+        if self.num_stages != 3 or self.custom["stages"] is not None or self.custom["stem"] is not None:
+            return []
+
+        def chain(stem, *stages):
+            d = {"stem": stem}
+            for s, (op, blocks, width, down, residual) in enumerate(stages):
+                d.update({f"s{s}.op": op, f"s{s}.blocks": blocks, f"s{s}.width": width, f"s{s}.down": down,
+                          f"s{s}.residual": residual})
+            return Arch(self.name, d)
+
+        return [
+            chain(32, ("conv3x3", 2, 32, False, True), ("conv3x3", 2, 64, True, True), ("conv3x3", 2, 96, True, True)),
+            chain(32, ("conv3x3", 2, 32, False, False), ("conv3x3", 2, 64, True, False),
+                  ("conv3x3", 2, 96, True, False)),
+            chain(16, ("conv3x3", 1, 24, True, True), ("conv3x3", 2, 48, True, True), ("conv3x3", 2, 96, False, True)),
+            chain(32, ("sep3x3", 2, 32, False, True), ("sep3x3", 2, 64, True, True), ("sep3x3", 3, 96, True, True)),
+        ]
 
     def crossover_groups(self):
         stages = [[n for n in (d.name for d in self.decisions) if n.startswith(f"s{s}.")]

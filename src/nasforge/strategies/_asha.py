@@ -9,7 +9,9 @@ that was not promoted yet promotes it one rung up; otherwise a new
 architecture starts in rung 0. Promotions are decided at ask time, so
 parallel workers never promote the same architecture twice.
 
-With ``sampler="evolution"`` new architectures are mutations of tournament
+``initial`` architectures (e.g. a space's ``priors()``: known-good
+designs) enter rung 0 before any sampled one. With ``sampler="evolution"``
+new architectures are mutations of tournament
 winners among recent rung-0 results (as regularized evolution does, but on
 cheap evaluations); ``random_fraction`` of them stay random for exploration.
 """
@@ -43,7 +45,7 @@ class ASHA(Strategy):
 
     def __init__(self, space, seed=0, resource: str = "epochs", min_resource: float = 1, max_resource: float = 9,
                  eta: float = 3, sampler: str = "random", population_size: int = 20, tournament_size: int = 5,
-                 random_fraction: float = 0.2):
+                 random_fraction: float = 0.2, initial: list | None = None):
         super().__init__(space, seed)
         if resource not in RESOURCES:
             raise UserInputError(f"The 'resource' parameter of asha must be one of {RESOURCES}. Got {resource!r} instead.")
@@ -66,6 +68,9 @@ class ASHA(Strategy):
         self.min_resource, self.max_resource, self.eta = min_resource, max_resource, eta
         self.population_size, self.tournament_size = population_size, tournament_size
         self.random_fraction = float(random_fraction)
+        self.initial = [a if isinstance(a, dict) else Arch.from_json(a).to_dict() for a in (initial or [])]
+        for a in self.initial:  # fail now, not at the first ask
+            space.validate(Arch.from_dict(a))
         self.levels = rung_resources(min_resource, max_resource, eta)
         self.rungs: list[list[tuple[str, float]]] = [[] for _ in self.levels]  # (arch json, score) per rung
         self.promoted: list[set[str]] = [set() for _ in self.levels]  # arch json promoted out of each rung
@@ -73,7 +78,8 @@ class ASHA(Strategy):
     def config(self):
         return {"resource": self.resource, "min_resource": self.min_resource, "max_resource": self.max_resource,
                 "eta": self.eta, "sampler": self.sampler, "population_size": self.population_size,
-                "tournament_size": self.tournament_size, "random_fraction": self.random_fraction}
+                "tournament_size": self.tournament_size, "random_fraction": self.random_fraction,
+                "initial": self.initial}
 
     def _fidelity(self, rung: int) -> dict:
         value = self.levels[rung]
@@ -87,6 +93,15 @@ class ASHA(Strategy):
         for arch_json, _ in sorted(results, key=lambda r: -r[1])[:k]:
             if arch_json not in self.promoted[rung]:
                 return arch_json
+        return None
+
+    def _next_initial(self) -> Arch | None:
+        """The first ``initial`` architecture not asked yet (each is asked once)."""
+        for a in self.initial:
+            arch = Arch.from_dict(a)
+            if arch.digest not in self.seen:
+                self.seen.add(arch.digest)
+                return arch
         return None
 
     def _new_arch(self) -> Arch:
@@ -109,6 +124,9 @@ class ASHA(Strategy):
                 self.promoted[rung].add(arch_json)
                 return TrialRequest(Arch.from_json(arch_json), self._fidelity(rung + 1),
                                     {"rung": rung + 1, "origin": "promoted"})
+        initial = self._next_initial()
+        if initial is not None:
+            return TrialRequest(initial, self._fidelity(0), {"rung": 0, "origin": "initial"})
         return TrialRequest(self._new_arch(), self._fidelity(0), {"rung": 0, "origin": self.sampler})
 
     def tell(self, request, result):
