@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests check behaviour, not speed: one torch thread per process (subprocesses inherit it)
+# keeps tiny test models fast and avoids PyTorch's multi-thread collapse on a loaded machine.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 

@@ -157,3 +157,41 @@ def test_asha_asks_initial_architectures_first_once_each():
     bad["decisions"]["s0.op"] = "conv9x9"
     with pytest.raises(Exception, match="conv9x9"):
         strategies.get("asha", space, initial=[bad])
+
+
+def test_hyperband_brackets_follow_the_paper_and_promote_only_complete_rungs():
+    space = spaces.get("macro-cnn")
+    est = MatchTarget(space)
+    hb = strategies.get("hyperband", space, seed=0, min_resource=1, max_resource=27, eta=3)
+    assert hb.s_max == 3
+    assert [hb._size(3, k) for k in range(4)] == [27, 9, 3, 1]  # Li et al. 2018, Table 1 with R=27
+    assert [hb._size(0, 0)] == [4]
+    asked = [hb.ask() for _ in range(27)]
+    assert {r.fidelity["epochs"] for r in asked} == {1} and len({r.arch for r in asked}) == 27
+    nxt = hb.ask()  # rung 0 of bracket 3 is not complete: the next bracket starts
+    assert nxt.meta["bracket"] == 1 and nxt.fidelity == {"epochs": 3}
+    scores = {}
+    for req in asked:
+        res = est.evaluate(req.arch, Fidelity(), 0)
+        scores[req.arch] = res.metrics["val_accuracy"]
+        hb.tell(req, res)
+    promoted = [hb.ask() for _ in range(9)]
+    assert all(r.meta == {"bracket": 0, "rung": 1, "origin": "promoted"} for r in promoted)
+    assert sorted(scores[r.arch] for r in promoted) == sorted(scores.values())[-9:]
+
+
+def test_bohb_samples_from_its_model_once_a_resource_has_enough_results():
+    space = spaces.get("macro-cnn")
+    est = MatchTarget(space, noise=0.01)
+    bohb = strategies.get("bohb", space, seed=0, min_resource=1, max_resource=9, eta=3, random_fraction=0.0,
+                          min_points=10)
+    by_origin = {"model": [], "random": []}
+    for i in range(120):
+        req = bohb.ask()
+        res = est.evaluate(req.arch, Fidelity(), 0)
+        bohb.tell(req, res)
+        if req.meta["origin"] in by_origin:
+            by_origin[req.meta["origin"]].append(res.metrics["val_accuracy"])
+    assert len(by_origin["random"]) >= 9 and len(by_origin["model"]) >= 20
+    # new architectures proposed by the model are better than the random ones before it
+    assert np.mean(by_origin["model"]) > np.mean(by_origin["random"]) + 0.05, by_origin

@@ -13,13 +13,16 @@ from typing import Any
 
 from ..errors import UserInputError
 from ..registry import Registry
+from ._asha import ASHA
 from ._bananas import Bananas
 from ._base import Strategy, TrialRequest
 from ._evolution import RegularizedEvolution
 from ._gp_bo import GPBO
+from ._hyperband import BOHB, Hyperband
 from ._local import LocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
+from ._tpe import TPE
 
 REGISTRY: Registry[Strategy] = Registry("strategy")
 REGISTRY.register("random")(RandomSearch)
@@ -28,6 +31,10 @@ REGISTRY.register("local")(LocalSearch)
 REGISTRY.register("reinforce")(Reinforce)
 REGISTRY.register("bananas")(Bananas)
 REGISTRY.register("gp-bo")(GPBO)
+REGISTRY.register("asha")(ASHA)
+REGISTRY.register("tpe")(TPE)
+REGISTRY.register("hyperband")(Hyperband)
+REGISTRY.register("bohb")(BOHB)
 
 
 def options(name: str) -> dict[str, Any]:
@@ -50,5 +57,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["GPBO", "REGISTRY", "Bananas", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest",
+__all__ = ["ASHA", "GPBO", "REGISTRY", "Bananas", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest",
            "get", "names", "options"]
