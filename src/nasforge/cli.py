@@ -145,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--into", required=True, help="the new study file")
     m.add_argument("sources", nargs="+", help="study files to combine")
 
+    dr = sub.add_parser("draw", help="draw an architecture (cell graph or chain of stages) as SVG, PNG or PDF",
+                        description="Draw an architecture from a JSON file (an Arch, or the summary.json of "
+                                    "`nasforge train` / `nasforge auto`) or from a study trial. Needs matplotlib "
+                                    "(pip install 'nasforge[plot]').")
+    dr.add_argument("arch", nargs="?", help="architecture JSON file (omit with --study)")
+    dr.add_argument("--study", help="draw a trial of this study instead of a file")
+    dr.add_argument("--trial", default="best", help="with --study: 'best' or a trial id")
+    dr.add_argument("--out", required=True, help="output file; the format follows its suffix: .svg, .png or .pdf")
+    dr.add_argument("--space", help="the space to draw with (default: the architecture's own)")
+    dr.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
+
     sub.add_parser("spaces", help="list the registered search spaces")
     sub.add_parser("strategies", help="list the registered search strategies")
     sub.add_parser("datasets", help="list the data sets and whether they are installed")
@@ -389,6 +400,34 @@ def cmd_export(args, console) -> int:
     return 0
 
 
+# -- draw -----------------------------------------------------------------------------
+
+def cmd_draw(args, console) -> int:
+    from . import spaces
+    from .arch import Arch
+    from .draw import draw, load_arch, output_format
+
+    output_format(args.out)  # a bad suffix fails before any loading
+    if (args.arch is None) == (args.study is None):
+        raise _usage("give either an architecture JSON file or --study (with --trial)")
+    if args.study is not None:
+        from .api import open_storage, select_trial
+
+        storage, spec = open_storage(args.study)
+        try:
+            arch, options = select_trial(storage, args.trial).arch, dict(spec.space_options)
+        finally:
+            storage.close()
+    else:
+        arch, options = load_arch(args.arch)
+    if args.space is not None and args.space != arch.space:
+        arch, options = Arch(args.space, arch.decisions), {}
+    options.update(_key_values(args.space_option, "--space-option"))
+    out = draw(arch, spaces.get(arch.space, **options), args.out)
+    console.print(f"Wrote {out}", markup=False)
+    return 0
+
+
 # -- listings -------------------------------------------------------------------------
 
 def cmd_spaces(args, console) -> int:
@@ -460,7 +499,7 @@ def cmd_benchmarks(args, console) -> int:
     return 0
 
 
-COMMANDS = {"auto": cmd_auto, "benchmarks": cmd_benchmarks, "merge": cmd_merge, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
+COMMANDS = {"auto": cmd_auto, "benchmarks": cmd_benchmarks, "draw": cmd_draw, "merge": cmd_merge, "search": cmd_search, "show": cmd_show, "train": cmd_train, "export": cmd_export,
             "spaces": cmd_spaces, "strategies": cmd_strategies, "datasets": cmd_datasets}
 
 if __name__ == "__main__":

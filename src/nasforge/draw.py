@@ -1,0 +1,475 @@
+"""Draw an architecture as a picture: a cell graph or a chain of stages.
+
+Cell spaces (``nb201``, ``darts``, ``hierarchical``) are drawn as graphs
+whose edges carry their operations; chain spaces (``macro-cnn``,
+``mobilenet-elastic``, ``transformer``, define-by-run functions and any
+other space) as a left-to-right chain of boxes, one per stage, block or
+layer. Only matplotlib is needed (the ``plot`` extra), through its Agg
+canvas: no graphviz, no pyplot, no global state. The format follows the
+suffix of the output file (``.svg``, ``.png`` or ``.pdf``); SVG keeps its
+text as text, so op names stay searchable.
+
+>>> import numpy as np
+>>> from nasforge import spaces
+>>> space = spaces.get("nb201")
+>>> draw(space.sample(np.random.default_rng(0)), space, "cell.svg")  # doctest: +SKIP
+PosixPath('cell.svg')
+
+All sizes below are in inches: the drawing axes span the whole figure
+and the figure is sized to its contents, so one data unit is one inch and
+label boxes can be measured (monospace text) before anything is drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .arch import Arch
+from .errors import InvalidArchError, UserInputError, require
+
+FORMATS = ("svg", "png", "pdf")
+FONT = 8.0  # points
+FAMILY = "DejaVu Sans Mono"  # ships with matplotlib; monospace, so text width is predictable
+CHAR_W = 0.6 * FONT / 72  # inches per character
+LINE_H = 1.3 * FONT / 72  # inches per line
+PAD = 0.05
+COLORS = {"input": "#dbe9f6", "output": "#d9f0d3", "node": "#ffffff", "box": "#f4f4f4", "head": "#fbe9d0"}
+
+
+# -- entry points ----------------------------------------------------------------------
+
+def draw(arch: Arch, space=None, out: str | Path = "arch.svg", *, title: str | None = None) -> Path:
+    """Render ``arch`` to ``out`` (format from its suffix) and return the path.
+
+    ``space`` is a :class:`~nasforge.spaces.SearchSpace`, a registered name,
+    or None for the architecture's own space (built with default options).
+    """
+    from . import spaces
+
+    out = Path(out)
+    fmt = output_format(out)
+    if not isinstance(arch, Arch):
+        raise InvalidArchError(f"draw needs an Arch; got {type(arch).__name__}")
+    if space is None or isinstance(space, str):
+        space = spaces.get(space or arch.space)
+    space.validate(arch)
+    sheet = _Sheet(title if title is not None else f"{space.name}: {space.describe(arch)}")
+    _layout(space)(sheet, arch, space)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, fmt)
+    return out
+
+
+def output_format(out: str | Path) -> str:
+    """The file format named by the suffix of ``out``; a clear error for any other suffix."""
+    suffix = Path(out).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise UserInputError(f"cannot tell the drawing format from {str(out)!r}: the output file must end in "
+                             f"{', '.join('.' + f for f in FORMATS)}; got {('.' + suffix) if suffix else 'no suffix'}")
+    return suffix
+
+
+def load_arch(path: str | Path) -> tuple[Arch, dict[str, Any]]:
+    """An architecture and its space options from a JSON file.
+
+    Accepts an ``Arch.to_dict()`` object (``{"space": ..., "decisions": ...}``)
+    or a document holding one under ``"arch"`` (the ``summary.json`` that
+    ``nasforge train`` and ``nasforge auto`` write), with optional
+    ``"space_options"``.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise UserInputError(f"architecture file {str(path)!r} does not exist")
+    try:
+        doc = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidArchError(f"{str(path)!r} is not valid JSON: {exc}") from None
+    options: Any = {}
+    if isinstance(doc, Mapping) and isinstance(doc.get("arch"), Mapping):
+        options = doc.get("space_options") or {}
+        doc = doc["arch"]
+    elif isinstance(doc, Mapping):
+        options = doc.get("space_options") or {}
+    if not isinstance(options, Mapping):
+        raise InvalidArchError(f"{str(path)!r}: 'space_options' must be a JSON object")
+    try:
+        return Arch.from_dict(doc), dict(options)
+    except InvalidArchError as exc:
+        raise InvalidArchError(f"{str(path)!r}: {exc}") from None
+
+
+def _layout(space):
+    from .spaces import (
+        DartsSpace,
+        DefineByRunSpace,
+        HierarchicalSpace,
+        MacroCNNSpace,
+        MobileNetSpace,
+        NB201Space,
+        TransformerSpace,
+    )
+
+    for kind, layout in ((NB201Space, _nb201), (DartsSpace, _darts), (HierarchicalSpace, _hierarchical),
+                         (MacroCNNSpace, _macro_cnn), (MobileNetSpace, _mobilenet),
+                         (TransformerSpace, _transformer), (DefineByRunSpace, _define_by_run)):
+        if isinstance(space, kind):
+            return layout
+    return _generic
+
+
+# -- the sheet: one axes in inches, sized to what is drawn ----------------------------------
+
+def _text_size(text: str, size: float = FONT) -> tuple[float, float]:
+    lines = text.split("\n")
+    scale = size / FONT
+    return max(len(line) for line in lines) * CHAR_W * scale, len(lines) * LINE_H * scale
+
+
+def _overlap(a, b) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+class _Sheet:
+    """A matplotlib figure whose single axes is measured in inches."""
+
+    def __init__(self, title: str):
+        mpl = require("matplotlib", "plot")
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.mpl = mpl
+        self.fig = Figure()
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_axes((0, 0, 1, 1))
+        self.ax.set_axis_off()
+        self.title = title
+        self.extent = [math.inf, math.inf, -math.inf, -math.inf]
+        self.taken: list[tuple[float, float, float, float]] = []  # boxes labels must not cover
+
+    def grow(self, x0, y0, x1, y1):
+        e = self.extent
+        self.extent = [min(e[0], x0), min(e[1], y0), max(e[2], x1), max(e[3], y1)]
+
+    def text(self, x, y, text, *, size=FONT, weight="normal", color="black", ha="center", va="center",
+             box: str | None = None, zorder=4):
+        w, h = _text_size(text, size)
+        x0 = {"center": x - w / 2, "left": x, "right": x - w}[ha]
+        y0 = {"center": y - h / 2, "bottom": y, "top": y - h}[va]
+        bbox = {"boxstyle": "round,pad=0.15", "facecolor": box, "edgecolor": "none"} if box else None
+        self.ax.text(x, y, text, fontsize=size, family=FAMILY, weight=weight, color=color, ha=ha, va=va,
+                     bbox=bbox, zorder=zorder, linespacing=1.15)
+        self.grow(x0, y0, x0 + w, y0 + h)
+        return (x0 - PAD, y0 - PAD, x0 + w + PAD, y0 + h + PAD)
+
+    def box(self, x, y, w, h, color, *, dashed=False):
+        """A rounded box centred on (x, y); returns the patch (arrows clip at its border)."""
+        from matplotlib.patches import FancyBboxPatch
+
+        patch = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0,rounding_size=0.06",
+                               facecolor=color, edgecolor="#444444", linewidth=0.9,
+                               linestyle="--" if dashed else "-", zorder=3)
+        self.ax.add_patch(patch)
+        self.grow(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+        self.taken.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
+        return patch
+
+    def arrow(self, a, b, patch_a=None, patch_b=None, *, rad=0.0, color="#333333", dashed=False, width=1.0):
+        from matplotlib.patches import FancyArrowPatch
+
+        self.ax.add_patch(FancyArrowPatch(a, b, patchA=patch_a, patchB=patch_b, arrowstyle="-|>",
+                                          mutation_scale=9, connectionstyle=f"arc3,rad={rad}", color=color,
+                                          linewidth=width, linestyle=(0, (4, 2.5)) if dashed else "-",
+                                          shrinkA=1, shrinkB=1, zorder=2))
+        mid = _bezier(a, b, rad, 0.5)
+        self.grow(min(a[0], mid[0]), min(a[1], mid[1]), max(a[0], mid[0]), max(a[1], mid[1]))
+
+    def label(self, a, b, rad, text, *, color="black"):
+        """Put ``text`` on the edge a->b where it covers no node and no other label."""
+        w, h = _text_size(text)
+        best, best_cost = None, math.inf
+        for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8):
+            x, y = _bezier(a, b, rad, t)
+            rect = (x - w / 2 - PAD, y - h / 2 - PAD, x + w / 2 + PAD, y + h / 2 + PAD)
+            cost = sum(_overlap(rect, other) for other in self.taken)
+            if cost < best_cost - 1e-9:
+                best, best_cost = (x, y, rect), cost
+            if cost == 0:
+                break
+        x, y, rect = best
+        self.text(x, y, text, color=color, box="white", zorder=5)
+        self.taken.append(rect)
+
+    def save(self, out: Path, fmt: str):
+        x0, y0, x1, y1 = self.extent
+        tw, _ = _text_size(self.title, FONT + 1)
+        if tw > max(x1 - x0, 4.0):  # wrap a long title to the drawing's width
+            chars = max(40, int(max(x1 - x0, 4.0) / (CHAR_W * (FONT + 1) / FONT)))
+            self.title = "\n".join(textwrap.wrap(self.title, chars, break_on_hyphens=False))
+        self.text((x0 + x1) / 2, y1 + 0.2, self.title, size=FONT + 1, weight="bold", va="bottom")
+        margin = 0.15
+        x0, y0, x1, y1 = self.extent
+        self.fig.set_size_inches(x1 - x0 + 2 * margin, y1 - y0 + 2 * margin)
+        self.ax.set_xlim(x0 - margin, x1 + margin)
+        self.ax.set_ylim(y0 - margin, y1 + margin)
+        with self.mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "nasforge", "pdf.fonttype": 42}):
+            self.fig.savefig(out, format=fmt, dpi=150, facecolor="white",
+                             metadata={"Date": None} if fmt == "svg" else None)
+
+
+def _bezier(a, b, rad, t):
+    """The point at ``t`` on matplotlib's ``arc3`` curve from a to b (a quadratic Bezier)."""
+    (x1, y1), (x2, y2) = a, b
+    cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
+    u = 1 - t
+    return u * u * x1 + 2 * u * t * cx + t * t * x2, u * u * y1 + 2 * u * t * cy + t * t * y2
+
+
+# -- cell graphs ------------------------------------------------------------------------------
+
+def _cell_graph(sheet: _Sheet, x0: float, y0: float, title: str, nodes: list[tuple[Any, str, str]],
+                edges: list[tuple[Any, Any, str, str]]) -> float:
+    """Nodes on a horizontal line, edges between neighbours straight, longer edges as arcs
+    (alternating above and below, higher the farther they reach), each edge labelled.
+
+    ``nodes``: (key, label, kind) with kind in COLORS; ``edges``: (src, dst, label, style) with
+    style "op", "dead" (dashed: no effect on the output) or "concat" (grey, unlabelled).
+    Returns the width used (the graph's axis is at y0, its left end at x0).
+    """
+    index = {key: i for i, (key, _, _) in enumerate(nodes)}
+    sizes = [(max(0.3, _text_size(label)[0] + 0.16), _text_size(label)[1] + 0.14) for _, label, _ in nodes]
+    gaps = [0.45] * (len(nodes) - 1)  # room between neighbours: their straight edge's label, if any
+    for src, dst, label, style in edges:
+        i, j = sorted((index[src], index[dst]))
+        if j - i == 1 and style != "concat":
+            gaps[i] = max(gaps[i], _text_size(label)[0] + 0.4)
+    xs = [x0 + sizes[0][0] / 2]
+    for i, gap in enumerate(gaps):
+        xs.append(xs[-1] + sizes[i][0] / 2 + gap + sizes[i + 1][0] / 2)
+    patches = [sheet.box(x, y0, w, h, COLORS[kind]) for x, (w, h), (_, _, kind) in zip(xs, sizes, nodes)]
+    for x, (_, label, _) in zip(xs, nodes):
+        sheet.text(x, y0, label)
+    arcs: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
+    seen: dict[tuple, int] = {}
+    placed = []
+    top = max(h for _, h in sizes) / 2
+    for src, dst, label, style in edges:
+        i, j = index[src], index[dst]
+        span = abs(j - i)
+        pair = (min(i, j), max(i, j))
+        repeat = seen.get(pair, 0)
+        seen[pair] = repeat + 1
+        if span == 1 and repeat == 0:
+            height = 0.0
+        elif style == "concat":  # below, unlabelled, so they can stay low
+            height = -(0.2 + 0.1 * span)
+        else:  # above or below, wherever fewer arcs already span this stretch; higher the farther it reaches
+            lo, hi = pair
+            crowd = {d: sum(1 for a, b in arcs[d] if a < hi and lo < b) for d in (1, -1)}
+            direction = 1 if crowd[1] <= crowd[-1] else -1
+            arcs[direction].append(pair)
+            height = direction * (0.3 + 0.3 * (span - 1) + 0.22 * repeat)
+        a, b = (xs[i], y0), (xs[j], y0)
+        rad = -2 * height / (b[0] - a[0])  # arc3 bends right of the direction of travel for rad > 0
+        colour = "#9a9a9a" if style in ("concat", "dead") else "#333333"
+        sheet.arrow(a, b, patches[i], patches[j], rad=rad, color=colour, dashed=style == "dead",
+                    width=0.7 if style == "concat" else 1.0)
+        sheet.grow(a[0], y0 + min(height, 0) - 0.1, b[0], y0 + max(height, 0) + 0.1)
+        top = max(top, height + (_text_size(label)[1] / 2 + PAD if style != "concat" else 0))
+        placed.append((a, b, rad, label, style, colour))
+    for a, b, rad, label, style, colour in sorted(placed, key=lambda p: abs(p[2]) * abs(p[1][0] - p[0][0])):
+        if style != "concat":
+            sheet.label(a, b, rad, label, color="#666666" if style == "dead" else "black")
+    sheet.text(x0, y0 + top + 0.08, title, weight="bold", ha="left", va="bottom")
+    return xs[-1] + sizes[-1][0] / 2 - x0
+
+
+def _nb201(sheet, arch, space):
+    from .spaces import nb201
+
+    ops = {name: arch[name] for name in nb201.EDGE_NAMES}
+    live = set(nb201.live_edges(ops))
+    nodes = [(k, str(k), "input" if k == 0 else "output" if k == nb201.NUM_NODES - 1 else "node")
+             for k in range(nb201.NUM_NODES)]
+    edges = [(i, j, ops[f"{i}->{j}"], "op" if (i, j) in live else "dead")
+             for i, j in nb201.EDGES if ops[f"{i}->{j}"] != "none"]
+    _cell_graph(sheet, 0.0, 0.0, f"NB201 cell (x{space.cells_per_stage} per stage, 3 stages)", nodes, edges)
+    _footnote(sheet, "node 0 = cell input, 3 = output; 'none' edges omitted"
+              + ("; dashed: no path from input to output" if any(e[3] == "dead" for e in edges) else ""))
+
+
+def _darts_cell(sheet, x0, arch, cell, title):
+    keys = sorted((k for k in arch.decisions if k.startswith(f"{cell}.node")), key=lambda k: int(k.rsplit("node", 1)[1]))
+    ids = [int(k.rsplit("node", 1)[1]) for k in keys]
+    nodes = [(0, "c[k-2]", "input"), (1, "c[k-1]", "input")]
+    nodes += [(k, str(k - 2), "node") for k in ids] + [("out", "c[k]", "output")]
+    edges = []
+    for key, k in zip(keys, ids):
+        for op, src in arch[key]:
+            if op != "none":
+                edges.append((src, k, op, "op"))
+    edges += [(k, "out", "", "concat") for k in arch[f"{cell}.concat"]]
+    return _cell_graph(sheet, x0, 0.0, title, nodes, edges)
+
+
+def _darts(sheet, arch, space):
+    width = _darts_cell(sheet, 0.0, arch, "normal", "normal cell")
+    _darts_cell(sheet, width + 0.8, arch, "reduce", "reduction cell")
+    _footnote(sheet, "c[k-2], c[k-1]: outputs of the two previous cells; 0..: intermediate nodes; "
+              "grey: concatenated into the output c[k]")
+
+
+def _hierarchical(sheet, arch, space):
+    from .spaces._hierarchical import dag_edges, live_edges
+
+    def graph(x0, y0, prefix, nodes_count, title):
+        ops = {(i, j): arch[f"{prefix}.{i}->{j}"] for i, j in dag_edges(nodes_count)}
+        live = set(live_edges(ops, nodes_count))
+        nodes = [(k, "in" if k == 0 else "out" if k == nodes_count - 1 else str(k),
+                  "input" if k == 0 else "output" if k == nodes_count - 1 else "node") for k in range(nodes_count)]
+        edges = [(i, j, op, "op" if (i, j) in live else "dead") for (i, j), op in ops.items() if op != "none"]
+        return _cell_graph(sheet, x0, y0, title, nodes, edges), ops, live
+
+    _, cell_ops, cell_live = graph(0.0, 0.0, "cell", space.cell_nodes,
+                                   f"level 3: cell (x{arch['cells']} per stage, {space.num_stages} stages)")
+    used = [m for m in space.motif_names if any(cell_ops[e] == m for e in cell_live)]
+    unused = [m for m in space.motif_names if m not in used]
+    # the level-2 motifs the cell uses, side by side below it (room left for their upper arcs)
+    for row in range(0, len(used), 3):
+        x, y = 0.0, sheet.extent[1] - 0.75 - 0.3 * (space.motif_nodes - 1)
+        for m in used[row:row + 3]:
+            width, _, _ = graph(x, y, m, space.motif_nodes, f"level 2: motif {m}")
+            x += width + 0.8
+    note = "'none' edges omitted; dashed: no path from input to output"
+    if unused:
+        note += f"; motif(s) {', '.join(unused)} unused by this cell"
+    _footnote(sheet, note)
+
+
+def _footnote(sheet, text):
+    x0, y0, x1, _ = sheet.extent
+    chars = max(50, int((x1 - x0) / CHAR_W))
+    sheet.text(x0, y0 - 0.15, "\n".join(textwrap.wrap(text, chars)), color="#555555", ha="left", va="top")
+
+
+# -- chains -------------------------------------------------------------------------------------
+
+def _chain(sheet, boxes: list[tuple[str, list[str], str]], per_row: int = 7):
+    """Boxes left to right (wrapping after ``per_row``), arrows between them.
+
+    ``boxes``: (heading, lines, kind) with kind in COLORS.
+    """
+    texts = [(heading, "\n".join(lines)) for heading, lines, _ in boxes]
+    sizes = []
+    for heading, body in texts:
+        hw, hh = _text_size(heading)
+        bw, bh = _text_size(body) if body else (0.0, 0.0)
+        sizes.append((max(hw, bw, 0.5) + 0.24, hh + bh + (0.06 if body else 0) + 0.2))
+    rows = [list(range(k, min(k + per_row, len(boxes)))) for k in range(0, len(boxes), per_row)]
+    height = max(h for _, h in sizes)
+    gap = 0.45
+    patches, centres = [], []
+    y = 0.0
+    for row in rows:
+        x = 0.0
+        for i in row:
+            w, _ = sizes[i]
+            heading, body = texts[i]
+            patches.append(sheet.box(x + w / 2, y, w, height, COLORS[boxes[i][2]]))
+            centres.append((x + w / 2, y))
+            hh = _text_size(heading)[1]
+            top = y + height / 2 - 0.1
+            sheet.text(x + w / 2, top, heading, weight="bold", va="top")
+            if body:
+                sheet.text(x + w / 2, top - hh - 0.06, body, va="top")
+            x += w + gap
+        y -= height + 0.55
+    starts = {row[0] for row in rows}
+    for k in range(1, len(boxes)):
+        if k not in starts:
+            sheet.arrow(centres[k - 1], centres[k], patches[k - 1], patches[k])
+            continue
+        # to the next row: down from the row's last box, back left, down into the first box
+        (xa, ya), (xb, yb) = centres[k - 1], centres[k]
+        turn = ya - height / 2 - 0.275
+        sheet.ax.plot([xa, xa, xb], [ya - height / 2, turn, turn], color="#333333", linewidth=1.0, zorder=2)
+        sheet.arrow((xb, turn), (xb, yb), None, patches[k])
+
+
+def _caption(sheet, arch, space):
+    _footnote(sheet, space.describe(arch))
+
+
+def _macro_cnn(sheet, arch, space):
+    boxes = [("input", [], "input"), ("stem", ["conv3x3-BN-ReLU", f"{arch['stem']} ch"], "box")]
+    for s in range(space.num_stages):
+        p = f"s{s}."
+        lines = [f"{arch[p + 'op']} x{arch[p + 'blocks']}", f"{arch[p + 'width']} ch"]
+        lines += (["stride 2"] if arch[p + "down"] else []) + (["residual"] if arch[p + "residual"] else [])
+        boxes.append((f"stage {s}", lines, "box"))
+    boxes.append(("head", ["global pool", "linear"], "head"))
+    _chain(sheet, boxes)
+
+
+def _mobilenet(sheet, arch, space):
+    stem = [f"width x{arch['width']}"] + ([f"resolution x{arch['resolution']}"] if "resolution" in arch.decisions else [])
+    boxes = [("input", [], "input"), ("stem", stem, "box")]
+    for s in range(space.num_stages):
+        p = f"s{s}."
+        lines = [f"{arch[p + 'depth']}x MBConv", f"expand {arch[p + 'expand']}, k{arch[p + 'kernel']}",
+                 ("SE, " if arch[p + "se"] else "") + arch[p + "act"]]
+        boxes.append((f"stage {s}", lines, "box"))
+    boxes.append(("head", ["1x1 conv, pool", "linear"], "head"))
+    _chain(sheet, boxes)
+
+
+def _transformer(sheet, arch, space):
+    boxes = [("input", [], "input"), ("embed", [f"d={arch['embed']}"], "box")]
+    for i in range(arch["layers"]):
+        mixer = f"{arch['mixer']}, {arch['heads']} heads" if arch["mixer"] == "attention" else arch["mixer"]
+        boxes.append((f"layer {i}", [mixer, f"ffn {arch['ffn_ratio']}x d", f"dropout {arch['dropout']}"], "box"))
+    boxes.append(("head", [f"{arch['pool']} pool", "linear"], "head"))
+    _chain(sheet, boxes)
+
+
+def _module_lines(module) -> list[str]:
+    lines = [part.strip() for part in module.extra_repr().split(",") if part.strip()]
+    lines = [line if len(line) <= 24 else line[:23] + "~" for line in lines]
+    return lines[:3] + (["..."] if len(lines) > 3 else [])
+
+
+def _define_by_run(sheet, arch, space):
+    """The top-level modules of the built model (on the meta device: no weights are allocated)."""
+    import torch
+
+    with torch.device("meta"):  # the shape validate() already ran the function with
+        model = space.build(arch, space.probe_shape, space.probe_classes)
+    children = list(model.named_children()) or [(type(model).__name__, model)]
+    boxes = [("input", [], "input")]
+    for name, child in children[:24]:
+        heading = type(child).__name__ if name.isdigit() else f"{name}: {type(child).__name__}"
+        boxes.append((heading, _module_lines(child), "box"))
+    if len(children) > 24:
+        boxes.append((f"... {len(children) - 24} more", [], "box"))
+    _chain(sheet, boxes, per_row=6)
+    _caption(sheet, arch, space)
+
+
+def _generic(sheet, arch, space):
+    """Any other space: one box per group of decisions (``stage.key`` names group by ``stage``)."""
+    groups: dict[str, list[str]] = {}
+    for key, value in arch.decisions.items():
+        group, dot, rest = key.partition(".")
+        text = f"{rest if dot else key}={json.dumps(value) if not isinstance(value, str) else value}"
+        groups.setdefault(group if dot else "", []).append(text[:30])
+    boxes = [("input", [], "input")]
+    if "" in groups:
+        boxes.append(("global", groups.pop(""), "box"))
+    boxes += [(name, lines, "box") for name, lines in groups.items()]
+    _chain(sheet, boxes)
