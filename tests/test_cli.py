@@ -112,7 +112,7 @@ def test_rerunning_a_finished_search_adds_nothing_and_extending_resumes(fmnist_s
 
 
 @pytest.mark.parametrize("args,expected", [
-    (["search", "--space", "nope", "--study", "{tmp}/a.db"], "unknown space 'nope'; known: macro-cnn"),
+    (["search", "--space", "nope", "--study", "{tmp}/a.db"], "unknown space 'nope'; known: darts, hierarchical, macro-cnn"),
     (["search", "--strategy", "evolutoin", "--dataset", "digits", "--study", "{tmp}/a.db"],
      "unknown strategy 'evolutoin'; known: evolution, local, random, reinforce. Did you mean 'evolution'?"),
     (["search", "--dataset", "cifar", "--study", "{tmp}/a.db"], "unknown dataset 'cifar'; known: digits"),
