@@ -7,9 +7,16 @@ process, one after another:
 - ``hand``: a standard 3-stage conv net with batch norm (~0.29M parameters)
   trained for the whole budget;
 - ``optuna``: Optuna's TPE sampler with its Hyperband pruner over the same
-  space as nasforge's default (macro-cnn), then the same final training;
+  space as nasforge's default (macro-cnn); each trial trains with one
+  schedule over the largest resource and reports validation accuracy to the
+  pruner every rung-0 interval; then the same final training;
 - ``random``: random architectures of the same space, each trained for the
   same seconds (nasforge's single-fidelity ablation), same final training;
+
+Every search starts from the same known-good designs (``macro-cnn``'s
+``priors()``: the hand designs the space contains), so the systems differ
+only in what they do next. Each system picks 1 or 2 threads by timing a few
+steps (nasforge's own probe) for its search and final training.
 - ``auto``: ``nasforge auto``.
 
 Every system's final model is trained by the same trainer (AdamW, warm-up,
@@ -29,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -90,7 +98,7 @@ def run_optuna(args, deadline, out):
 
     from nasforge import data, spaces
     from nasforge.arch import Arch
-    from nasforge.budget import RUNGS, ETA, WRAP_UP_GUESS, make_plan, train_until_deadline
+    from nasforge.budget import RUNGS, ETA, WRAP_UP_GUESS, fastest_thread_count, make_plan, train_until_deadline
     from nasforge.estimation import TrainConfig, evaluate_model, train_model
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -99,28 +107,41 @@ def run_optuna(args, deadline, out):
     plan = make_plan(args.budget, deadline.left() - WRAP_UP_GUESS)
     chunk, chunks = plan.rung_seconds[0], ETA ** (RUNGS - 1)  # same resource unit and range as auto's rungs
     config = TrainConfig()
+    probe = space.build(space.sample(np.random.default_rng(args.seed)), ds.input_shape, ds.num_classes)
+    torch.set_num_threads(fastest_thread_count(probe, ds.x_train, ds.y_train, config.batch_size))
 
     def objective(trial):
         arch = Arch(space.name, {d.name: trial.suggest_categorical(d.name, list(d.choices)) for d in space.decisions})
         torch.manual_seed(trial.number)
         model = space.build(arch, ds.input_shape, ds.num_classes)
-        acc = 0.0
-        for step in range(1, chunks + 1):  # train in chunks, report after each, let Hyperband prune
-            train_model(model, ds.x_train, ds.y_train, 10_000, config, trial.number * 100 + step, time_limit=chunk)
-            acc = evaluate_model(model, ds.x_val, ds.y_val)[0]
-            trial.report(acc, step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        return acc
+        reports = []
+
+        def report(m):  # every `chunk` seconds: validation accuracy to the Hyperband pruner
+            acc = evaluate_model(m, ds.x_val, ds.y_val)[0]
+            reports.append(acc)
+            trial.report(acc, len(reports))
+            return trial.should_prune()
+
+        # one training with one schedule over the largest resource, checked every rung-0 interval
+        train_model(model, ds.x_train, ds.y_train, 10_000, config, trial.number, time_limit=chunk * chunks,
+                    check_every=chunk, check=report)
+        if reports and trial.should_prune():
+            raise optuna.TrialPruned()
+        return evaluate_model(model, ds.x_val, ds.y_val)[0]
 
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=args.seed),
                                 pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=chunks,
                                                                       reduction_factor=ETA))
+    for prior in space.priors():  # the same known-good starting points as nasforge's searches
+        study.enqueue_trial(dict(prior.decisions))
     study.optimize(objective, timeout=max(1.0, plan.search_s), catch=(Exception,))
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     pool = complete or [t for t in study.trials if t.intermediate_values]
+    if not pool:
+        raise RuntimeError("no Optuna trial produced a result")
     best = max(pool, key=lambda t: t.value if t.value is not None else max(t.intermediate_values.values()))
     arch = Arch(space.name, {d.name: best.params[d.name] for d in space.decisions})
+    torch.set_num_threads(args.threads)
     s = train_until_deadline(space, arch, ds, config, deadline, out, args.seed, onnx=False, log=lambda m: None)
     return {**s, "evaluated": len(study.trials), "pruned": sum(t.state == optuna.trial.TrialState.PRUNED
                                                                 for t in study.trials)}
@@ -163,7 +184,8 @@ def one(args):
 
     torch.set_num_threads(args.threads)
     out = Path(args.out) / f"{args.one}-seed{args.seed}"
-    out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out, ignore_errors=True)  # a fresh start: never resume an earlier run's study
+    out.mkdir(parents=True)
     deadline = Deadline(STARTED, args.budget)
     runner = {"hand": run_hand, "optuna": run_optuna, "auto": run_auto,
               "random": lambda a, d, o: run_auto(a, d, o, search="random")}[args.one]

@@ -57,8 +57,8 @@ class AutoPlan:
 def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION) -> AutoPlan:
     """Split the ``available_s`` seconds left after loading the data between search and final training."""
     search_s = max(0.0, search_fraction * available_s)
-    rung0 = max(MIN_RUNG_SECONDS, search_s * RUNG0_SHARE)
-    rungs = tuple(round(rung0 * ETA ** k, 2) for k in range(RUNGS))
+    rung0 = round(max(MIN_RUNG_SECONDS, search_s * RUNG0_SHARE), 2)
+    rungs = tuple(rung0 * ETA ** k for k in range(RUNGS))  # exact multiples: ASHA rebuilds them from rung 0
     return AutoPlan(budget_s, search_s, rungs)
 
 
@@ -180,8 +180,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     """
     from .api import SearchSpec, open_study
 
-    deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     _validate(time_budget, search_fraction)
+    deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study_path = out / "study.db"
@@ -190,10 +190,10 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction)
     if search not in SEARCHES:
         raise UserInputError(f"unknown search {search!r}; known: {', '.join(SEARCHES)}")
-    if search == "asha":
-        from . import spaces
+    from . import spaces
 
-        priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
+    priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
+    if search == "asha":
         spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
                           space_options=space_options or {},
                           strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
@@ -201,14 +201,19 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
                                             "sampler": "evolution", "initial": priors})
     else:  # the ablation: random architectures, each trained for the middle rung's time
         spec = SearchSpec(space=space, dataset=dataset, strategy="random", seed=seed, epochs=1000,
-                          seconds=plan.rung_seconds[1], space_options=space_options or {})
+                          seconds=plan.rung_seconds[1], space_options=space_options or {},
+                          strategy_options={"initial": priors})
     if study_path.exists():
         study = open_study(study_path, None)
         stored = study.storage.meta()["spec"]
-        if (stored.get("dataset"), stored.get("space"), stored.get("strategy")) != (dataset, space, spec.strategy):
+        same = ((stored.get("dataset"), stored.get("space"), stored.get("strategy"), stored.get("seed"),
+                 stored.get("space_options") or {}) == (dataset, space, spec.strategy, seed, space_options or {})
+                and (search != "asha" or stored.get("strategy_options", {}).get("resource") == "seconds"))
+        if not same:
             study.storage.close()
-            raise StudyError(f"{str(study_path)!r} holds a {stored.get('strategy')} search of {stored.get('space')!r} "
-                             f"on {stored.get('dataset')!r}; choose another --out for {space!r} on {dataset!r}")
+            raise StudyError(f"{str(study_path)!r} holds another search ({stored.get('strategy')} of "
+                             f"{stored.get('space')!r} on {stored.get('dataset')!r}, seed {stored.get('seed')}); "
+                             f"choose another --out for {space!r} on {dataset!r} with seed {seed}")
         if search == "asha":  # keep the study's own rung times
             plan = AutoPlan(plan.budget_s, plan.search_s, tuple(study.strategy.levels))
         log(f"Resuming the search in {study_path}: {study.finished_count()} trial(s) already finished.")

@@ -272,8 +272,8 @@ def cmd_auto(args, console) -> int:
                 console.print(f"  trial {record.id:>3}  {sec:g}s  val acc {m['val_accuracy']:.4f}  "
                               f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
             else:
-                console.print(f"  trial {record.id:>3}  FAILED: {(record.error or '').splitlines()[0][:100]}",
-                              markup=False)
+                first = (record.error or "no error text").splitlines()[0][:100]
+                console.print(f"  trial {record.id:>3}  FAILED: {first}", markup=False)
 
     fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
     try:

@@ -75,6 +75,15 @@ def lr_factor(progress: float, warmup_fraction: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, rest)))
 
 
+def step_lr_factor(step: int, total_steps: int, warmup_fraction: float) -> float:
+    """The same schedule counted in optimizer steps (used when there is no time limit)."""
+    warmup = max(1, int(total_steps * warmup_fraction))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
 @torch.inference_mode()
 def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on ``x, y``."""
@@ -92,14 +101,18 @@ def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
 def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, config: TrainConfig,
                 seed: int, val: tuple[torch.Tensor, torch.Tensor] | None = None,
                 on_epoch: Callable[[dict], None] | None = None,
-                time_limit: float | None = None) -> list[dict[str, float]]:
+                time_limit: float | None = None, check_every: float | None = None,
+                check: Callable[[nn.Module], bool] | None = None) -> list[dict[str, float]]:
     """Train in place; return the per-epoch curve (train loss and, with ``val``, val accuracy/loss).
 
     With ``time_limit`` (seconds), training stops when that time is spent and
     the learning-rate schedule runs on time instead of steps, so the decay
     ends exactly at the limit (``epochs`` is then only an upper bound).
     The last, possibly partial, epoch is reported with a fractional
-    ``epoch``. Raises :class:`TrialError` if the loss stops being finite.
+    ``epoch``. With ``check``, ``check(model)`` is called every
+    ``check_every`` seconds of training (e.g. to report to a pruner); when it
+    returns True, training stops there. Raises :class:`TrialError` if the
+    loss stops being finite.
     """
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
@@ -111,6 +124,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
     curve = []
     step = 0
     t_start = time.perf_counter()
+    next_check = check_every if check is not None else None
     out_of_time = False
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -121,13 +135,14 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             idx = order[i:i + config.batch_size]
             if len(idx) < 2:  # batch norm needs two samples
                 continue
-            progress = step / total_steps
-            if time_limit is not None:
-                progress = max(progress, (time.perf_counter() - t_start) / time_limit)
+            if time_limit is None:
+                factor = step_lr_factor(step, total_steps, config.warmup_fraction)
+            else:
+                progress = max(step / total_steps, (time.perf_counter() - t_start) / time_limit)
                 if progress >= 1.0:
                     out_of_time = True
                     break
-            factor = lr_factor(progress, config.warmup_fraction)
+                factor = lr_factor(progress, config.warmup_fraction)
             for group in opt.param_groups:
                 group["lr"] = config.lr * factor
             out = model(x[idx])
@@ -138,6 +153,13 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             step += 1
             total += loss.detach() * len(idx)
             seen += len(idx)
+            if next_check is not None and time.perf_counter() - t_start >= next_check:
+                next_check += check_every
+                stop = check(model)
+                model.train()
+                if stop:
+                    out_of_time = True  # stop here, as if the time had run out
+                    break
         if seen == 0:  # the time ran out before this epoch began
             break
         train_loss = (total / seen).item()
@@ -154,7 +176,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
         if out_of_time:
             break
     if not curve:
-        raise TrialError(f"no training step fitted in the time limit of {time_limit:g}s")
+        raise TrialError(f"no training step fitted in the time limit of {time_limit:g}s" if time_limit else
+                         "no training step ran: the training set needs at least 2 samples")
     return curve
 
 

@@ -68,9 +68,7 @@ class ASHA(Strategy):
         self.min_resource, self.max_resource, self.eta = min_resource, max_resource, eta
         self.population_size, self.tournament_size = population_size, tournament_size
         self.random_fraction = float(random_fraction)
-        self.initial = [a if isinstance(a, dict) else Arch.from_json(a).to_dict() for a in (initial or [])]
-        for a in self.initial:  # fail now, not at the first ask
-            space.validate(Arch.from_dict(a))
+        self._set_initial(initial)
         self.levels = rung_resources(min_resource, max_resource, eta)
         self.rungs: list[list[tuple[str, float]]] = [[] for _ in self.levels]  # (arch json, score) per rung
         self.promoted: list[set[str]] = [set() for _ in self.levels]  # arch json promoted out of each rung
@@ -90,18 +88,10 @@ class ASHA(Strategy):
     def _promotable(self, rung: int) -> str | None:
         results = self.rungs[rung]
         k = math.floor(len(results) / self.eta)
-        for arch_json, _ in sorted(results, key=lambda r: -r[1])[:k]:
+        ok = [r for r in results if r[1] > -math.inf]  # a failed trial is never promoted
+        for arch_json, _ in sorted(ok, key=lambda r: -r[1])[:k]:
             if arch_json not in self.promoted[rung]:
                 return arch_json
-        return None
-
-    def _next_initial(self) -> Arch | None:
-        """The first ``initial`` architecture not asked yet (each is asked once)."""
-        for a in self.initial:
-            arch = Arch.from_dict(a)
-            if arch.digest not in self.seen:
-                self.seen.add(arch.digest)
-                return arch
         return None
 
     def _new_arch(self) -> Arch:

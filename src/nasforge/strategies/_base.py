@@ -56,6 +56,21 @@ class Strategy(abc.ABC):
         finished trials, so the (growing) history need not live in the state."""
         self.seen.update(a.digest for a in archs)
 
+    def _set_initial(self, initial) -> None:
+        """Architectures (dicts or JSON) to ask before any other, each once; checked now."""
+        self.initial = [a if isinstance(a, dict) else Arch.from_json(a).to_dict() for a in (initial or [])]
+        for a in self.initial:
+            self.space.validate(Arch.from_dict(a))
+
+    def _next_initial(self) -> Arch | None:
+        """The first initial architecture not asked yet, marked as asked; None when all were."""
+        for a in getattr(self, "initial", ()):
+            arch = Arch.from_dict(a)
+            if arch.digest not in self.seen:
+                self.seen.add(arch.digest)
+                return arch
+        return None
+
     @abc.abstractmethod
     def ask(self) -> TrialRequest:
         """The next trial to run (may be called again before earlier ones are told)."""

@@ -56,7 +56,7 @@ class Hyperband(Strategy):
         self.sampler, self.random_fraction = sampler, float(random_fraction)
         self.s_max = int(math.floor(math.log(max_resource / min_resource, eta) + 1e-9))
         self.min_points = min_points or len(getattr(space, "decisions", ())) + 1
-        self.brackets: list[dict] = []  # each: {"s": int, "rungs": [{"asked": [json], "results": {json: score}}]}
+        self.brackets: list[dict] = []  # each: {"s": int, "rungs": [{"asked": [json], "results": [(json, score)]}]}
 
     def config(self):
         return {"resource": self.resource, "min_resource": self.min_resource, "max_resource": self.max_resource,
@@ -75,7 +75,7 @@ class Hyperband(Strategy):
 
     def _new_bracket(self) -> dict:
         s = self.s_max - len(self.brackets) % (self.s_max + 1)
-        bracket = {"s": s, "rungs": [{"asked": [], "results": {}} for _ in range(s + 1)]}
+        bracket = {"s": s, "rungs": [{"asked": [], "results": []} for _ in range(s + 1)]}
         self.brackets.append(bracket)
         return bracket
 
@@ -84,20 +84,20 @@ class Hyperband(Strategy):
         bracket = self.brackets[b]
         s = bracket["s"]
         for k, rung in enumerate(bracket["rungs"]):
-            if len(rung["results"]) >= self._size(s, k):
+            size = self._size(s, k)
+            if k > 0:  # promotable: the best successful results of the complete rung below
+                below = [r for r in bracket["rungs"][k - 1]["results"] if r[1] > -math.inf]
+                ranked = [a for a, _ in sorted(below, key=lambda r: -r[1])][:size]
+                size = len(ranked)  # failures below shrink this rung instead of stalling it
+            if len(rung["results"]) >= size:
                 continue  # complete: look at the next rung
-            if len(rung["asked"]) >= self._size(s, k):
+            if len(rung["asked"]) >= size:
                 return None  # everything asked, results pending
             origin = "promoted"
             if k == 0:
                 arch, origin = self._new_arch()
             else:
-                below = bracket["rungs"][k - 1]["results"]
-                ranked = sorted(below, key=lambda a: -below[a])[:self._size(s, k)]
-                todo = [a for a in ranked if a not in rung["asked"] and below[a] > -math.inf]
-                if not todo:
-                    return None
-                arch = Arch.from_json(todo[0])
+                arch = Arch.from_json(ranked[len(rung["asked"])])
             rung["asked"].append(arch.to_json())
             return TrialRequest(arch, {self.resource: self._resource(s, k)},
                                 {"bracket": b, "rung": k, "origin": origin})
@@ -124,8 +124,7 @@ class Hyperband(Strategy):
         for bracket in self.brackets:
             for k, rung in enumerate(bracket["rungs"]):
                 key = self._resource(bracket["s"], k)
-                by_resource.setdefault(key, []).extend(
-                    (a, None if s == -math.inf else s) for a, s in rung["results"].items())
+                by_resource.setdefault(key, []).extend((a, s) for a, s in rung["results"] if s > -math.inf)
         for key in sorted(by_resource, reverse=True):
             if len(by_resource[key]) >= self.min_points:
                 return by_resource[key]
@@ -144,16 +143,16 @@ class Hyperband(Strategy):
     def tell(self, request, result):
         score = self.score(result)
         rung = self.brackets[request.meta["bracket"]]["rungs"][request.meta["rung"]]
-        rung["results"][request.arch.to_json()] = -math.inf if score is None else score
+        rung["results"].append((request.arch.to_json(), -math.inf if score is None else score))
 
     def _state(self):
         return {"brackets": [{"s": b["s"], "rungs": [
-            {"asked": r["asked"], "results": [[a, None if v == -math.inf else v] for a, v in r["results"].items()]}
+            {"asked": r["asked"], "results": [[a, None if v == -math.inf else v] for a, v in r["results"]]}
             for r in b["rungs"]]} for b in self.brackets]}
 
     def _load_state(self, state):
         self.brackets = [{"s": b["s"], "rungs": [
-            {"asked": list(r["asked"]), "results": {a: -math.inf if v is None else v for a, v in r["results"]}}
+            {"asked": list(r["asked"]), "results": [(a, -math.inf if v is None else v) for a, v in r["results"]]}
             for r in b["rungs"]]} for b in state["brackets"]]
 
 

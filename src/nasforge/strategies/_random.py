@@ -17,10 +17,18 @@ class RandomSearch(Strategy):
 
     name = "random"
 
-    def __init__(self, space, seed=0):
+    def __init__(self, space, seed=0, initial: list | None = None):
+        """``initial`` architectures (e.g. a space's ``priors()``) are asked first, each once."""
         super().__init__(space, seed)
+        self._set_initial(initial)
+
+    def config(self):
+        return {"initial": self.initial} if self.initial else {}
 
     def ask(self):
+        initial = self._next_initial()
+        if initial is not None:
+            return TrialRequest(initial, meta={"origin": "initial"})
         return TrialRequest(self.fresh(lambda: self.space.sample(self.rng)))
 
     def tell(self, request, result):
