@@ -8,7 +8,7 @@ its finished trials into the shipped table
 ``src/nasforge/benchmarks/data/mnist1d_nb201.json.gz`` (the table is also the
 checkpoint between sessions: ``generate`` skips cells it already holds).
 
-    python benchmarks/mnist1d_nb201.py generate --hours 2 [--workers 2]
+    python benchmarks/mnist1d_nb201.py generate --hours 2
     python benchmarks/mnist1d_nb201.py pack
     python benchmarks/mnist1d_nb201.py status
 
@@ -90,11 +90,13 @@ def runs_in(table: dict) -> dict[str, int]:
     return {k: len(r["curves"]) for k, r in table["cells"].items()}
 
 
-def study_runs(storage: Storage) -> dict[str, int]:
+def study_runs(storage: Storage, table: dict) -> dict[str, int]:
+    """Finished runs in the study that the table does not hold yet (packed runs count once)."""
     counts: dict[str, int] = {}
     for t in storage.trials(("ok",)):
         key = nb201.canonical(t.arch)
-        counts[key] = counts.get(key, 0) + 1
+        if t.seed not in table["cells"].get(key, {}).get("seeds", ()):
+            counts[key] = counts.get(key, 0) + 1
     return counts
 
 
@@ -105,18 +107,21 @@ def generate(args):
     table = read_table()
     path = Path(args.study)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a new study file gets a seed no earlier session used, so its trial seeds are new too
+    seed = 2026 + sum(len(r["curves"]) for r in table["cells"].values())
     spec = SearchSpec(space="nb201", dataset="mnist1d", strategy="enumerate", epochs=EPOCHS,
-                      space_options=SPACE_OPTIONS)
+                      space_options=SPACE_OPTIONS, seed=seed)
     storage = Storage.open(path) if path.exists() else Storage.create(path, {"spec": spec.to_dict()})
+    seed = storage.meta()["spec"]["seed"]
     done = runs_in(table)
-    for key, n in study_runs(storage).items():
+    for key, n in study_runs(storage, table).items():
         done[key] = done.get(key, 0) + n
     items = todo(done)
     print(f"{len(items)} trainings to go ({sum(done.values())} done); study {path}", flush=True)
     if not items:
         return
     estimator = make_estimator()
-    study = Study(storage, Enumerate(estimator.space, items), estimator, Fidelity(epochs=EPOCHS), seed=2026)
+    study = Study(storage, Enumerate(estimator.space, items), estimator, Fidelity(epochs=EPOCHS), seed=seed)
     study.optimize(n_trials=study.finished_count() + len(items), time_budget=study.elapsed() + args.hours * 3600)
     print(f"stopped with {study.finished_count()} trials in {path}; run `pack` to update the table", flush=True)
 

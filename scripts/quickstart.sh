@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install everything, then run a real search end to end on Fashion-MNIST:
-# search (SQLite study in runs/), show, retrain the best on train+val, test it, export to ONNX.
+# Install everything, then find, train, test and export a model for Fashion-MNIST
+# in a 4-minute budget (`nasforge auto`: search with a SQLite study in runs/quickstart/,
+# final training until the deadline, one test evaluation, PyTorch + ONNX export),
+# then list the search's best trials and draw the chosen architecture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 set -x
-nasforge search --space macro-cnn --dataset fashion-mnist --strategy evolution \
-    --trials 10 --time-budget 120 --epochs 1 --subset 0.1 --study runs/quickstart.db --seed 0
-nasforge show --study runs/quickstart.db --limit 5
-nasforge train --study runs/quickstart.db --trial best --epochs 1 --out runs/quickstart-best
-nasforge export --study runs/quickstart.db --trial best --format onnx --out runs/quickstart-best/model.onnx
+rm -rf runs/quickstart
+nasforge auto --dataset fashion-mnist --time-budget 240 --out runs/quickstart --seed 0
+nasforge show --study runs/quickstart/study.db --limit 5
+nasforge draw runs/quickstart/arch.json --out runs/quickstart/arch.png

@@ -195,3 +195,18 @@ def test_bohb_samples_from_its_model_once_a_resource_has_enough_results():
     assert len(by_origin["random"]) >= 9 and len(by_origin["model"]) >= 20
     # new architectures proposed by the model are better than the random ones before it
     assert np.mean(by_origin["model"]) > np.mean(by_origin["random"]) + 0.05, by_origin
+
+
+def test_hyperband_brackets_finish_when_some_trials_fail():
+    space = spaces.get("macro-cnn")
+    est = MatchTarget(space)
+    hb = strategies.get("hyperband", space, seed=0, min_resource=1, max_resource=9, eta=3)
+    fail = lambda arch: int(arch.digest, 16) % 3 == 0  # a third of the architectures always fail
+    rungs_reached = set()
+    for _ in range(120):
+        req = hb.ask()
+        rungs_reached.add((req.meta["bracket"], req.meta["rung"]))
+        res = Result(FAILED, error="boom") if fail(req.arch) else est.evaluate(req.arch, Fidelity(), 0)
+        assert not (req.meta["rung"] > 0 and fail(req.arch)), "a failed architecture was promoted"
+        hb.tell(req, res)
+    assert (0, 2) in rungs_reached  # the first bracket got to its top rung despite failures

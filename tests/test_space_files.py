@@ -96,3 +96,32 @@ def test_search_and_resume_a_file_space_from_the_cli(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert again.returncode == 0, again.stderr
     assert "Resuming study" in again.stdout and "3 trials finished" in again.stdout
+
+
+@pytest.mark.parametrize("text, message", [
+    ("family: layers\nlayers:\n  - {conv: 16, kernel: 5}\n", "one layer per entry"),
+    ("family: layers\nlayers:\n  - dropout\n", "'dropout' needs a value"),
+    ("family: layers\nlayers:\n  - activation: swish\n", "unknown activation 'swish'"),
+    ("family: layers\nlayers:\n  - {repeat: 2, layers: [flatten], times: 3}\n", "got also ['times']"),
+    ("family: macro\nstages:\n  - conv3x3\n", "stage 0: expected a dict of choices"),
+])
+def test_layer_and_stage_mistakes_fail_when_the_file_loads(tmp_path, text, message):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    with pytest.raises(SpaceDefinitionError) as info:
+        spaces.get(str(f))
+    assert message in str(info.value)
+
+
+def test_repeat_blocks_in_either_key_order_and_even_kernels_build(tmp_path):
+    f = tmp_path / "ok.yaml"
+    f.write_text("family: layers\nlayers:\n  - {layers: [{conv: {channels: 4, kernel: 4}}], repeat: 2}\n"
+                 "  - flatten\n  - linear: 8\n")
+    space = spaces.get(str(f))
+    arch = space.sample(np.random.default_rng(0))
+    assert space.build(arch, (1, 8, 8), 10)(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_a_single_stem_width_is_a_valid_choice():
+    space = spaces.get("macro-cnn", stem=32, stages=[{"op": "conv3x3"}])
+    assert space.sample(np.random.default_rng(0))["stem"] == 32

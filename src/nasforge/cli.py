@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="retrain a trial on train+validation and test it once")
     t.add_argument("--study", default="runs/study.db")
     t.add_argument("--trial", default="best", help="'best' or a trial id")
-    t.add_argument("--epochs", type=_positive_int, default=15)
+    t.add_argument("--epochs", type=_positive_int, default=None, help="training epochs (default 15)")
+    t.add_argument("--time-budget", type=_positive_float, metavar="SECONDS",
+                   help="train for this many seconds instead (the LR schedule ends then; --epochs, if given, caps it)")
     t.add_argument("--out", default="runs/best", help="output folder for model.pt and summary.json")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
@@ -338,16 +340,20 @@ def cmd_train(args, console) -> int:
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     config = TrainConfig(**spec.train_options)
+    epochs = args.epochs or (10_000 if args.time_budget else 15)
+    length = f"{args.time_budget:g}s" if args.time_budget else f"{epochs} epochs"
     console.print(f"Training trial {trial.id} ({space.describe(trial.arch)}) on {dataset.name} "
-                  f"train+validation ({len(dataset.y_train) + len(dataset.y_val)} samples) for {args.epochs} epochs")
+                  f"train+validation ({len(dataset.y_train) + len(dataset.y_val)} samples) for {length}")
 
     def on_epoch(point):
         if not args.quiet:
-            console.print(f"  epoch {point['epoch']:>3}/{args.epochs}  train loss {point['train_loss']:.4f}  "
+            total = "" if args.time_budget and not args.epochs else f"/{epochs}"
+            console.print(f"  epoch {point['epoch']:>3g}{total}  train loss {point['train_loss']:.4f}  "
                           f"({point['epoch_seconds']:.1f}s)")
 
     try:
-        summary = train_final(space, trial.arch, dataset, args.epochs, args.out, config, seed=args.seed,
+        summary = train_final(space, trial.arch, dataset, epochs, args.out, config, seed=args.seed,
+                              time_limit=args.time_budget,
                               space_options=spec.space_options, on_epoch=on_epoch,
                               extra={"study": str(args.study), "trial_id": trial.id,
                                      "search_val_accuracy": trial.metrics.get("val_accuracy")})

@@ -10,6 +10,9 @@ workers); a trial that keeps killing its worker ends as a failed trial. A
 trial past its timeout is cancelled (force-killed). Ray reuses worker
 processes, so each keeps the estimator (and its data set) it built for the
 first trial of a study instead of reloading it.
+
+A trial's timeout counts from its submission, so it includes time queued
+for resources: ask for no more workers than the cluster can run at once.
 """
 
 from __future__ import annotations
@@ -71,12 +74,15 @@ class RayExecutor:
         self.remote = self.ray.remote(_evaluate).options(num_cpus=cpus_per_trial, num_gpus=gpus_per_trial,
                                                         max_retries=max_retries)
         self._running: dict[int, tuple[Any, float, float | None]] = {}  # slot -> (ref, start, timeout)
+        self._factory_ref = None
 
     def idle(self) -> list[int]:
         return [i for i in range(self.size) if i not in self._running]
 
     def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
-        ref = self.remote.remote(self.key, self.factory, self.threads, arch_json, fidelity, seed)
+        if self._factory_ref is None:  # shipped to the object store once, not with every task
+            self._factory_ref = self.ray.put(self.factory)
+        ref = self.remote.remote(self.key, self._factory_ref, self.threads, arch_json, fidelity, seed)
         self._running[worker] = (ref, time.monotonic(), timeout)
 
     def wait(self, poll: float = 0.5) -> list[Event]:

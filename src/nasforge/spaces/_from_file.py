@@ -100,15 +100,40 @@ def load_space_file(path: str):
     raise SpaceDefinitionError(f"{path}: unknown family {family!r}; known: macro, layers")
 
 
+NEEDS_VALUE = ("linear", "conv", "dropout", "activation", "repeat")
+
+
+def layer_kind(layer) -> tuple[str | None, object]:
+    """(kind, argument) of one layer entry: ``flatten``, ``{linear: 64}``, or a repeat block."""
+    if isinstance(layer, str):
+        return layer, None
+    if isinstance(layer, dict) and "repeat" in layer:
+        return "repeat", layer["repeat"]
+    if isinstance(layer, dict) and len(layer) == 1:
+        return next(iter(layer.items()))
+    return None, None
+
+
 def _check_layers(layers, where):
     if not isinstance(layers, list) or not layers:
         raise SpaceDefinitionError(f"{where}: 'layers' must be a non-empty list")
     for i, layer in enumerate(layers):
-        kind = layer if isinstance(layer, str) else (next(iter(layer)) if isinstance(layer, dict) and layer else None)
+        kind, arg = layer_kind(layer)
         if kind not in LAYER_KINDS:
-            raise SpaceDefinitionError(f"{where}: layer {i}: unknown layer {layer!r}; known: {', '.join(LAYER_KINDS)}")
+            raise SpaceDefinitionError(f"{where}: layer {i}: unknown layer {layer!r} (one layer per entry, e.g. "
+                                       f"'linear: 64'); known: {', '.join(LAYER_KINDS)}")
+        if kind in NEEDS_VALUE and arg is None:
+            raise SpaceDefinitionError(f"{where}: layer {i}: '{kind}' needs a value, e.g. '{kind}: ...'")
         if kind == "repeat":
+            extra = set(layer) - {"repeat", "layers"}
+            if extra:
+                raise SpaceDefinitionError(f"{where}: layer {i}: a repeat block takes 'repeat' and 'layers'; "
+                                           f"got also {sorted(extra)}")
             _check_layers(layer.get("layers"), f"{where}: layer {i} (repeat)")
+        if kind == "activation" and not isinstance(arg, dict) and arg not in ACTIVATIONS:
+            raise SpaceDefinitionError(f"{where}: layer {i}: unknown activation {arg!r}; known: {', '.join(ACTIVATIONS)}")
+        if kind == "pool" and not isinstance(arg, dict) and arg not in (None, "max", "avg"):
+            raise SpaceDefinitionError(f"{where}: layer {i}: pool is 'max' or 'avg'; got {arg!r}")
 
 
 class LayerStack:
@@ -148,7 +173,7 @@ class LayerStack:
     def _layers(self, hp, layers, prefix, state):
         modules = []
         for i, layer in enumerate(layers):
-            kind, arg = (layer, None) if isinstance(layer, str) else next(iter(layer.items()))
+            kind, arg = layer_kind(layer)
             name = f"{prefix}{i}.{kind}"
             shape = state["shape"]
             if kind == "repeat":
@@ -170,8 +195,8 @@ class LayerStack:
                 if len(shape) not in (2, 3):
                     raise SpaceDefinitionError(f"{name}: conv needs (C, L) or (C, H, W) inputs, not {tuple(shape)}")
                 conv, bn = (nn.Conv2d, nn.BatchNorm2d) if len(shape) == 3 else (nn.Conv1d, nn.BatchNorm1d)
-                modules += [conv(shape[0], channels, kernel, padding=kernel // 2, bias=False), bn(channels),
-                            nn.ReLU(inplace=True)]
+                modules += [conv(shape[0], channels, kernel, padding="same", bias=False), bn(channels),
+                            nn.ReLU(inplace=True)]  # 'same' keeps the tracked shape right for even kernels
                 state["shape"] = [channels, *shape[1:]]
             elif kind == "pool":
                 which = self._value(hp, arg or "max", name)

@@ -111,13 +111,14 @@ class MacroCNNSpace(DecisionSpace):
         if not isinstance(num_stages, int) or not 1 <= num_stages <= 6:
             raise UserInputError(f"The 'num_stages' parameter of macro-cnn must be an int in [1, 6]. Got {num_stages!r} instead.")
         self.num_stages = num_stages
-        self.custom = {"stem": list(stem) if stem is not None else None,
-                       "stages": [dict(st) for st in stages] if stages is not None else None}
+        for s, given in enumerate(stages or []):
+            if given is not None and not isinstance(given, dict):
+                raise SpaceDefinitionError(f"stage {s}: expected a dict of choices; got {given!r}")
+        self.custom = {"stem": (list(stem) if isinstance(stem, (list, tuple)) else [stem]) if stem is not None else None,
+                       "stages": [dict(st or {}) for st in stages] if stages is not None else None}
         decisions = [Decision("stem", _choices("stem", stem, STEM_WIDTHS, _positive_int), ordinal=True)]
         for s in range(num_stages):
             given = (stages[s] if stages is not None else {}) or {}
-            if not isinstance(given, dict):
-                raise SpaceDefinitionError(f"stage {s}: expected a dict of choices; got {given!r}")
             unknown = set(given) - {"op", "blocks", "width", "down", "residual"}
             if unknown:
                 raise SpaceDefinitionError(f"stage {s}: unknown key(s) {sorted(unknown)}; "

@@ -201,7 +201,7 @@ class Study:
         from ..execution import RayExecutor, WorkerPool
 
         factory = estimator_factory or functools.partial(_same, self.estimator)
-        clock = _Clock(self.elapsed(), simulated=False)
+        clock = _Clock(self.elapsed(), simulated=getattr(self.estimator, "simulated_time", False))
         if executor == "ray":
             pool = RayExecutor(workers, factory, **(executor_options or {}))
         else:
@@ -236,6 +236,7 @@ class Study:
                         result = Result(FAILED, error=f"WorkerCrashed: the trial's worker process died "
                                                       f"({event.payload}); a segfault or running out of memory "
                                                       "are the usual causes")
+                    clock.advance(result.cost_s)  # counts only on a simulated (benchmark) clock
                     self.strategy.tell(request, result)
                     self._commit(trial_id, result, clock.now())
                     reporter.trial_finished(self.storage.trial(trial_id), self.best())
