@@ -34,6 +34,7 @@ class SearchSpec:
     strategy_options: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)
     val_fraction: float = 0.1
+    val_samples: int | None = None
     benchmark: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def estimator_from_spec(spec: dict[str, Any]):
         train_config = TrainConfig(**spec.train_options)
     except TypeError as exc:
         raise UserInputError(f"bad training option: {exc}") from None
-    return TrainingEstimator(space, dataset, train_config)
+    return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples)
 
 
 def _components(spec: SearchSpec):

@@ -38,6 +38,7 @@ ETA = 3
 RUNGS = 3
 MIN_RUNG_SECONDS = 1.0
 MIN_FINAL_SECONDS = 5.0
+SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation data (see docs/auto.md)
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
 
@@ -54,10 +55,11 @@ class AutoPlan:
         return {"budget_s": self.budget_s, "search_s": self.search_s, "rung_seconds": list(self.rung_seconds)}
 
 
-def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION) -> AutoPlan:
+def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION,
+              rung0_share: float = RUNG0_SHARE) -> AutoPlan:
     """Split the ``available_s`` seconds left after loading the data between search and final training."""
     search_s = max(0.0, search_fraction * available_s)
-    rung0 = round(max(MIN_RUNG_SECONDS, search_s * RUNG0_SHARE), 2)
+    rung0 = round(max(MIN_RUNG_SECONDS, search_s * rung0_share), 2)
     rungs = tuple(rung0 * ETA ** k for k in range(RUNGS))  # exact multiples: ASHA rebuilds them from rung 0
     return AutoPlan(budget_s, search_s, rungs)
 
@@ -169,7 +171,7 @@ def _choose(study, search: str):
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
          seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter=None, log=print,
-         started_at: float | None = None, search: str = "asha") -> dict[str, Any]:
+         started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE) -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
@@ -187,7 +189,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     study_path = out / "study.db"
 
     # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
-    plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction)
+    plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction, rung0_share)
     if search not in SEARCHES:
         raise UserInputError(f"unknown search {search!r}; known: {', '.join(SEARCHES)}")
     from . import spaces
@@ -195,13 +197,14 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
     if search == "asha":
         spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
-                          space_options=space_options or {},
+                          space_options=space_options or {}, val_samples=SEARCH_VAL_SAMPLES,
                           strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
                                             "max_resource": plan.rung_seconds[-1], "eta": ETA,
                                             "sampler": "evolution", "initial": priors})
     else:  # the ablation: random architectures, each trained for the middle rung's time
         spec = SearchSpec(space=space, dataset=dataset, strategy="random", seed=seed, epochs=1000,
                           seconds=plan.rung_seconds[1], space_options=space_options or {},
+                          val_samples=SEARCH_VAL_SAMPLES,
                           strategy_options={"initial": priors})
     if study_path.exists():
         study = open_study(study_path, None)

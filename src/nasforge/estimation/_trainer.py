@@ -191,17 +191,24 @@ class TrainingEstimator(Estimator):
     """Scores an architecture by training it at a fidelity and measuring its costs."""
 
     def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True,
-                 report_test: bool = False):
+                 report_test: bool = False, val_samples: int | None = None):
         """``report_test`` also scores each trained model on the test split: for building
-        benchmark tables only (a search must never select on test accuracy)."""
+        benchmark tables only (a search must never select on test accuracy).
+        ``val_samples`` scores trials on the first that many validation samples (a
+        fixed subset): evaluating big models on all of them can cost more than a
+        short trial's training."""
+        if val_samples is not None and (not isinstance(val_samples, int) or val_samples < 10):
+            raise UserInputError(f"The 'val_samples' option must be an int >= 10. Got {val_samples!r} instead.")
         self.space = space
         self.dataset = dataset
         self.train_config = config or TrainConfig()
         self.measure_latency = measure_latency
         self.report_test = report_test
+        self.val_samples = val_samples
 
     def config(self):
-        return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency}
+        return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency,
+                "val_samples": self.val_samples}
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
         start = time.perf_counter()
@@ -226,7 +233,8 @@ class TrainingEstimator(Estimator):
                 idx = subset_indices(len(y), fidelity.subset)
                 x, y = x[idx], y[idx]
             t0 = time.perf_counter()
-            curve = train_model(model, x, y, fidelity.epochs, config, seed, (ds.x_val, ds.y_val), on_epoch,
+            val = (ds.x_val[:self.val_samples], ds.y_val[:self.val_samples]) if self.val_samples else (ds.x_val, ds.y_val)
+            curve = train_model(model, x, y, fidelity.epochs, config, seed, val, on_epoch,
                                 time_limit=fidelity.seconds)
             train_seconds = time.perf_counter() - t0
         last = curve[-1]
