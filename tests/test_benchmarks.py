@@ -105,3 +105,19 @@ def test_merge_combines_studies_run_elsewhere(tmp_path):
     mismatch = run_cli("merge", "--into", tmp_path / "bad.db", tmp_path / "s1.db", tmp_path / "c.db")
     assert mismatch.returncode == 2 and "benchmark: 'nb201-cifar10' vs 'nb201-cifar100'" in mismatch.stderr
     assert not (tmp_path / "bad.db").exists()
+
+
+def test_allow_changes_continues_a_study_with_another_strategy_but_never_another_space(tmp_path):
+    study = tmp_path / "c.db"
+    assert run_cli("search", "--benchmark", "nb201-cifar10", "--strategy", "random", "--trials", "6",
+                   "--study", study, "--quiet").returncode == 0
+    refused = run_cli("search", "--strategy", "evolution", "--trials", "12", "--study", study, "--quiet")
+    assert refused.returncode == 2 and "--allow-changes" in refused.stderr
+    changed = run_cli("search", "--strategy", "evolution", "--trials", "12", "--study", study, "--quiet",
+                      "--allow-changes")
+    assert changed.returncode == 0, changed.stderr
+    doc = json.loads(run_cli("show", "--study", study, "--json").stdout)
+    assert doc["spec"]["strategy"] == "evolution" and len(doc["trials"]) == 12
+    assert len({json.dumps(t["arch"], sort_keys=True) for t in doc["trials"]}) == 12  # history still skipped
+    fixed = run_cli("search", "--benchmark", "nb201-cifar100", "--trials", "14", "--study", study, "--allow-changes")
+    assert fixed.returncode == 2 and "cannot change" in fixed.stderr

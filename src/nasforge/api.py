@@ -95,15 +95,41 @@ def build_study(storage: Storage, spec: SearchSpec) -> Study:
     return Study(storage, strategy, estimator, fidelity, spec.seed)
 
 
-def open_study(path: str | Path, spec: SearchSpec | None = None) -> Study:
-    """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``."""
+# what a study's trials mean: never changed on resume, even when changes are allowed
+FIXED_ON_RESUME = ("space", "space_options", "dataset", "benchmark", "val_fraction")
+
+
+def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False) -> Study:
+    """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``.
+
+    With ``allow_changes``, a resumed study may continue with another strategy,
+    seed, fidelity or training settings (not another space, data set or
+    split); the change is recorded in the study's ``spec_history`` and a new
+    strategy starts from a fresh state (it still skips every architecture
+    already evaluated).
+    """
     path = Path(path)
     if path.exists():
         storage, stored = open_storage(path)
         if spec is not None and (diff := stored.differences(spec)):
-            storage.close()
-            raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); "
-                             "rerun with the study's settings to resume it, or choose a new --study path")
+            changed = [k for k, (a, b) in ((k, (stored.to_dict()[k], spec.to_dict()[k])) for k in stored.to_dict())
+                       if a != b]
+            fixed = [k for k in changed if k in FIXED_ON_RESUME]
+            if not allow_changes or fixed:
+                storage.close()
+                hint = (f"{', '.join(fixed)} cannot change in an existing study" if allow_changes else
+                        "rerun with the study's settings to resume it, choose a new --study path, or pass "
+                        "--allow-changes to continue it with the new strategy, fidelity or training settings")
+                raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
+            import time
+
+            meta = storage.meta()
+            update = {"spec": spec.to_dict(),
+                      "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
+            if {"strategy", "strategy_options", "seed"} & set(changed):
+                update["strategy_state"] = None  # another strategy cannot use the old one's state
+            storage.set_meta(update)
+            stored = spec
         return build_study(storage, stored)
     if spec is None:
         raise StudyError(f"study file {str(path)!r} does not exist")

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     s.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device")
+    s.add_argument("--allow-changes", action="store_true",
+                   help="resume an existing study with another strategy, seed, fidelity or training settings "
+                        "(recorded in the study; the space, data set and split cannot change)")
     s.add_argument("--quiet", action="store_true", help="no progress display")
 
     a = sub.add_parser("auto", help="search and train the best model for a data set within a time budget",
@@ -201,6 +204,8 @@ def _search_spec(args):
     if Path(args.study).exists():
         storage, stored = open_storage(args.study)
         storage.close()
+        if given.get("strategy", stored.strategy) != stored.strategy and "strategy_options" not in given:
+            given["strategy_options"] = {}  # the old strategy's options mean nothing to the new one
         return replace(stored, **given)
     return SearchSpec(**given)
 
@@ -224,7 +229,7 @@ def cmd_search(args, console) -> int:
     n_trials = args.trials
     if n_trials is None and args.time_budget is None:
         n_trials = 20
-    study = open_study(args.study, spec)
+    study = open_study(args.study, spec, allow_changes=args.allow_changes)
     done = study.finished_count()
     if resuming:
         extra = f"; {study.interrupted_on_open} interrupted trial(s) will be asked again" if study.interrupted_on_open else ""

@@ -2,9 +2,10 @@
 
 A trial that crashes its process (segfault, out of memory, ``os._exit``)
 or runs past its timeout takes only its worker down: the pool reports it
-and starts a fresh worker. Workers are spawned (not forked), so they are
-safe with PyTorch's threads, and each gets ``cores // workers`` torch
-threads so the workers do not oversubscribe the machine.
+and starts a fresh worker. Workers come from a fork server (or are
+spawned), never forked from the study's own multi-threaded process, so
+they are safe with PyTorch's threads, and each gets ``cores // workers``
+torch threads so the workers do not oversubscribe the machine.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+def _context():
+    """Fork-server processes with torch preloaded where the platform has them (Linux, macOS):
+    a worker then starts as a fork of a clean, single-threaded server that already
+    imported torch, in milliseconds instead of the ~1.5 s of CPU a fresh import costs
+    (8 workers on 2 cores spent ~7 s starting). Spawn elsewhere."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "nasforge.estimation", "nasforge.study", "nasforge.execution"])
+    return ctx
+
+
 @dataclasses.dataclass
 class Event:
     worker: int
@@ -64,7 +77,7 @@ class WorkerPool:
         self.size = size
         self.factory = factory
         self.threads = threads or max(1, (os.cpu_count() or 1) // size)
-        self._ctx = mp.get_context("spawn")
+        self._ctx = _context()
         self._procs: list[Any] = [None] * size
         self._conns: list[Any] = [None] * size
         self._started: dict[int, tuple[float, float | None]] = {}  # worker -> (start, timeout)
