@@ -10,6 +10,7 @@ import os
 from functools import partial
 
 from ..registry import Registry
+from ._macro import from_json as nasbench_macro
 from ._mnist1d import CurveBenchmark
 from ._mnist1d import from_table as mnist1d_table
 from ._nb201 import from_csv, from_package, package_key
@@ -25,11 +26,14 @@ REGISTRY.register("nb201-cifar10-csv", summary="NAS-Bench-201 CIFAR-10 with test
 REGISTRY.register("mnist1d-nb201", summary="nasforge's MNIST-1D benchmark: unique NB201 cells (1-D), per-epoch "
                   "curves, test accuracy, latency (epochs fidelity)")(mnist1d_table)
 
+REGISTRY.register("nasbench-macro", summary="NAS-Bench-Macro CIFAR-10 test accuracy of 6,561 MobileNetV2-block "
+                  "networks, from the JSON in $NASFORGE_NASBENCH_MACRO")(nasbench_macro)
+
 
 def space_name(name: str) -> str:
     """The search space a benchmark's architectures belong to (without loading its table)."""
     REGISTRY.factory(name)
-    return "nb201"
+    return "nasbench-macro" if name == "nasbench-macro" else "nb201"
 
 
 def get(name: str) -> TabularBenchmark:
@@ -40,4 +44,4 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "CurveBenchmark", "TabularBenchmark", "mnist1d_table", "from_csv", "from_package", "get", "names", "package_key", "space_name"]
+__all__ = ["REGISTRY", "CurveBenchmark", "nasbench_macro", "TabularBenchmark", "mnist1d_table", "from_csv", "from_package", "get", "names", "package_key", "space_name"]

@@ -22,6 +22,7 @@ from ._from_file import FILE_SUFFIXES, load_space_file
 from ._hierarchical import HierarchicalSpace
 from ._macro_cnn import MacroCNNSpace
 from ._mobilenet import ElasticMobileNet, MobileNetSpace
+from ._nasbench_macro import NASBenchMacroSpace
 from ._nb201 import NB201Space
 from ._transformer import TransformerSpace
 from . import _nb201 as nb201
@@ -30,6 +31,7 @@ from . import _darts as darts
 REGISTRY: Registry[SearchSpace] = Registry("space")
 REGISTRY.register("macro-cnn")(MacroCNNSpace)
 REGISTRY.register("nb201")(NB201Space)
+REGISTRY.register("nasbench-macro")(NASBenchMacroSpace)
 REGISTRY.register("darts")(DartsSpace)
 REGISTRY.register("mobilenet-elastic")(MobileNetSpace)
 REGISTRY.register("transformer")(TransformerSpace)
