@@ -10,7 +10,12 @@ test regret uses the NATS-Bench CSV in ``../shared/data`` when present.
 Random search is the in-run reference: a useful strategy must beat it.
 
     python benchmarks/strategies.py [--seeds 20] [--evals 100] [--strategies bananas,gp-bo,random]
-                                    [--csv ../shared/data/nb201_cifar10_avg.csv]
+                                    [--csv ../shared/data/nb201_cifar10_avg.csv] [--plot regret.png]
+    python benchmarks/strategies.py --benchmark nasbench-macro   # NASFORGE_NASBENCH_MACRO=.../nas-bench-macro_cifar10.json
+
+Multi-fidelity strategies (asha, hyperband, bohb) are left out by default:
+these tables have one fidelity (compare them on ``mnist1d-nb201`` instead).
+``--plot`` writes the anytime regret (mean over seeds, 95% band) per strategy.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from nasforge.study import Storage, Study
 from nasforge.estimation import Fidelity
 
 CHECKPOINTS = (25, 50, 100, 200)
+MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 OPTIONS = {"evolution": {"population_size": 20, "tournament_size": 5}}
 
 
@@ -60,17 +66,19 @@ def main() -> None:
     parser.add_argument("--strategies", default="*",
                         help="comma-separated names or patterns (default: every registered strategy)")
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared/data/nb201_cifar10_avg.csv"))
+    parser.add_argument("--benchmark", default="nb201-cifar10", help="nb201-cifar10 (default) or nasbench-macro")
+    parser.add_argument("--plot", help="write anytime-regret curves to this PNG")
     args = parser.parse_args()
-    bench = benchmarks.get("nb201-cifar10")
+    bench = benchmarks.get(args.benchmark)
     val = {k: float(np.mean(r["val_accuracy"])) for k, r in bench.table.items()}
     best_val = max(val.values())
     test = None
-    if Path(args.csv).exists():
+    if args.benchmark == "nb201-cifar10" and Path(args.csv).exists():
         table = benchmarks.from_csv(args.csv).table
         test = {benchmarks.package_key(nb201.from_string(s)): r["test_accuracy"] for s, r in table.items()}
     best_test = max(test.values()) if test else None
     checkpoints = [c for c in CHECKPOINTS if c <= args.evals]
-    print(f"NAS-Bench-201 CIFAR-10: best mean validation accuracy {best_val:.2f}%"
+    print(f"{args.benchmark}: best mean validation accuracy {best_val:.2f}%"
           + (f", best test accuracy {best_test:.2f}%" if test else "") + f"; {args.seeds} seeds x {args.evals} evaluations")
     header = "strategy   | " + " | ".join(f"val regret @{c:<3}" for c in checkpoints)
     median_at = 100 if 100 in checkpoints else checkpoints[-1]
@@ -81,6 +89,9 @@ def main() -> None:
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
         chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
+        if args.strategies == "*":
+            chosen = [n for n in chosen if n not in MULTI_FIDELITY]
+        anytime = {}
         for name in chosen:
             start = time.perf_counter()
             curves = [incumbents(run(bench, name, s, args.evals, Path(tmp)), args.evals)
@@ -95,8 +106,35 @@ def main() -> None:
                 t = np.array([best_test - test[curve[checkpoints[-1] - 1]] for curve in curves])
                 row += f" | {t.mean():5.2f} ± {1.96 * t.std(ddof=1) / np.sqrt(len(t)):4.2f}  "
             print(row + f" | {time.perf_counter() - start:6.1f}", flush=True)
+            anytime[name] = np.array([[best_val - val[k] for k in curve] for curve in curves])
     print("Regret in accuracy points (mean ± 95% CI over seeds) of the incumbent — the architecture with the best "
           "observed (single-seed) validation accuracy so far — measured by its mean accuracy; lower is better.")
+    if args.plot:
+        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret ({args.seeds} seeds)")
+
+
+def plot(anytime: dict[str, np.ndarray], out: str, title: str) -> None:
+    """Mean regret of the incumbent vs evaluations, with a 95% band, log-scaled regret."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, r in sorted(anytime.items()):
+        x = np.arange(1, r.shape[1] + 1)
+        mean, half = r.mean(0), 1.96 * r.std(0, ddof=1) / np.sqrt(len(r))
+        ax.plot(x, np.maximum(mean, 1e-3), label=name)
+        ax.fill_between(x, np.maximum(mean - half, 1e-3), np.maximum(mean + half, 1e-3), alpha=0.15)
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("validation regret (accuracy points)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
