@@ -9,8 +9,10 @@ the ideal time itself. Target (issue 4): efficiency >= 0.9 at 8 workers.
     python benchmarks/parallel_scaling.py [--trials-per-worker 8] [--executor ray]
 
 With ``--executor ray`` the trials are Ray tasks on a local Ray instance
-started once before the first configuration (its start-up is not counted;
-Ray keeps its worker processes between configurations, as a cluster does).
+started once before the first configuration (``ray.init`` is not counted;
+Ray keeps its worker processes between configurations). Ray starts a worker
+process per concurrent task on first use, which imports torch: ``--warm``
+starts them before timing, as on a cluster that is already running.
 """
 
 from __future__ import annotations
@@ -34,17 +36,27 @@ class SleepObjective(Estimator):
         return Result(OK, {"val_accuracy": (seed % 1000) / 1000}, [], fidelity.to_dict(), self.seconds)
 
 
+def _warm():
+    import nasforge.estimation  # noqa: F401  (imports torch, as a trial would)
+
+    time.sleep(1.0)  # keep this worker busy so the next warm-up task starts another one
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials-per-worker", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--executor", choices=("process", "ray"), default="process")
+    parser.add_argument("--warm", action="store_true",
+                        help="with ray: start the Ray workers before timing, as on a running cluster")
     args = parser.parse_args()
     space = spaces.get("macro-cnn")
     if args.executor == "ray":
         import ray
 
         ray.init(num_cpus=max(args.workers), include_dashboard=False, log_to_driver=False)
+        if args.warm:  # start (and import torch in) as many Ray workers as the largest configuration uses
+            ray.get([ray.remote(_warm).remote() for _ in range(max(args.workers))])
     print(f"executor: {args.executor}")
     print("workers | trials | ideal s | measured s | efficiency")
     print("--------|--------|---------|------------|-----------")
