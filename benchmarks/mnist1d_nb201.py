@@ -8,7 +8,7 @@ its finished trials into the shipped table
 ``src/nasforge/benchmarks/data/mnist1d_nb201.json.gz`` (the table is also the
 checkpoint between sessions: ``generate`` skips cells it already holds).
 
-    python benchmarks/mnist1d_nb201.py generate --hours 2
+    python benchmarks/mnist1d_nb201.py generate --hours 2 [--workers 2]
     python benchmarks/mnist1d_nb201.py pack
     python benchmarks/mnist1d_nb201.py status
 
@@ -122,7 +122,8 @@ def generate(args):
         return
     estimator = make_estimator()
     study = Study(storage, Enumerate(estimator.space, items), estimator, Fidelity(epochs=EPOCHS), seed=seed)
-    study.optimize(n_trials=study.finished_count() + len(items), time_budget=study.elapsed() + args.hours * 3600)
+    study.optimize(n_trials=study.finished_count() + len(items), time_budget=study.elapsed() + args.hours * 3600,
+                   workers=args.workers, estimator_factory=make_estimator if args.workers > 1 else None)
     print(f"stopped with {study.finished_count()} trials in {path}; run `pack` to update the table", flush=True)
 
 
@@ -162,6 +163,7 @@ def main():
     p.add_argument("command", choices=("generate", "pack", "status"))
     p.add_argument("--study", default=STUDY)
     p.add_argument("--hours", type=float, default=2.0)
+    p.add_argument("--workers", type=int, default=1, help="trials in parallel, one torch thread each")
     args = p.parse_args()
     {"generate": generate, "pack": pack, "status": status}[args.command](args)
 

@@ -29,7 +29,7 @@ def small_table(tmp_path_factory):
     with_conv = [a for a, run in full_todo({}) if run == 0 and nb201.to_string(a).count("nor_conv_3x3") >= 2]
     chosen = {nb201.canonical(a) for a in with_conv[:3]}  # three cells that can learn, first pass only
     gen.todo = lambda done: [(a, run) for a, run in full_todo(done) if nb201.canonical(a) in chosen and run == 0]
-    args = types.SimpleNamespace(study=str(tmp / "s.db"), hours=1.0)
+    args = types.SimpleNamespace(study=str(tmp / "s.db"), hours=1.0, workers=1)
     gen.generate(args)
     gen.generate(args)  # resumed: nothing left to do, nothing repeated
     gen.pack(args)
