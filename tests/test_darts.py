@@ -13,15 +13,6 @@ from nasforge.spaces._darts import MAX_NODES, SAMPLED_OPS
 PUBLISHED = ("NASNet", "AmoebaNet", "DARTS_V1", "DARTS_V2")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread is faster, and steady on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def n_params(model):
     """Counted as DARTS counts them: every parameter except the auxiliary head's."""
     return sum(p.numel() for name, p in model.named_parameters() if not name.startswith("auxiliary"))

@@ -16,15 +16,6 @@ SPACES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Batches of 8 run several times faster on one thread than on two contended ones."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(params=list(SPACES))
 def space(request):
     return SPACES[request.param]()
