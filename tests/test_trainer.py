@@ -95,3 +95,54 @@ def test_flop_counter_matches_hand_count():
     assert count_flops(model, (1, 8, 8)) == conv + linear
     assert measure_latency_ms(model, (1, 8, 8), repeats=5) > 0
     assert math.isfinite(measure_latency_ms(model, (1, 8, 8), repeats=5))
+
+
+def _tiny_cnn():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, 10))
+
+
+def test_unknown_precision_is_a_clear_error():
+    with pytest.raises(UserInputError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
+def test_precision_chooser_fixed_modes_and_reproducible_auto(monkeypatch):
+    from nasforge.estimation import _trainer
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(_trainer, "bf16_is_native", lambda device: True)
+    assert not any(_trainer.PrecisionChooser("fp32", cpu, timed=True).use_bf16(s) for s in range(20))
+    assert all(_trainer.PrecisionChooser("bf16", cpu, timed=False).use_bf16(s) for s in range(20))
+    # without a time limit, auto stays in fp32 so that epoch-based training is reproducible
+    assert not any(_trainer.PrecisionChooser("auto", cpu, timed=False).use_bf16(s) for s in range(20))
+    monkeypatch.setattr(_trainer, "bf16_is_native", lambda device: False)
+    assert not any(_trainer.PrecisionChooser("auto", cpu, timed=True).use_bf16(s) for s in range(20))
+
+
+@pytest.mark.parametrize("bf16_faster", [True, False])
+def test_auto_precision_keeps_the_faster_after_probing_both(monkeypatch, bf16_faster):
+    from nasforge.estimation import _trainer
+
+    monkeypatch.setattr(_trainer, "bf16_is_native", lambda device: True)
+    chooser = _trainer.PrecisionChooser("auto", torch.device("cpu"), timed=True)
+    probe = 2 + 2 * _trainer.PROBE_STEPS
+    used = []
+    for step in range(probe + 10):
+        bf16 = chooser.use_bf16(step)
+        used.append(bf16)
+        chooser.record(step, bf16, (0.01 if bf16_faster else 0.05) if bf16 else 0.03)
+    assert used[:probe].count(True) == used[:probe].count(False) == 1 + _trainer.PROBE_STEPS
+    assert all(b == bf16_faster for b in used[probe:])
+
+
+def test_bf16_training_learns_and_leaves_an_fp32_contiguous_model(digits):
+    from nasforge.estimation import evaluate_model, train_model
+
+    torch.manual_seed(0)
+    model = _tiny_cnn()
+    curve = train_model(model, digits.x_train, digits.y_train, 3, TrainConfig(precision="bf16", lr=1e-2), 0)
+    assert curve[-1]["bf16"] == 1.0 and curve[-1]["train_loss"] < curve[0]["train_loss"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert model[0].weight.is_contiguous()  # channels-last during training only
+    assert evaluate_model(model, digits.x_val, digits.y_val)[0] > 0.3  # chance is 0.1

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="strategy option, e.g. population_size=16 (repeatable)")
     s.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     s.add_argument("--train-option", action="append", metavar="KEY=VALUE",
-                   help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device")
+                   help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device, "
+                        "precision (auto|fp32|bf16)")
     s.add_argument("--allow-changes", action="store_true",
                    help="resume an existing study with another strategy, seed, fidelity or training settings "
                         "(recorded in the study; the space, data set and split cannot change)")

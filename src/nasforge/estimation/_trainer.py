@@ -24,6 +24,8 @@ from ._base import FAILED, OK, Estimator, Fidelity, Result
 from ._metrics import count_flops, count_params, measure_latency_ms
 
 OPTIMIZERS = ("adamw", "sgd")
+PRECISIONS = ("auto", "fp32", "bf16")
+PROBE_STEPS = 3  # timed steps per precision when ``precision="auto"`` decides on a CPU
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,13 @@ class TrainConfig:
     warmup_fraction: float = 0.03
     eval_batch_size: int = 1024
     device: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise UserInputError(f"The 'optimizer' parameter must be one of {OPTIMIZERS}. Got {self.optimizer!r} instead.")
+        if self.precision not in PRECISIONS:
+            raise UserInputError(f"The 'precision' parameter must be one of {PRECISIONS}. Got {self.precision!r} instead.")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
             raise UserInputError(f"The 'batch_size' parameter must be an int >= 2. Got {self.batch_size!r} instead.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -58,6 +63,56 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def bf16_is_native(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 in hardware (AVX512-BF16/AMX CPUs, Ampere+ GPUs)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class PrecisionChooser:
+    """Which precision each training step runs in.
+
+    ``fp32`` and ``bf16`` are fixed (bf16 = autocast, weights stay fp32).
+    ``auto`` with a time limit on hardware with native bfloat16 times the
+    first real training steps in both (one warm-up step each, then
+    ``PROBE_STEPS`` each) and keeps the faster: on this project's CPUs
+    bfloat16 trains plain conv nets ~2x faster but depthwise-separable ones
+    slower (docs/decisions.md). The probe steps are ordinary training steps,
+    so nothing is wasted. Without a time limit ``auto`` stays in fp32, so an
+    epoch-based training is reproducible from its seed.
+    """
+
+    def __init__(self, precision: str, device: torch.device, timed: bool):
+        self.device = device
+        native = bf16_is_native(device)
+        if precision == "bf16" or (precision == "auto" and native and device.type == "cuda"):
+            self.fixed: bool | None = True
+        elif precision == "fp32" or not (native and timed):
+            self.fixed = False
+        else:
+            self.fixed = None  # decided by timing the first steps
+        self.seconds = {False: 0.0, True: 0.0}
+
+    def use_bf16(self, step: int) -> bool:
+        if self.fixed is not None:
+            return self.fixed
+        if step < 2 + 2 * PROBE_STEPS:  # fp32, bf16 (warm-up), then PROBE_STEPS of each
+            return step % 2 == 1 if step < 2 else step >= 2 + PROBE_STEPS
+        self.fixed = self.seconds[True] < self.seconds[False]
+        return self.fixed
+
+    def record(self, step: int, bf16: bool, seconds: float) -> None:
+        if self.fixed is None and step >= 2:
+            self.seconds[bf16] += seconds
+
+    def autocast(self, bf16: bool):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig):
@@ -119,6 +174,10 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
     n = len(y)
     steps_per_epoch = max(1, n // config.batch_size + (1 if n % config.batch_size >= 2 else 0))
     total_steps = steps_per_epoch * epochs
+    channels_last = config.precision != "fp32" and x.dim() == 4
+    if channels_last:  # faster convolutions on CPU and GPU (docs/decisions.md); undone at the end
+        model.to(memory_format=torch.channels_last)
+    precision = PrecisionChooser(config.precision, device, time_limit is not None)
     opt = make_optimizer(model, config)
     x, y = x.to(device), y.to(device)
     curve = []
@@ -145,11 +204,16 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
                 factor = lr_factor(progress, config.warmup_fraction)
             for group in opt.param_groups:
                 group["lr"] = config.lr * factor
-            out = model(x[idx])
-            loss = F.cross_entropy(out, y[idx], label_smoothing=config.label_smoothing)
+            xb = x[idx].contiguous(memory_format=torch.channels_last) if channels_last else x[idx]
+            bf16 = precision.use_bf16(step)
+            step_start = time.perf_counter()
+            with precision.autocast(bf16):
+                out = model(xb)
+                loss = F.cross_entropy(out.float(), y[idx], label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            precision.record(step, bf16, time.perf_counter() - step_start)
             step += 1
             total += loss.detach() * len(idx)
             seen += len(idx)
@@ -167,7 +231,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             raise TrialError(f"training loss became {train_loss} in epoch {epoch}; "
                              f"try a lower learning rate (lr={config.lr})")
         done = epoch - 1 + seen / n if out_of_time else epoch
-        point = {"epoch": round(done, 4), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start}
+        point = {"epoch": round(done, 4), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start,
+                 "bf16": float(bool(precision.fixed))}
         if val is not None:
             point["val_accuracy"], point["val_loss"] = evaluate_model(model, *val, config.eval_batch_size)
         curve.append(point)
@@ -175,6 +240,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             on_epoch(point)
         if out_of_time:
             break
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)
     if not curve:
         raise TrialError(f"no training step fitted in the time limit of {time_limit:g}s" if time_limit else
                          "no training step ran: the training set needs at least 2 samples")
