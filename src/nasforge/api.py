@@ -36,6 +36,7 @@ class SearchSpec:
     val_fraction: float = 0.1
     val_samples: int | None = None
     benchmark: str | None = None
+    continue_runs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +80,8 @@ def estimator_from_spec(spec: dict[str, Any]):
         train_config = TrainConfig(**spec.train_options)
     except TypeError as exc:
         raise UserInputError(f"bad training option: {exc}") from None
-    return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples)
+    return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples,
+                             continue_runs=spec.continue_runs)
 
 
 def _components(spec: SearchSpec):

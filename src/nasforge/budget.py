@@ -32,13 +32,15 @@ from .estimation import TrainConfig
 from .export import export_model, save_checkpoint
 
 # Defaults chosen by measurement; see docs/auto.md for the experiments.
-SEARCH_FRACTION = 0.35
-RUNG0_SHARE = 1 / 60  # rung-0 training seconds as a share of the search time
+SEARCH_FRACTION = 0.4
+RUNG0_SHARE = 1 / 20  # rung-0 training seconds as a share of the search time (rungs continue, see docs/auto.md)
 ETA = 3
 RUNGS = 3
 MIN_RUNG_SECONDS = 1.0
 MIN_FINAL_SECONDS = 5.0
 SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation data (see docs/auto.md)
+DECAY_SHARE = 0.4  # the winner's learning rate decays over the last 40% of its whole training
+CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
 
@@ -197,7 +199,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
     if search == "asha":
         spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
-                          space_options=space_options or {}, val_samples=SEARCH_VAL_SAMPLES,
+                          space_options=space_options or {}, val_samples=SEARCH_VAL_SAMPLES, continue_runs=True,
                           strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
                                             "max_resource": plan.rung_seconds[-1], "eta": ETA,
                                             "sampler": "evolution", "initial": priors})
@@ -248,8 +250,11 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     if search_score is not None:
         log(f"Chosen: {space_obj.describe(arch)} (val accuracy {search_score:.4f} after {rung:g}s of training)")
 
+    run = study.estimator.run_for(arch, study.fidelity) if search == "asha" else None
+    if run is None and search == "asha" and search_score is not None:
+        log("The chosen candidate's training is not in this process (a resumed search); retraining it from scratch.")
     summary = train_until_deadline(space_obj, arch, ds, study.estimator.train_config, deadline, out, seed, onnx,
-                                   log, study.storage.meta()["spec"]["space_options"])
+                                   log, study.storage.meta()["spec"]["space_options"], run=run)
     chosen = [t.id for t in study.storage.trials(("ok",)) if t.arch == arch]
     if chosen:
         study.storage.add_final_model(chosen[-1], summary["files"]["pytorch"], {
@@ -269,17 +274,37 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     return summary
 
 
+def _continue_until(run, x, y, train_s: float, log, deadline: Deadline) -> list[dict[str, float]]:
+    """Continue ``run`` on ``x, y`` for ``train_s`` seconds, the learning rate decaying to zero over
+    the last ``DECAY_SHARE`` of its whole training (search included); log every ~30 s."""
+    from .estimation import decay_lr
+
+    end = run.seconds + train_s
+    schedule = decay_lr(max(run.seconds, (1 - DECAY_SHARE) * end), end)
+    curve, samples0 = [], run.samples
+    while end - run.seconds > 0.05:
+        loss = run.run(x, y, min(CHUNK_SECONDS, end - run.seconds), schedule)
+        curve.append({"epoch": round((run.samples - samples0) / len(y), 4), "train_loss": loss,
+                      "train_seconds_total": run.seconds})
+        log(f"  epoch {curve[-1]['epoch']:.2f}  train loss {loss:.4f}  {deadline.left():.0f}s left")
+    return curve
+
+
 def train_until_deadline(space, arch, ds, train_config: TrainConfig, deadline: Deadline, out: Path, seed: int = 0,
-                         onnx: bool = True, log=print, space_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Retrain ``arch`` on train+validation until the deadline (less the wrap-up), test once,
-    write ``model.pt`` (and ``model.onnx``); return the summary."""
+                         onnx: bool = True, log=print, space_options: dict[str, Any] | None = None,
+                         run=None) -> dict[str, Any]:
+    """Train ``arch`` on train+validation until the deadline (less the wrap-up), test once,
+    write ``model.pt`` (and ``model.onnx``); return the summary. With ``run`` (the
+    search's :class:`~nasforge.estimation.TrainingRun` of ``arch``) the training
+    continues from there instead of starting over."""
     config = TrainConfig(**{**train_config.to_dict(), **space.training_config(arch)})
     device = resolve_device(config.device)
     x, y = ds.train_and_val()
     previous_threads = torch.get_num_threads()
+    searched_s = run.seconds if run is not None else 0.0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = space.build(arch, ds.input_shape, ds.num_classes).to(device)
+        model = run.model if run is not None else space.build(arch, ds.input_shape, ds.num_classes).to(device)
         x_test, y_test = ds.test()
         threads = fastest_thread_count(model, x, y, config.batch_size)
         torch.set_num_threads(threads)
@@ -290,13 +315,17 @@ def train_until_deadline(space, arch, ds, train_config: TrainConfig, deadline: D
                     f"{MIN_FINAL_SECONDS:g}s (the deadline will pass). Give a larger --time-budget.")
                 train_s = MIN_FINAL_SECONDS
             log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
-                "(the schedule ends at the deadline).")
+                + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
+                + "the schedule ends at the deadline).")
+            if run is not None:
+                curve = _continue_until(run, x, y, train_s, log, deadline)
+                model = run.finish()
+            else:
+                def on_epoch(point):
+                    log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  "
+                        f"{deadline.left():.0f}s left")
 
-            def on_epoch(point):
-                log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  "
-                    f"{deadline.left():.0f}s left")
-
-            curve = train_model(model, x, y, 10_000, config, seed, on_epoch=on_epoch, time_limit=train_s)
+                curve = train_model(model, x, y, 10_000, config, seed, on_epoch=on_epoch, time_limit=train_s)
             test_accuracy, test_loss = evaluate_model(model, x_test, y_test, config.eval_batch_size)
         finally:
             torch.set_num_threads(previous_threads)
@@ -304,6 +333,7 @@ def train_until_deadline(space, arch, ds, train_config: TrainConfig, deadline: D
         "arch": arch.to_dict(), "description": space.describe(arch), "space": space.name, "dataset": ds.name,
         "test_accuracy": test_accuracy, "test_loss": test_loss, "test_samples": len(y_test),
         "train_samples": len(y), "final_train_seconds": train_s, "final_epochs": curve[-1]["epoch"],
+        "continued_from_search_seconds": searched_s,
         "params": count_params(model), "flops": count_flops(model, ds.input_shape),
         "latency_ms": measure_latency_ms(model, ds.input_shape), "seed": seed, "threads": threads,
         "train_config": config.to_dict(), "curve": curve,

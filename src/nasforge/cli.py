@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=_positive_float,
                    help="train every trial for this many seconds (time-equalised fidelity; --epochs, if given, caps it)")
     s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
+    s.add_argument("--continue-runs", action="store_true", default=None,
+                   help="with --seconds and a multi-fidelity strategy (asha, hyperband): a promoted trial continues "
+                        "its earlier training instead of restarting (sequential studies; constant learning rate)")
     s.add_argument("--seed", type=int, help="study seed (default 0)")
     s.add_argument("--workers", type=_positive_int, default=1,
                    help="run trials in this many isolated worker processes (default 1: in this process)")
@@ -193,7 +196,7 @@ def _search_spec(args):
     given = {k: v for k, v in {
         "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
-        "seconds": args.seconds, "benchmark": args.benchmark,
+        "seconds": args.seconds, "benchmark": args.benchmark, "continue_runs": args.continue_runs,
     }.items() if v is not None}
     if args.seconds is not None and args.epochs is None:
         given["epochs"] = 1000  # time decides; the epoch cap only stops runaway tiny data sets

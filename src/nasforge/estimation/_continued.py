@@ -1,0 +1,144 @@
+"""Training that pauses and continues: successive halving without restarts.
+
+Hyperband and ASHA assume a promoted candidate *continues* its training;
+restarting it from scratch at every rung wastes most of the search time,
+and the winner's search training is thrown away before the final run. A
+:class:`TrainingRun` keeps the model, the optimizer, the precision choice,
+the data order and the step count between calls to :meth:`TrainingRun.run`,
+so a promotion trains only the extra seconds and the winner of a search
+goes on into its final training (on more data, with the learning rate
+decaying to zero at the deadline).
+
+The schedule is warm-up, then constant, then a decay only at the very end
+(warmup-stable-decay): a constant learning rate can be continued by any
+amount, so every rung compares candidates on the same footing, and only the
+final phase knows when training ends.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import TrialError
+from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device
+
+WARMUP_STEPS = 100
+
+
+def stable_lr(seconds_done: float, step: int) -> float:
+    """Warm-up over the first ``WARMUP_STEPS`` steps, then constant: the search phase."""
+    return min(1.0, (step + 1) / WARMUP_STEPS)
+
+
+def decay_lr(start_s: float, end_s: float) -> Callable[[float, int], float]:
+    """Constant until ``start_s`` seconds of training, then cosine to zero at ``end_s``: the final phase."""
+    def factor(seconds_done: float, step: int) -> float:
+        warm = min(1.0, (step + 1) / WARMUP_STEPS)
+        if seconds_done <= start_s:
+            return warm
+        progress = min(1.0, (seconds_done - start_s) / max(1e-9, end_s - start_s))
+        return warm * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return factor
+
+
+class TrainingRun:
+    """One model's training, continued across calls to :meth:`run`."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, seed: int):
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.opt = make_optimizer(model, config)
+        self.precision = PrecisionChooser(config.precision, self.device, timed=True)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.channels_last: bool | None = None  # decided by the first batch's shape
+        self.step = 0
+        self.seconds = 0.0  # training seconds so far, over every call
+        self.samples = 0
+        self._order: torch.Tensor | None = None
+        self._position = 0
+
+    def run(self, x: torch.Tensor, y: torch.Tensor, seconds: float,
+            lr_factor: Callable[[float, int], float] = stable_lr) -> float:
+        """Train ``seconds`` more on ``x, y``; return the mean training loss of this call.
+
+        ``lr_factor(seconds_done, step)`` scales ``config.lr``; the data order is
+        a fresh permutation whenever the previous one is used up (or the data
+        changed size, e.g. validation data joining for the final phase)."""
+        config, model = self.config, self.model
+        if self.channels_last is None:
+            self.channels_last = config.precision != "fp32" and x.dim() == 4
+            if self.channels_last:
+                model.to(memory_format=torch.channels_last)
+        x, y = x.to(self.device), y.to(self.device)
+        n = len(y)
+        if self._order is not None and len(self._order) != n:
+            self._order = None
+        model.train()
+        total, seen = torch.zeros((), device=self.device), 0
+        start = time.perf_counter()
+        while True:
+            spent = time.perf_counter() - start
+            if spent >= seconds:
+                break
+            if self._order is None or self._position + 2 > n:
+                self._order = torch.randperm(n, generator=self.generator).to(self.device)
+                self._position = 0
+            idx = self._order[self._position:self._position + config.batch_size]
+            self._position += config.batch_size
+            xb = x[idx].contiguous(memory_format=torch.channels_last) if self.channels_last else x[idx]
+            for group in self.opt.param_groups:
+                group["lr"] = config.lr * lr_factor(self.seconds + spent, self.step)
+            bf16 = self.precision.use_bf16(self.step)
+            step_start = time.perf_counter()
+            with self.precision.autocast(bf16):
+                loss = F.cross_entropy(model(xb).float(), y[idx], label_smoothing=config.label_smoothing)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.precision.record(self.step, bf16, time.perf_counter() - step_start)
+            self.step += 1
+            total += loss.detach() * len(idx)
+            seen += len(idx)
+        self.seconds += time.perf_counter() - start
+        self.samples += seen
+        if seen == 0:
+            raise TrialError(f"no training step fitted in {seconds:g}s")
+        mean = (total / seen).item()
+        if not math.isfinite(mean):
+            raise TrialError(f"training loss became {mean}; try a lower learning rate (lr={config.lr})")
+        return mean
+
+    def finish(self) -> nn.Module:
+        """The trained model in the default memory layout (for saving, export and latency)."""
+        if self.channels_last:
+            self.model.to(memory_format=torch.contiguous_format)
+            self.channels_last = None
+        return self.model
+
+
+class RunCache:
+    """The most recent training runs by architecture, so a promotion continues one (bounded memory)."""
+
+    def __init__(self, capacity: int = 64):
+        self.capacity = capacity
+        self._runs: OrderedDict[str, TrainingRun] = OrderedDict()
+
+    def get(self, key: str) -> TrainingRun | None:
+        run = self._runs.get(key)
+        if run is not None:
+            self._runs.move_to_end(key)
+        return run
+
+    def put(self, key: str, run: TrainingRun) -> None:
+        self._runs[key] = run
+        self._runs.move_to_end(key)
+        while len(self._runs) > self.capacity:
+            self._runs.popitem(last=False)
