@@ -21,9 +21,10 @@ steps (nasforge's own probe) for its search and final training.
 
 Every system's final model is trained by the same trainer (AdamW, warm-up,
 cosine schedule that ends at the deadline) on train+validation and tested
-once. After ``auto``, the smallest model on its study's Pareto fronts with at
-most a third of the hand-designed net's parameters is retrained for the same
-final time as auto's winner (outside the budget) and tested: the "small pick".
+once. After ``auto``, the best-validated model on its study's Pareto fronts with at
+most a third of the hand-designed net's parameters is retrained from scratch
+for as long as auto's winner trained in all (outside the budget) and tested:
+the "small pick".
 
     python benchmarks/budgeted_search.py                      # 600 s each, seed 0
     python benchmarks/budgeted_search.py --budget 120 --seeds 0 1 2 --systems hand auto
@@ -171,7 +172,8 @@ def run_small_pick(args, out, auto_summary, hand_params):
     else:
         return None
     ds = data.load(args.dataset)
-    seconds = auto_summary["final_train_seconds"] + 10.0
+    # as much training as auto's winner had in all (its search share included), from scratch
+    seconds = auto_summary["final_train_seconds"] + auto_summary.get("continued_from_search_seconds", 0.0) + 10.0
     s = train_until_deadline(spaces.get("macro-cnn"), Arch.from_dict(pick["arch"]), ds, TrainConfig(),
                              Deadline(time.monotonic(), seconds), out, args.seed, onnx=False, log=lambda m: None)
     return {**s, "rung": rung, "trial_id": pick["trial_id"]}

@@ -97,6 +97,7 @@ def test_auto_on_digits_keeps_the_budget_and_writes_a_working_model(tmp_path):
     wall = time.monotonic() - start
     assert wall <= budget + 5, f"auto took {wall:.1f}s for a {budget}s budget"
     assert summary["search"]["trials"] >= 2 and summary["final_train_seconds"] > 5
+    assert summary["continued_from_search_seconds"] > 0  # the winner went on from its search training
     assert summary["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     out = tmp_path / "run"
     for name in ("model.pt", "model.onnx", "summary.json", "report.md", "study.db", "arch.json"):

@@ -32,7 +32,7 @@ from .estimation import TrainConfig
 from .export import export_model, save_checkpoint
 
 # Defaults chosen by measurement; see docs/auto.md for the experiments.
-SEARCH_FRACTION = 0.4
+SEARCH_FRACTION = 0.35
 RUNG0_SHARE = 1 / 20  # rung-0 training seconds as a share of the search time (rungs continue, see docs/auto.md)
 ETA = 3
 RUNGS = 3
@@ -42,6 +42,8 @@ SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation
 DECAY_SHARE = 0.4  # the winner's learning rate decays over the last 40% of its whole training
 CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
+MIN_SUBSET_SAMPLES = 1000  # the smallest training subset a rung uses (fewer makes rankings noise)
+RUNG_MODES = ("subset", "time")
 SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
 
 
@@ -52,9 +54,11 @@ class AutoPlan:
     budget_s: float
     search_s: float
     rung_seconds: tuple[float, ...]
+    available_s: float = 0.0  # search + final training seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"budget_s": self.budget_s, "search_s": self.search_s, "rung_seconds": list(self.rung_seconds)}
+        return {"budget_s": self.budget_s, "search_s": self.search_s, "rung_seconds": list(self.rung_seconds),
+                "available_s": self.available_s}
 
 
 def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION,
@@ -63,7 +67,14 @@ def make_plan(budget_s: float, available_s: float, search_fraction: float = SEAR
     search_s = max(0.0, search_fraction * available_s)
     rung0 = round(max(MIN_RUNG_SECONDS, search_s * rung0_share), 2)
     rungs = tuple(rung0 * ETA ** k for k in range(RUNGS))  # exact multiples: ASHA rebuilds them from rung 0
-    return AutoPlan(budget_s, search_s, rungs)
+    return AutoPlan(budget_s, search_s, rungs, available_s)
+
+
+def _rung_seconds(asha) -> tuple[float, ...]:
+    """Training seconds of each rung of an ``asha`` strategy (over seconds, or subsets with proportional time)."""
+    if asha.seconds_per_unit is not None:
+        return tuple(round(level * asha.seconds_per_unit, 3) for level in asha.levels)
+    return tuple(asha.levels)
 
 
 class Deadline:
@@ -163,7 +174,7 @@ def _choose(study, search: str):
         if best is None:
             return None, None, None
         arch, score, rung = best
-        return arch, score, study.strategy.levels[rung]
+        return arch, score, _rung_seconds(study.strategy)[rung]
     best = study.best()
     if best is None:
         return None, None, None
@@ -173,11 +184,17 @@ def _choose(study, search: str):
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
          seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter=None, log=print,
-         started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE) -> dict[str, Any]:
+         started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
+         rungs: str = "subset") -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
     trained for the middle rung's time (an ablation for benchmarks).
+    ``rungs="subset"`` (default): rung ``k`` trains on a data subset for the
+    same share of the final training time, so each candidate sees as many
+    epochs as the final training will give it; ``rungs="time"``: all the
+    training data for equal seconds, a promotion continuing its training and
+    the winner continuing into the final training (see docs/auto.md).
     ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
     spent before this call (the CLI counts its own start-up). Rerunning with
     the same ``out`` resumes the search from ``out/study.db``.
@@ -196,8 +213,23 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
         raise UserInputError(f"unknown search {search!r}; known: {', '.join(SEARCHES)}")
     from . import spaces
 
+    if rungs not in RUNG_MODES:
+        raise UserInputError(f"unknown rungs {rungs!r}; known: {', '.join(RUNG_MODES)}")
     priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
-    if search == "asha":
+    resource = "subset" if rungs == "subset" else "seconds"
+    if search == "asha" and rungs == "subset" and not study_path.exists():
+        from . import data
+
+        final_s = max(1.0, plan.available_s - plan.search_s)
+        n_train = len(data.load(dataset).y_train)
+        first = min(1.0, max(plan.rung_seconds[0] / final_s, MIN_SUBSET_SAMPLES / n_train))
+        spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
+                          space_options=space_options or {}, val_samples=SEARCH_VAL_SAMPLES,
+                          strategy_options={"resource": "subset", "min_resource": round(first, 5),
+                                            "max_resource": round(min(1.0, first * ETA ** (RUNGS - 1)), 5),
+                                            "eta": ETA, "seconds_per_unit": round(final_s, 2),
+                                            "sampler": "evolution", "initial": priors})
+    elif search == "asha":
         spec = SearchSpec(space=space, dataset=dataset, strategy="asha", seed=seed, epochs=1000,
                           space_options=space_options or {}, val_samples=SEARCH_VAL_SAMPLES, continue_runs=True,
                           strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
@@ -213,25 +245,34 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
         stored = study.storage.meta()["spec"]
         same = ((stored.get("dataset"), stored.get("space"), stored.get("strategy"), stored.get("seed"),
                  stored.get("space_options") or {}) == (dataset, space, spec.strategy, seed, space_options or {})
-                and (search != "asha" or stored.get("strategy_options", {}).get("resource") == "seconds"))
+                and (search != "asha" or stored.get("strategy_options", {}).get("resource") == resource))
         if not same:
             study.storage.close()
             raise StudyError(f"{str(study_path)!r} holds another search ({stored.get('strategy')} of "
                              f"{stored.get('space')!r} on {stored.get('dataset')!r}, seed {stored.get('seed')}); "
                              f"choose another --out for {space!r} on {dataset!r} with seed {seed}")
         if search == "asha":  # keep the study's own rung times
-            plan = AutoPlan(plan.budget_s, plan.search_s, tuple(study.strategy.levels))
+            plan = AutoPlan(plan.budget_s, plan.search_s, _rung_seconds(study.strategy), plan.available_s)
         log(f"Resuming the search in {study_path}: {study.finished_count()} trial(s) already finished.")
     else:
         study = open_study(study_path, spec)
+        if search == "asha":
+            plan = AutoPlan(plan.budget_s, plan.search_s, _rung_seconds(study.strategy), plan.available_s)
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
 
     search_s = max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS)))
     if search_s > 0:
-        fidelity = (f"successive halving with rungs of {', '.join(f'{r:g}s' for r in plan.rung_seconds)}"
-                    if search == "asha" else f"random candidates of {plan.rung_seconds[1]:g}s")
+        if search != "asha":
+            fidelity = f"random candidates of {plan.rung_seconds[1]:g}s"
+        elif study.strategy.resource == "subset":
+            fidelity = ("successive halving on training subsets of "
+                        f"{', '.join(f'{100 * f:.3g}%' for f in study.strategy.levels)} for "
+                        f"{', '.join(f'{r:g}s' for r in plan.rung_seconds)} (as many epochs as the final training)")
+        else:
+            fidelity = (f"successive halving with rungs of {', '.join(f'{r:g}s' for r in plan.rung_seconds)} "
+                        "(promotions continue their training)")
         probe = study.estimator.space.build(study.estimator.space.sample(np.random.default_rng(seed)),
                                             ds.input_shape, ds.num_classes)
         threads = fastest_thread_count(probe, ds.x_train, ds.y_train, study.estimator.train_config.batch_size)
@@ -250,8 +291,9 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     if search_score is not None:
         log(f"Chosen: {space_obj.describe(arch)} (val accuracy {search_score:.4f} after {rung:g}s of training)")
 
-    run = study.estimator.run_for(arch, study.fidelity) if search == "asha" else None
-    if run is None and search == "asha" and search_score is not None:
+    continued = search == "asha" and study.estimator.continue_runs
+    run = study.estimator.run_for(arch, study.fidelity) if continued else None
+    if run is None and continued and search_score is not None:
         log("The chosen candidate's training is not in this process (a resumed search); retraining it from scratch.")
     summary = train_until_deadline(space_obj, arch, ds, study.estimator.train_config, deadline, out, seed, onnx,
                                    log, study.storage.meta()["spec"]["space_options"], run=run)

@@ -122,7 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--space", default="macro-cnn", help="search space (default macro-cnn)")
     a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     a.add_argument("--search-fraction", type=float, default=None,
-                   help="share of the budget spent searching (default 0.35, chosen by measurement)")
+                   help="share of the budget spent searching (default 0.35)")
+    a.add_argument("--rungs", choices=("subset", "time"), default="subset",
+                   help="subset (default): candidates train on data subsets for the same share of the final "
+                        "training time (as many epochs as the final training); time: all the data for equal "
+                        "seconds, promotions and the winner continue their training")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
@@ -291,7 +295,7 @@ def cmd_auto(args, console) -> int:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=_Reporter(), log=lambda m: console.print(m, markup=False),
-             started_at=STARTED)
+             started_at=STARTED, rungs=args.rungs)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")

@@ -45,7 +45,7 @@ class ASHA(Strategy):
 
     def __init__(self, space, seed=0, resource: str = "epochs", min_resource: float = 1, max_resource: float = 9,
                  eta: float = 3, sampler: str = "random", population_size: int = 20, tournament_size: int = 5,
-                 random_fraction: float = 0.2, initial: list | None = None):
+                 random_fraction: float = 0.2, initial: list | None = None, seconds_per_unit: float | None = None):
         super().__init__(space, seed)
         if resource not in RESOURCES:
             raise UserInputError(f"The 'resource' parameter of asha must be one of {RESOURCES}. Got {resource!r} instead.")
@@ -56,6 +56,10 @@ class ASHA(Strategy):
                                  f"Got min_resource={min_resource!r}, max_resource={max_resource!r} instead.")
         if resource == "subset" and max_resource > 1:
             raise UserInputError(f"The 'max_resource' of asha over 'subset' is a fraction <= 1. Got {max_resource!r}.")
+        if seconds_per_unit is not None and (resource != "subset" or not (
+                isinstance(seconds_per_unit, (int, float)) and seconds_per_unit > 0)):
+            raise UserInputError("The 'seconds_per_unit' option of asha needs resource='subset' and a positive "
+                                 f"number of seconds. Got {seconds_per_unit!r} with resource={resource!r}.")
         if not (isinstance(eta, (int, float)) and eta > 1):
             raise UserInputError(f"The 'eta' parameter of asha must be a number > 1. Got {eta!r} instead.")
         for name, value, low in (("population_size", population_size, 2), ("tournament_size", tournament_size, 1)):
@@ -68,6 +72,7 @@ class ASHA(Strategy):
         self.min_resource, self.max_resource, self.eta = min_resource, max_resource, eta
         self.population_size, self.tournament_size = population_size, tournament_size
         self.random_fraction = float(random_fraction)
+        self.seconds_per_unit = seconds_per_unit
         self._set_initial(initial)
         self.levels = rung_resources(min_resource, max_resource, eta)
         self.rungs: list[list[tuple[str, float]]] = [[] for _ in self.levels]  # (arch json, score) per rung
@@ -77,12 +82,14 @@ class ASHA(Strategy):
         return {"resource": self.resource, "min_resource": self.min_resource, "max_resource": self.max_resource,
                 "eta": self.eta, "sampler": self.sampler, "population_size": self.population_size,
                 "tournament_size": self.tournament_size, "random_fraction": self.random_fraction,
-                "initial": self.initial}
+                "initial": self.initial, "seconds_per_unit": self.seconds_per_unit}
 
     def _fidelity(self, rung: int) -> dict:
         value = self.levels[rung]
         if self.resource == "epochs":
             value = max(1, int(round(value)))
+        if self.seconds_per_unit is not None:  # a data subset trained for proportional time
+            return {"subset": value, "seconds": round(value * self.seconds_per_unit, 3)}
         return {self.resource: value}
 
     def _promotable(self, rung: int) -> str | None:

@@ -1,0 +1,87 @@
+"""Successive halving without restarts: continued trainings, the late-decay schedule,
+and the estimator that continues a promoted candidate."""
+
+import pytest
+import torch
+from torch import nn
+
+from nasforge import Arch, spaces
+from nasforge.api import SearchSpec, open_study
+from nasforge.estimation import Fidelity, TrainConfig, TrainingEstimator, TrainingRun, decay_lr, stable_lr
+from nasforge.estimation._continued import WARMUP_STEPS, RunCache
+
+
+def tiny_cnn():
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(8, 10))
+
+
+def test_schedules_warm_up_hold_and_decay_to_zero_at_the_end():
+    assert stable_lr(0.0, 0) == pytest.approx(1 / WARMUP_STEPS)
+    assert stable_lr(1e6, WARMUP_STEPS) == 1.0  # constant: any run can be continued
+    f = decay_lr(60.0, 100.0)
+    assert f(10.0, 10_000) == f(60.0, 10_000) == 1.0
+    values = [f(t, 10_000) for t in (60, 70, 80, 90, 99.9, 100, 120)]
+    assert values == sorted(values, reverse=True) and values[-1] == 0.0 and values[-2] == 0.0
+    assert f(80.0, 10_000) == pytest.approx(0.5)
+
+
+def test_a_run_continues_where_it_stopped(digits):
+    torch.manual_seed(0)
+    run = TrainingRun(tiny_cnn(), TrainConfig(lr=1e-2), seed=0)
+    first = run.run(digits.x_train, digits.y_train, 0.5)
+    steps, seconds, weights = run.step, run.seconds, run.model[0].weight.detach().clone()
+    assert steps > 0 and seconds >= 0.5
+    second = run.run(digits.x_train, digits.y_train, 0.5)
+    assert run.step > steps and run.seconds >= seconds + 0.5
+    assert not torch.equal(weights, run.model[0].weight)
+    assert second < first  # the loss goes on falling instead of starting over
+    # more data (validation joins for the final phase) is used from the next batch on
+    x = torch.cat([digits.x_train, digits.x_val])
+    y = torch.cat([digits.y_train, digits.y_val])
+    run.run(x, y, 0.2)
+    assert len(run._order) == len(y)
+    model = run.finish()
+    assert model[0].weight.is_contiguous() and all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_estimator_continues_a_promoted_arch_and_restarts_otherwise(digits):
+    space = spaces.get("macro-cnn")
+    est = TrainingEstimator(space, digits, continue_runs=True, measure_latency=False)
+    arch = space.priors()[2]
+    first = est.evaluate(arch, Fidelity(epochs=1000, seconds=0.6), seed=0)
+    promoted = est.evaluate(arch, Fidelity(epochs=1000, seconds=1.8), seed=1)
+    assert first.ok and promoted.ok, (first.error, promoted.error)
+    # the promotion trains only the missing 1.2 s, and its run has 1.8 s behind it in all
+    assert promoted.metrics["train_seconds"] < 1.6
+    assert promoted.curve[-1]["train_seconds_total"] >= 1.8
+    assert promoted.curve[-1]["epoch"] > first.curve[-1]["epoch"]
+    assert est.run_for(arch, Fidelity(epochs=1000, seconds=1.8)).target_seconds == 1.8
+    # asking for no more than the run has trained starts a new run
+    again = est.evaluate(arch, Fidelity(epochs=1000, seconds=0.6), seed=2)
+    assert again.curve[-1]["train_seconds_total"] < 1.2
+    # without the option every trial starts from scratch
+    plain = TrainingEstimator(space, digits, measure_latency=False)
+    plain.evaluate(arch, Fidelity(epochs=1000, seconds=0.6), seed=0)
+    assert plain.evaluate(arch, Fidelity(epochs=1000, seconds=1.2), seed=1).metrics["train_seconds"] >= 1.2
+
+
+def test_run_cache_keeps_the_most_recent_runs():
+    cache = RunCache(capacity=2)
+    for key in "abc":
+        cache.put(key, key)
+    assert cache.get("a") is None and cache.get("b") == "b"
+    cache.put("d", "d")  # b was used last, so c goes
+    assert cache.get("c") is None and cache.get("b") == "b"
+
+
+def test_asha_study_with_continued_runs_stores_every_rung(tmp_path):
+    spec = SearchSpec(space="macro-cnn", dataset="digits", strategy="asha", epochs=1000, continue_runs=True,
+                      strategy_options={"resource": "seconds", "min_resource": 0.3, "max_resource": 2.7, "eta": 3})
+    study = open_study(tmp_path / "s.db", spec)
+    study.optimize(n_trials=14)
+    promoted = [t for t in study.trials if t.fidelity["seconds"] > 0.3 and t.status == "ok"]
+    assert promoted, "ASHA promoted nothing in 14 trials"
+    # a promoted trial trained only the seconds its lower rung had not
+    assert all(t.metrics["train_seconds"] < 0.8 * t.fidelity["seconds"] for t in promoted)
+    assert open_study(tmp_path / "s.db").estimator.continue_runs  # kept in the study's spec
