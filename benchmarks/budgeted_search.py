@@ -203,6 +203,7 @@ def one(args):
         if small is not None:
             result["small_pick"] = {k: small[k] for k in ("test_accuracy", "params", "latency_ms", "description",
                                                           "rung", "trial_id", "final_train_seconds")}
+    result["continued_from_search_seconds"] = s.get("continued_from_search_seconds", 0.0)
     (out / "result.json").write_text(json.dumps(result, indent=2))
 
 
@@ -217,6 +218,8 @@ def main():
     p.add_argument("--one", choices=SYSTEMS, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--hand-params", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--small-pick-seeds", type=int, nargs="*", default=None,
+                   help="seeds whose auto run is followed by the small pick (default: all)")
     args = p.parse_args()
     if args.one:
         return one(args)
@@ -228,7 +231,8 @@ def main():
         for system in args.systems:
             cmd = [sys.executable, __file__, "--one", system, "--seed", str(seed), "--budget", str(args.budget),
                    "--dataset", args.dataset, "--threads", str(args.threads), "--out", args.out,
-                   "--hand-params", str(hand_params)]
+                   "--hand-params", str(hand_params if args.small_pick_seeds is None or seed in args.small_pick_seeds
+                                        else 0)]
             start = time.monotonic()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             wall = time.monotonic() - start

@@ -93,11 +93,15 @@ def test_time_limited_training_stops_at_the_limit():
 def test_auto_on_digits_keeps_the_budget_and_writes_a_working_model(tmp_path):
     budget = 30
     start = time.monotonic()
-    summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None)
+    summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None, rungs="subset")
     wall = time.monotonic() - start
     assert wall <= budget + 5, f"auto took {wall:.1f}s for a {budget}s budget"
     assert summary["search"]["trials"] >= 2 and summary["final_train_seconds"] > 5
-    assert summary["continued_from_search_seconds"] > 0  # the winner went on from its search training
+    # default rungs: data subsets trained for the final time's share (as many epochs as the final training)
+    subsets = {t.fidelity["subset"]: t.fidelity["seconds"] for t in nasforge.open_study(tmp_path / "run" / "study.db").trials}
+    assert all(f < 1.0 or len(subsets) == 1 for f in subsets)
+    ratios = {round(sec / f, 1) for f, sec in subsets.items()}
+    assert len(ratios) == 1 and summary["final_train_seconds"] == pytest.approx(ratios.pop(), rel=0.5)
     assert summary["test_accuracy"] > 0.5  # 10 classes: chance is 0.1
     out = tmp_path / "run"
     for name in ("model.pt", "model.onnx", "summary.json", "report.md", "study.db", "arch.json"):
@@ -211,3 +215,16 @@ def test_hyperband_brackets_finish_when_some_trials_fail():
         assert not (req.meta["rung"] > 0 and fail(req.arch)), "a failed architecture was promoted"
         hb.tell(req, res)
     assert (0, 2) in rungs_reached  # the first bracket got to its top rung despite failures
+
+
+def test_auto_default_time_rungs_continue_the_winner_into_the_final_training(tmp_path):
+    budget = 30
+    start = time.monotonic()
+    summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None)
+    assert time.monotonic() - start <= budget + 5
+    assert summary["continued_from_search_seconds"] > 0  # the winner went on from its search training
+    assert summary["test_accuracy"] > 0.5
+    trials = nasforge.open_study(tmp_path / "run" / "study.db").trials
+    assert all(t.fidelity["subset"] == 1.0 for t in trials)
+    with pytest.raises(UserInputError, match="unknown rungs"):
+        nasforge.auto("digits", time_budget=30, out=tmp_path / "x", rungs="epochs")

@@ -42,7 +42,7 @@ SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation
 DECAY_SHARE = 0.4  # the winner's learning rate decays over the last 40% of its whole training
 CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
-MIN_SUBSET_SAMPLES = 1000  # the smallest training subset a rung uses (fewer makes rankings noise)
+MIN_SUBSET_SAMPLES = 500  # the smallest training subset a rung uses (fewer makes rankings noise)
 RUNG_MODES = ("subset", "time")
 SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
 
@@ -185,16 +185,16 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
          seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter=None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
-         rungs: str = "subset") -> dict[str, Any]:
+         rungs: str = "time") -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
     trained for the middle rung's time (an ablation for benchmarks).
-    ``rungs="subset"`` (default): rung ``k`` trains on a data subset for the
-    same share of the final training time, so each candidate sees as many
-    epochs as the final training will give it; ``rungs="time"``: all the
-    training data for equal seconds, a promotion continuing its training and
-    the winner continuing into the final training (see docs/auto.md).
+    ``rungs="time"`` (default): all the training data for equal seconds, a
+    promotion continuing its training and the winner continuing into the
+    final training; ``rungs="subset"``: rung ``k`` trains on a data subset
+    for the same share of the final training time, so each candidate sees as
+    many epochs as the final training will give it (see docs/auto.md).
     ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
     spent before this call (the CLI counts its own start-up). Rerunning with
     the same ``out`` resumes the search from ``out/study.db``.

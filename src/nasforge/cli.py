@@ -123,10 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     a.add_argument("--search-fraction", type=float, default=None,
                    help="share of the budget spent searching (default 0.35)")
-    a.add_argument("--rungs", choices=("subset", "time"), default="subset",
-                   help="subset (default): candidates train on data subsets for the same share of the final "
-                        "training time (as many epochs as the final training); time: all the data for equal "
-                        "seconds, promotions and the winner continue their training")
+    a.add_argument("--rungs", choices=("time", "subset"), default="time",
+                   help="time (default): all the data for equal seconds, promotions and the winner continue "
+                        "their training; subset: candidates train on data subsets for the same share of the final "
+                        "training time (as many epochs as the final training)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")

@@ -30,6 +30,7 @@ from ..errors import TrialError
 from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device
 
 WARMUP_STEPS = 100
+EMA_DECAY = 0.99  # evaluation weights: an average over the last ~100 steps (see TrainingRun.eval_model)
 
 
 def stable_lr(seconds_done: float, step: int) -> float:
@@ -48,6 +49,20 @@ def decay_lr(start_s: float, end_s: float) -> Callable[[float, int], float]:
     return factor
 
 
+@torch.no_grad()
+def _ema_update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged) -> None:
+    """Exponential moving average whose horizon grows with the steps taken (``n/(n+9)``, at
+    most ``EMA_DECAY``), so that a short run is not scored on its initial weights."""
+    n = int(n_averaged)
+    decay = min(EMA_DECAY, (1 + n) / (10 + n))
+    floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+    if floats:
+        torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - decay)
+    for a, c in zip(averaged, current):  # e.g. batch norm's step counter
+        if not a.is_floating_point():
+            a.copy_(c)
+
+
 class TrainingRun:
     """One model's training, continued across calls to :meth:`run`."""
 
@@ -64,6 +79,7 @@ class TrainingRun:
         self.samples = 0
         self._order: torch.Tensor | None = None
         self._position = 0
+        self._ema: torch.optim.swa_utils.AveragedModel | None = None
 
     def run(self, x: torch.Tensor, y: torch.Tensor, seconds: float,
             lr_factor: Callable[[float, int], float] = stable_lr) -> float:
@@ -104,6 +120,7 @@ class TrainingRun:
             loss.backward()
             self.opt.step()
             self.precision.record(self.step, bf16, time.perf_counter() - step_start)
+            self._average()
             self.step += 1
             total += loss.detach() * len(idx)
             seen += len(idx)
@@ -115,6 +132,21 @@ class TrainingRun:
         if not math.isfinite(mean):
             raise TrialError(f"training loss became {mean}; try a lower learning rate (lr={config.lr})")
         return mean
+
+    def _average(self) -> None:
+        if self._ema is None:
+            from torch.optim.swa_utils import AveragedModel
+
+            self._ema = AveragedModel(self.model, multi_avg_fn=_ema_update, use_buffers=True)
+        else:
+            self._ema.update_parameters(self.model)
+
+    def eval_model(self) -> nn.Module:
+        """The weights to *score* a paused run with: an exponential moving average of the
+        last ~100 steps. At a constant learning rate the raw weights jitter (validation
+        accuracy of one prior read 0.48 after 12 s, 0.74 for its sibling); the average
+        is what a decayed learning rate would have settled near."""
+        return self._ema.module if self._ema is not None else self.model
 
     def finish(self) -> nn.Module:
         """The trained model in the default memory layout (for saving, export and latency)."""

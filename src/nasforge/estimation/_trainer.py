@@ -160,7 +160,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
                 check: Callable[[nn.Module], bool] | None = None) -> list[dict[str, float]]:
     """Train in place; return the per-epoch curve (train loss and, with ``val``, val accuracy/loss).
 
-    With ``time_limit`` (seconds), training stops when that time is spent and
+    With ``time_limit`` (seconds of training: validation passes and ``check`` calls are not counted), training stops when that time is spent and
     the learning-rate schedule runs on time instead of steps, so the decay
     ends exactly at the limit (``epochs`` is then only an upper bound).
     The last, possibly partial, epoch is reported with a fractional
@@ -183,6 +183,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
     curve = []
     step = 0
     t_start = time.perf_counter()
+    paused = 0.0  # seconds spent evaluating: not training time, so not counted against ``time_limit``
     next_check = check_every if check is not None else None
     out_of_time = False
     for epoch in range(1, epochs + 1):
@@ -197,7 +198,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             if time_limit is None:
                 factor = step_lr_factor(step, total_steps, config.warmup_fraction)
             else:
-                progress = max(step / total_steps, (time.perf_counter() - t_start) / time_limit)
+                progress = max(step / total_steps, (time.perf_counter() - t_start - paused) / time_limit)
                 if progress >= 1.0:
                     out_of_time = True
                     break
@@ -217,9 +218,11 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             step += 1
             total += loss.detach() * len(idx)
             seen += len(idx)
-            if next_check is not None and time.perf_counter() - t_start >= next_check:
+            if next_check is not None and time.perf_counter() - t_start - paused >= next_check:
                 next_check += check_every
+                check_start = time.perf_counter()
                 stop = check(model)
+                paused += time.perf_counter() - check_start
                 model.train()
                 if stop:
                     out_of_time = True  # stop here, as if the time had run out
@@ -234,7 +237,9 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
         point = {"epoch": round(done, 4), "train_loss": train_loss, "epoch_seconds": time.perf_counter() - start,
                  "bf16": float(bool(precision.fixed))}
         if val is not None:
+            eval_start = time.perf_counter()
             point["val_accuracy"], point["val_loss"] = evaluate_model(model, *val, config.eval_batch_size)
+            paused += time.perf_counter() - eval_start
         curve.append(point)
         if on_epoch is not None:
             on_epoch(point)
@@ -332,7 +337,7 @@ class TrainingEstimator(Estimator):
         self.runs.put(key, run)
         point = {"epoch": round(run.samples / len(y), 4), "train_loss": train_loss, "epoch_seconds": train_seconds,
                  "bf16": float(bool(run.precision.fixed)), "train_seconds_total": run.seconds}
-        point["val_accuracy"], point["val_loss"] = evaluate_model(run.model, *self._validation(),
+        point["val_accuracy"], point["val_loss"] = evaluate_model(run.eval_model(), *self._validation(),
                                                                  config.eval_batch_size)
         return run.model, [point], train_seconds, run
 
