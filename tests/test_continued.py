@@ -85,3 +85,20 @@ def test_asha_study_with_continued_runs_stores_every_rung(tmp_path):
     # a promoted trial trained only the seconds its lower rung had not
     assert all(t.metrics["train_seconds"] < 0.8 * t.fidelity["seconds"] for t in promoted)
     assert open_study(tmp_path / "s.db").estimator.continue_runs  # kept in the study's spec
+
+
+def test_fidelity_ranking_benchmark_runs_on_digits(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "fidelity_ranking.py"
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, str(script), "--dataset", "digits", "--final-seconds", "1.5", "--looks",
+                           "0.3", "0.8", "--samples", "1", "--threads", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 5 and all(len(r["looks"]) == 2 and 0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+    assert "| 0.8 |" in proc.stdout and "Spearman" in proc.stdout
