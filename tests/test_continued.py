@@ -102,3 +102,19 @@ def test_fidelity_ranking_benchmark_runs_on_digits(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == 5 and all(len(r["looks"]) == 2 and 0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
     assert "| 0.8 |" in proc.stdout and "Spearman" in proc.stdout
+
+
+def test_cli_search_continue_runs_records_only_the_extra_seconds(tmp_path):
+    from conftest import run_cli
+
+    from nasforge import open_study
+
+    proc = run_cli("search", "--dataset", "digits", "--strategy", "asha", "--seconds", "0.3", "--continue-runs",
+                   "--strategy-option", "resource=seconds", "--strategy-option", "min_resource=0.3",
+                   "--strategy-option", "max_resource=2.7", "--trials", "12", "--study", tmp_path / "s.db",
+                   "--quiet", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    study = open_study(tmp_path / "s.db")
+    assert study.estimator.continue_runs
+    promoted = [t for t in study.trials if t.status == "ok" and t.fidelity["seconds"] > 0.3]
+    assert promoted and all(t.metrics["train_seconds"] < 0.8 * t.fidelity["seconds"] for t in promoted)
