@@ -156,7 +156,8 @@ def test_define_by_run_space_from_a_file(tmp_path):
 
 def test_ctrl_c_stops_gracefully_and_resume_repeats_nothing(tmp_path):
     study = tmp_path / "c.db"
-    args = ["search", "--dataset", "digits", "--strategy", "random", "--epochs", "3", "--trials", "12",
+    # trials long enough (~1 s) that SIGINT lands mid-study even when a loaded machine delays this reader
+    args = ["search", "--dataset", "digits", "--strategy", "random", "--epochs", "10", "--trials", "12",
             "--study", str(study), "--seed", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "nasforge.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
