@@ -251,13 +251,11 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
             raise StudyError(f"{str(study_path)!r} holds another search ({stored.get('strategy')} of "
                              f"{stored.get('space')!r} on {stored.get('dataset')!r}, seed {stored.get('seed')}); "
                              f"choose another --out for {space!r} on {dataset!r} with seed {seed}")
-        if search == "asha":  # keep the study's own rung times
-            plan = AutoPlan(plan.budget_s, plan.search_s, _rung_seconds(study.strategy), plan.available_s)
         log(f"Resuming the search in {study_path}: {study.finished_count()} trial(s) already finished.")
     else:
         study = open_study(study_path, spec)
-        if search == "asha":
-            plan = AutoPlan(plan.budget_s, plan.search_s, _rung_seconds(study.strategy), plan.available_s)
+    if search == "asha":  # the study's own rung times (a resumed study keeps its first plan's)
+        plan = AutoPlan(plan.budget_s, plan.search_s, _rung_seconds(study.strategy), plan.available_s)
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")

@@ -23,11 +23,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TrialError
-from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device
+from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device, train_step
 
 WARMUP_STEPS = 100
 EMA_DECAY = 0.99  # evaluation weights: an average over the last ~100 steps (see TrainingRun.eval_model)
@@ -80,6 +79,8 @@ class TrainingRun:
         self._order: torch.Tensor | None = None
         self._position = 0
         self._ema: torch.optim.swa_utils.AveragedModel | None = None
+        self.target_seconds = 0.0  # the training seconds its latest trial asked for (an estimator's bookkeeping)
+        self.costs: dict | None = None  # params, FLOPs, latency: measured once per run
 
     def run(self, x: torch.Tensor, y: torch.Tensor, seconds: float,
             lr_factor: Callable[[float, int], float] = stable_lr) -> float:
@@ -112,17 +113,10 @@ class TrainingRun:
             xb = x[idx].contiguous(memory_format=torch.channels_last) if self.channels_last else x[idx]
             for group in self.opt.param_groups:
                 group["lr"] = config.lr * lr_factor(self.seconds + spent, self.step)
-            bf16 = self.precision.use_bf16(self.step)
-            step_start = time.perf_counter()
-            with self.precision.autocast(bf16):
-                loss = F.cross_entropy(model(xb).float(), y[idx], label_smoothing=config.label_smoothing)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.precision.record(self.step, bf16, time.perf_counter() - step_start)
+            loss = train_step(model, self.opt, self.precision, self.step, xb, y[idx], config.label_smoothing)
             self._average()
             self.step += 1
-            total += loss.detach() * len(idx)
+            total += loss * len(idx)
             seen += len(idx)
         self.seconds += time.perf_counter() - start
         self.samples += seen

@@ -115,6 +115,20 @@ class PrecisionChooser:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
+def train_step(model: nn.Module, opt, precision: PrecisionChooser, step: int, xb: torch.Tensor, yb: torch.Tensor,
+               label_smoothing: float) -> torch.Tensor:
+    """One optimisation step in the precision ``precision`` picks for ``step``; returns the (detached) loss."""
+    bf16 = precision.use_bf16(step)
+    start = time.perf_counter()
+    with precision.autocast(bf16):
+        loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    precision.record(step, bf16, time.perf_counter() - start)
+    return loss.detach()
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig):
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
@@ -206,17 +220,9 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
             for group in opt.param_groups:
                 group["lr"] = config.lr * factor
             xb = x[idx].contiguous(memory_format=torch.channels_last) if channels_last else x[idx]
-            bf16 = precision.use_bf16(step)
-            step_start = time.perf_counter()
-            with precision.autocast(bf16):
-                out = model(xb)
-                loss = F.cross_entropy(out.float(), y[idx], label_smoothing=config.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            precision.record(step, bf16, time.perf_counter() - step_start)
+            loss = train_step(model, opt, precision, step, xb, y[idx], config.label_smoothing)
             step += 1
-            total += loss.detach() * len(idx)
+            total += loss * len(idx)
             seen += len(idx)
             if next_check is not None and time.perf_counter() - t_start - paused >= next_check:
                 next_check += check_every
@@ -309,6 +315,14 @@ class TrainingEstimator(Estimator):
     def _run_key(arch, fidelity) -> str:
         return f"{arch.to_json()}|{fidelity.subset}|{fidelity.width_multiplier}"
 
+    def _training_data(self, fidelity):
+        """The training samples a trial at ``fidelity`` sees (a fixed subset when ``subset`` < 1)."""
+        x, y = self.dataset.x_train, self.dataset.y_train
+        if fidelity.subset < 1.0:
+            idx = subset_indices(len(y), fidelity.subset)
+            x, y = x[idx], y[idx]
+        return x, y
+
     def _validation(self):
         ds = self.dataset
         return (ds.x_val[:self.val_samples], ds.y_val[:self.val_samples]) if self.val_samples else (ds.x_val, ds.y_val)
@@ -325,11 +339,7 @@ class TrainingEstimator(Estimator):
                 torch.manual_seed(seed)
                 model = self.space.build(arch, ds.input_shape, ds.num_classes, fidelity.width_multiplier)
             run = TrainingRun(model, config, seed)
-            run.target_seconds, run.costs = 0.0, None
-        x, y = ds.x_train, ds.y_train
-        if fidelity.subset < 1.0:
-            idx = subset_indices(len(y), fidelity.subset)
-            x, y = x[idx], y[idx]
+        x, y = self._training_data(fidelity)
         t0 = time.perf_counter()
         train_loss = run.run(x, y, fidelity.seconds - run.target_seconds)
         train_seconds = time.perf_counter() - t0
@@ -359,15 +369,11 @@ class TrainingEstimator(Estimator):
             if self.report_test:
                 metrics["test_accuracy"] = evaluate_model(model, *ds.test(), config.eval_batch_size)[0]
             return metrics, curve
-        config = replace(self.train_config, **self.space.training_config(arch))
         device = resolve_device(config.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = self.space.build(arch, ds.input_shape, ds.num_classes, fidelity.width_multiplier).to(device)
-            x, y = ds.x_train, ds.y_train
-            if fidelity.subset < 1.0:
-                idx = subset_indices(len(y), fidelity.subset)
-                x, y = x[idx], y[idx]
+            x, y = self._training_data(fidelity)
             t0 = time.perf_counter()
             val = self._validation()
             curve = train_model(model, x, y, fidelity.epochs, config, seed, val, on_epoch,
