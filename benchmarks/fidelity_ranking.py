@@ -38,8 +38,8 @@ def kendall(a, b) -> float:
 
 
 def measure(space, arch, ds, looks, final_seconds, seed, val_samples):
-    from nasforge.budget import DECAY_SHARE
-    from nasforge.estimation import TrainConfig, TrainingRun, count_params, decay_lr, evaluate_model
+    from nasforge.budget import continue_until
+    from nasforge.estimation import TrainConfig, TrainingRun, count_params, evaluate_model
 
     torch.manual_seed(seed)
     run = TrainingRun(space.build(arch, ds.input_shape, ds.num_classes), TrainConfig(), seed)
@@ -48,9 +48,7 @@ def measure(space, arch, ds, looks, final_seconds, seed, val_samples):
         run.run(ds.x_train, ds.y_train, look - run.seconds)
         scores.append(evaluate_model(run.eval_model(), ds.x_val[:val_samples], ds.y_val[:val_samples])[0])
     x, y = ds.train_and_val()
-    schedule = decay_lr(max(run.seconds, (1 - DECAY_SHARE) * final_seconds), final_seconds)
-    while final_seconds - run.seconds > 0.05:
-        run.run(x, y, min(30.0, final_seconds - run.seconds), schedule)
+    continue_until(run, x, y, final_seconds - run.seconds)  # as `nasforge auto` trains its winner
     model = run.finish()
     return scores, evaluate_model(model, *ds.test())[0], count_params(model), run.samples / len(y)
 

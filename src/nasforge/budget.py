@@ -314,9 +314,9 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     return summary
 
 
-def _continue_until(run, x, y, train_s: float, log, deadline: Deadline) -> list[dict[str, float]]:
+def continue_until(run, x, y, train_s: float, on_chunk=None) -> list[dict[str, float]]:
     """Continue ``run`` on ``x, y`` for ``train_s`` seconds, the learning rate decaying to zero over
-    the last ``DECAY_SHARE`` of its whole training (search included); log every ~30 s."""
+    the last ``DECAY_SHARE`` of its whole training (search included); ``on_chunk(point)`` every ~30 s."""
     from .estimation import decay_lr
 
     end = run.seconds + train_s
@@ -326,7 +326,8 @@ def _continue_until(run, x, y, train_s: float, log, deadline: Deadline) -> list[
         loss = run.run(x, y, min(CHUNK_SECONDS, end - run.seconds), schedule)
         curve.append({"epoch": round((run.samples - samples0) / len(y), 4), "train_loss": loss,
                       "train_seconds_total": run.seconds})
-        log(f"  epoch {curve[-1]['epoch']:.2f}  train loss {loss:.4f}  {deadline.left():.0f}s left")
+        if on_chunk is not None:
+            on_chunk(curve[-1])
     return curve
 
 
@@ -357,15 +358,14 @@ def train_until_deadline(space, arch, ds, train_config: TrainConfig, deadline: D
             log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
                 + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
                 + "the schedule ends at the deadline).")
+            def progress(point):
+                log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  {deadline.left():.0f}s left")
+
             if run is not None:
-                curve = _continue_until(run, x, y, train_s, log, deadline)
+                curve = continue_until(run, x, y, train_s, progress)
                 model = run.finish()
             else:
-                def on_epoch(point):
-                    log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  "
-                        f"{deadline.left():.0f}s left")
-
-                curve = train_model(model, x, y, 10_000, config, seed, on_epoch=on_epoch, time_limit=train_s)
+                curve = train_model(model, x, y, 10_000, config, seed, on_epoch=progress, time_limit=train_s)
             test_accuracy, test_loss = evaluate_model(model, x_test, y_test, config.eval_batch_size)
         finally:
             torch.set_num_threads(previous_threads)
