@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import TrialError
+from ._augment import augment_batch
 from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device, train_step
 
 WARMUP_STEPS = 100
@@ -110,7 +111,8 @@ class TrainingRun:
                 self._position = 0
             idx = self._order[self._position:self._position + config.batch_size]
             self._position += config.batch_size
-            xb = x[idx].contiguous(memory_format=torch.channels_last) if self.channels_last else x[idx]
+            xb = augment_batch(x[idx], config.augment, self.generator)
+            xb = xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
             for group in self.opt.param_groups:
                 group["lr"] = config.lr * lr_factor(self.seconds + spent, self.step)
             loss = train_step(model, self.opt, self.precision, self.step, xb, y[idx], config.label_smoothing)

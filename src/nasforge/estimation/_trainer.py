@@ -20,6 +20,7 @@ from torch import nn
 
 from ..arch import Arch
 from ..errors import TrialError, UserInputError
+from ._augment import augment_batch, check_augment
 from ._base import FAILED, OK, Estimator, Fidelity, Result
 from ._metrics import count_flops, count_params, measure_latency_ms
 
@@ -44,12 +45,14 @@ class TrainConfig:
     eval_batch_size: int = 1024
     device: str = "auto"
     precision: str = "auto"
+    augment: str = "none"  # "shift" / "shift-flip": see _augment.py
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise UserInputError(f"The 'optimizer' parameter must be one of {OPTIMIZERS}. Got {self.optimizer!r} instead.")
         if self.precision not in PRECISIONS:
             raise UserInputError(f"The 'precision' parameter must be one of {PRECISIONS}. Got {self.precision!r} instead.")
+        check_augment(self.augment)
         if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
             raise UserInputError(f"The 'batch_size' parameter must be an int >= 2. Got {self.batch_size!r} instead.")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -219,7 +222,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int,
                 factor = lr_factor(progress, config.warmup_fraction)
             for group in opt.param_groups:
                 group["lr"] = config.lr * factor
-            xb = x[idx].contiguous(memory_format=torch.channels_last) if channels_last else x[idx]
+            xb = augment_batch(x[idx], config.augment, generator)
+            xb = xb.contiguous(memory_format=torch.channels_last) if channels_last else xb
             loss = train_step(model, opt, precision, step, xb, y[idx], config.label_smoothing)
             step += 1
             total += loss * len(idx)
