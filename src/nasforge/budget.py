@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 MIN_SUBSET_SAMPLES = 500  # the smallest training subset a rung uses (fewer makes rankings noise)
 RUNG_MODES = ("subset", "time")
+AUGMENT_MODES = ("auto", "none", "shift", "shift-flip")
+MIRROR_KEEP = 0.9  # mirrored validation images keep >= 90% of the accuracy: mirroring preserves labels
 SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
 
 
@@ -143,6 +145,30 @@ def fastest_thread_count(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     return min(timings, key=timings.get)
 
 
+@torch.no_grad()
+def mirror_test(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(accuracy, accuracy on the same samples mirrored along the last axis) of ``model``.
+
+    A model trained without flips still recognises mirrored clothes or
+    animals, but not mirrored digits or letters; the ratio tells ``auto``
+    whether mirror flips are a label-preserving augmentation for this data."""
+    plain, _ = evaluate_model(model, x, y)
+    mirrored, _ = evaluate_model(model, x.flip(-1), y)
+    return plain, mirrored
+
+
+def choose_augment(requested: str, model: torch.nn.Module | None, ds, val_samples: int) -> tuple[str, str]:
+    """(augmentation for the final training, why). ``auto``: random shifts for every
+    image or sequence, plus mirror flips if the search's winner passes :func:`mirror_test`."""
+    if requested != "auto":
+        return requested, "as requested"
+    if model is None:
+        return "shift", "no trained candidate to test mirroring with"
+    plain, mirrored = mirror_test(model, ds.x_val[:val_samples], ds.y_val[:val_samples])
+    why = f"val accuracy {plain:.3f}, mirrored {mirrored:.3f}"
+    return ("shift-flip" if mirrored >= MIRROR_KEEP * plain else "shift"), why
+
+
 def pareto_front(points: list[dict[str, Any]], cost: str = "params") -> list[dict[str, Any]]:
     """The points no other point beats on both ``val_accuracy`` (higher) and ``cost`` (lower), cheapest first."""
     front, best_acc = [], -math.inf
@@ -185,7 +211,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
          seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter=None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
-         rungs: str = "time") -> dict[str, Any]:
+         rungs: str = "time", augment: str = "auto") -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
@@ -195,6 +221,9 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     final training; ``rungs="subset"``: rung ``k`` trains on a data subset
     for the same share of the final training time, so each candidate sees as
     many epochs as the final training will give it (see docs/auto.md).
+    ``augment``: the final training's data augmentation (``auto``: random
+    shifts, and mirror flips when the data pass :func:`mirror_test`; the
+    search trains without, see docs/auto.md).
     ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
     spent before this call (the CLI counts its own start-up). Rerunning with
     the same ``out`` resumes the search from ``out/study.db``.
@@ -215,6 +244,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
 
     if rungs not in RUNG_MODES:
         raise UserInputError(f"unknown rungs {rungs!r}; known: {', '.join(RUNG_MODES)}")
+    if augment not in AUGMENT_MODES:
+        raise UserInputError(f"unknown augment {augment!r}; known: {', '.join(AUGMENT_MODES)}")
     priors = [a.to_dict() for a in spaces.get(space, **(space_options or {})).priors()]
     resource = "subset" if rungs == "subset" else "seconds"
     if search == "asha" and rungs == "subset" and not study_path.exists():
@@ -293,7 +324,11 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     run = study.estimator.run_for(arch, study.fidelity) if continued else None
     if run is None and continued and search_score is not None:
         log("The chosen candidate's training is not in this process (a resumed search); retraining it from scratch.")
-    summary = train_until_deadline(space_obj, arch, ds, study.estimator.train_config, deadline, out, seed, onnx,
+    tested = run.eval_model() if run is not None else None
+    augmentation, why = choose_augment(augment, tested, ds, SEARCH_VAL_SAMPLES)
+    log(f"Final training augmentation: {augmentation} ({why}).")
+    train_config = replace(study.estimator.train_config, augment=augmentation)
+    summary = train_until_deadline(space_obj, arch, ds, train_config, deadline, out, seed, onnx,
                                    log, study.storage.meta()["spec"]["space_options"], run=run)
     chosen = [t.id for t in study.storage.trials(("ok",)) if t.arch == arch]
     if chosen:
@@ -302,7 +337,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     summary.update({
         "search": {"plan": plan.to_dict(), "trials": study.finished_count(),
                    "search_seconds": study.elapsed(), "chosen_rung_seconds": rung, "method": search,
-                   "chosen_val_accuracy": search_score},
+                   "chosen_val_accuracy": search_score, "augment_reason": why},
         "candidates": {r: pareto_front(points) for r, points in _candidates(study, plan.rung_seconds).items()},
         "study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent(),
     })
@@ -362,6 +397,7 @@ def train_until_deadline(space, arch, ds, train_config: TrainConfig, deadline: D
                 log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  {deadline.left():.0f}s left")
 
             if run is not None:
+                run.config = replace(run.config, augment=config.augment)  # the search trained without
                 curve = continue_until(run, x, y, train_s, progress)
                 model = run.finish()
             else:

@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time (default): all the data for equal seconds, promotions and the winner continue "
                         "their training; subset: candidates train on data subsets for the same share of the final "
                         "training time (as many epochs as the final training)")
+    a.add_argument("--augment", choices=("auto", "none", "shift", "shift-flip"), default="auto",
+                   help="data augmentation of the final training: auto (default) shifts images/sequences by a few "
+                        "pixels and mirrors them too if the search's best model still recognises mirrored "
+                        "validation samples; none; shift; shift-flip")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
@@ -295,7 +299,7 @@ def cmd_auto(args, console) -> int:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=_Reporter(), log=lambda m: console.print(m, markup=False),
-             started_at=STARTED, rungs=args.rungs)
+             started_at=STARTED, rungs=args.rungs, augment=args.augment)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")

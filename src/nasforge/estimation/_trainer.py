@@ -159,7 +159,8 @@ def step_lr_factor(step: int, total_steps: int, warmup_fraction: float) -> float
 @torch.inference_mode()
 def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on ``x, y``."""
-    device = next(model.parameters()).device
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
     model.eval()
     correct, loss = 0, 0.0
     for i in range(0, len(y), batch_size):
