@@ -5,7 +5,11 @@ loading and start-up included) and 2 CPU threads, and runs in a fresh
 process, one after another:
 
 - ``hand``: a standard 3-stage conv net with batch norm (~0.29M parameters)
-  trained for the whole budget;
+  simply trained for the whole budget (no augmentation);
+- ``hand-aug``: the same net trained with the recipe auto's final training
+  uses on Fashion-MNIST (random shifts and mirror flips): not a system a
+  user gets for free, but the reference that shows how much of auto's
+  margin is its training recipe rather than its architecture;
 - ``optuna``: Optuna's TPE sampler with its Hyperband pruner over the same
   space as nasforge's default (macro-cnn); each trial trains with one
   schedule over the largest resource and reports validation accuracy to the
@@ -21,7 +25,9 @@ steps (nasforge's own probe) for its search and final training.
 
 Every system's final model is trained by the same trainer (AdamW, warm-up,
 cosine schedule that ends at the deadline) on train+validation and tested
-once. After ``auto``, the best-validated model on its study's Pareto fronts with at
+once; the searches' final trainings use auto's augmentation choice (random
+shifts, plus mirror flips when the search's best model passes the mirror
+test). After ``auto``, the best-validated model on its study's Pareto fronts with at
 most a third of the hand-designed net's parameters is retrained from scratch
 for as long as auto's winner trained in all (outside the budget) and tested:
 the "small pick".
@@ -44,7 +50,7 @@ import time
 from pathlib import Path
 
 STARTED = time.monotonic()
-SYSTEMS = ("hand", "optuna", "random", "auto")
+SYSTEMS = ("hand", "hand-aug", "optuna", "random", "auto")
 
 
 def hand_cnn(in_channels: int, num_classes: int, dims: int):
@@ -80,15 +86,15 @@ class HandSpace:
         return {}
 
 
-def run_hand(args, deadline, out):
+def run_hand(args, deadline, out, augment="none"):
     from nasforge import data
     from nasforge.arch import Arch
     from nasforge.budget import train_until_deadline
     from nasforge.estimation import TrainConfig
 
     ds = data.load(args.dataset)
-    s = train_until_deadline(HandSpace(), Arch("hand-cnn", {}), ds, TrainConfig(), deadline, out, args.seed,
-                             onnx=False, log=lambda m: None)
+    s = train_until_deadline(HandSpace(), Arch("hand-cnn", {}), ds, TrainConfig(augment=augment), deadline, out,
+                             args.seed, onnx=False, log=lambda m: None)
     return {**s, "evaluated": 0}
 
 
@@ -99,7 +105,10 @@ def run_optuna(args, deadline, out):
 
     from nasforge import data, spaces
     from nasforge.arch import Arch
-    from nasforge.budget import RUNGS, ETA, WRAP_UP_GUESS, fastest_thread_count, make_plan, train_until_deadline
+    from dataclasses import replace
+
+    from nasforge.budget import (ETA, RUNGS, SEARCH_VAL_SAMPLES, WRAP_UP_GUESS, choose_augment,
+                                 fastest_thread_count, make_plan, train_until_deadline)
     from nasforge.estimation import TrainConfig, evaluate_model, train_model
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -126,10 +135,12 @@ def run_optuna(args, deadline, out):
         # one training with one schedule over the largest resource, checked every rung-0 interval
         train_model(model, ds.x_train, ds.y_train, 10_000, config, trial.number, time_limit=chunk * chunks,
                     check_every=chunk, check=report)
+        models[trial.number] = model
         if reports and trial.should_prune():
             raise optuna.TrialPruned()
         return evaluate_model(model, ds.x_val, ds.y_val)[0]
 
+    models = {}  # trial number -> trained model: auto's mirror test runs on the best one
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=args.seed),
                                 pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=chunks,
                                                                       reduction_factor=ETA))
@@ -143,7 +154,9 @@ def run_optuna(args, deadline, out):
     best = max(pool, key=lambda t: t.value if t.value is not None else max(t.intermediate_values.values()))
     arch = Arch(space.name, {d.name: best.params[d.name] for d in space.decisions})
     torch.set_num_threads(args.threads)
-    s = train_until_deadline(space, arch, ds, config, deadline, out, args.seed, onnx=False, log=lambda m: None)
+    augment, _ = choose_augment("auto", models.get(best.number), ds, SEARCH_VAL_SAMPLES)  # auto's final recipe
+    s = train_until_deadline(space, arch, ds, replace(config, augment=augment), deadline, out, args.seed,
+                             onnx=False, log=lambda m: None)
     return {**s, "evaluated": len(study.trials), "pruned": sum(t.state == optuna.trial.TrialState.PRUNED
                                                                 for t in study.trials)}
 
@@ -174,7 +187,8 @@ def run_small_pick(args, out, auto_summary, hand_params):
     ds = data.load(args.dataset)
     # as much training as auto's winner had in all (its search share included), from scratch
     seconds = auto_summary["final_train_seconds"] + auto_summary.get("continued_from_search_seconds", 0.0) + 10.0
-    s = train_until_deadline(spaces.get("macro-cnn"), Arch.from_dict(pick["arch"]), ds, TrainConfig(),
+    config = TrainConfig(augment=auto_summary["train_config"]["augment"])  # the same recipe as auto's winner
+    s = train_until_deadline(spaces.get("macro-cnn"), Arch.from_dict(pick["arch"]), ds, config,
                              Deadline(time.monotonic(), seconds), out, args.seed, onnx=False, log=lambda m: None)
     return {**s, "rung": rung, "trial_id": pick["trial_id"]}
 
@@ -190,6 +204,7 @@ def one(args):
     out.mkdir(parents=True)
     deadline = Deadline(STARTED, args.budget)
     runner = {"hand": run_hand, "optuna": run_optuna, "auto": run_auto,
+              "hand-aug": lambda a, d, o: run_hand(a, d, o, augment="shift-flip"),
               "random": lambda a, d, o: run_auto(a, d, o, search="random")}[args.one]
     s = runner(args, deadline, out)
     result = {"system": args.one, "seed": args.seed, "test_accuracy": s["test_accuracy"], "params": s["params"],
@@ -242,7 +257,7 @@ def main():
             row = json.loads((Path(args.out) / f"{system}-seed{seed}" / "result.json").read_text())
             row["wall_s"] = wall - row.get("small_pick_seconds", 0.0)  # the small pick is outside the budget
             rows.append(row)
-            print(f"{system:>7} seed {seed}: test {row['test_accuracy']:.4f}  params {row['params']:>8,}  "
+            print(f"{system:>8} seed {seed}: test {row['test_accuracy']:.4f}  params {row['params']:>8,}  "
                   f"latency {row['latency_ms']:.2f}ms  evaluated {row['evaluated']:>3}  wall {row['wall_s']:.1f}s  "
                   f"{row['description']}", flush=True)
     print(f"\nBudget {args.budget:g}s per system, {args.threads} threads, {args.dataset}, "

@@ -19,7 +19,8 @@ from ..ops import OPS, conv_bn_relu, make_op, projection
 from ._base import Decision, DecisionSpace
 
 STEM_WIDTHS = (8, 16, 24, 32)
-WIDTH_LADDER = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # stage s chooses from WIDTH_LADDER[s:s+5]
+WIDTH_LADDER = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # stage s chooses from WIDTH_LADDER[s:s+STAGE_WIDTHS]
+STAGE_WIDTHS = 6  # up to 64 / 96 / 128 channels in stages 1 / 2 / 3, as wide as the standard hand CNN
 BLOCKS = (1, 2, 3)
 OPERATIONS = tuple(OPS)
 
@@ -127,7 +128,8 @@ class MacroCNNSpace(DecisionSpace):
                 Decision(f"s{s}.op", _choices(f"stage {s} op", given.get("op"), OPERATIONS, _known_op)),
                 Decision(f"s{s}.blocks", _choices(f"stage {s} blocks", given.get("blocks"), BLOCKS, _positive_int),
                          ordinal=True),
-                Decision(f"s{s}.width", _choices(f"stage {s} width", given.get("width"), WIDTH_LADDER[s:s + 5],
+                Decision(f"s{s}.width", _choices(f"stage {s} width", given.get("width"),
+                                                 WIDTH_LADDER[s:s + STAGE_WIDTHS],
                                                  _positive_int), ordinal=True),
                 Decision(f"s{s}.down", _choices(f"stage {s} down", given.get("down"), (False, True), _bool)),
                 Decision(f"s{s}.residual", _choices(f"stage {s} residual", given.get("residual"), (False, True),
@@ -142,8 +144,9 @@ class MacroCNNSpace(DecisionSpace):
 
     def priors(self):
         """Standard hand designs that the default space contains: VGG- and ResNet-style
-        3x3 conv stacks at widths 32/64/96 (resolution halved in stages 2 and 3), a
-        lighter ResNet, and a MobileNet-style separable stack. Custom spaces have none."""
+        3x3 conv stacks at widths 32/64/128 (resolution halved in stages 2 and 3, as in
+        the standard hand CNN), a lighter ResNet, and a MobileNet-style separable stack.
+        Custom spaces have none."""
         if self.num_stages != 3 or self.custom["stages"] is not None or self.custom["stem"] is not None:
             return []
 
@@ -155,9 +158,9 @@ class MacroCNNSpace(DecisionSpace):
             return Arch(self.name, d)
 
         return [
-            chain(32, ("conv3x3", 2, 32, False, True), ("conv3x3", 2, 64, True, True), ("conv3x3", 2, 96, True, True)),
+            chain(32, ("conv3x3", 2, 32, False, True), ("conv3x3", 2, 64, True, True), ("conv3x3", 2, 128, True, True)),
             chain(32, ("conv3x3", 2, 32, False, False), ("conv3x3", 2, 64, True, False),
-                  ("conv3x3", 2, 96, True, False)),
+                  ("conv3x3", 2, 128, True, False)),
             chain(16, ("conv3x3", 1, 24, True, True), ("conv3x3", 2, 48, True, True), ("conv3x3", 2, 96, False, True)),
             chain(32, ("sep3x3", 2, 32, False, True), ("sep3x3", 2, 64, True, True), ("sep3x3", 3, 96, True, True)),
         ]
