@@ -226,5 +226,18 @@ def test_auto_default_time_rungs_continue_the_winner_into_the_final_training(tmp
     assert summary["test_accuracy"] > 0.5
     trials = nasforge.open_study(tmp_path / "run" / "study.db").trials
     assert all(t.fidelity["subset"] == 1.0 for t in trials)
+    # the final phase shifts the digits but does not mirror them: the winner fails the mirror test
+    assert summary["train_config"]["augment"] == "shift"
+    plain, mirrored = (float(v) for v in summary["search"]["augment_reason"].replace(",", "").split()[2::2])
+    assert mirrored < 0.9 * plain
     with pytest.raises(UserInputError, match="unknown rungs"):
         nasforge.auto("digits", time_budget=30, out=tmp_path / "x", rungs="epochs")
+    with pytest.raises(UserInputError, match="unknown augment"):
+        nasforge.auto("digits", time_budget=30, out=tmp_path / "y", augment="rotate")
+
+
+def test_random_ablation_continues_its_winner_and_honours_a_requested_augmentation(tmp_path):
+    summary = nasforge.auto("digits", time_budget=20, out=tmp_path / "run", log=lambda m: None, search="random",
+                            augment="none")
+    assert summary["continued_from_search_seconds"] > 0
+    assert summary["train_config"]["augment"] == "none" and summary["search"]["augment_reason"] == "as requested"
