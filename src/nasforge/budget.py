@@ -29,6 +29,7 @@ import torch
 from .errors import StudyError, UserInputError
 from .estimation import count_flops, count_params, evaluate_model, measure_latency_ms, resolve_device, train_model
 from .estimation import TrainConfig
+from .estimation._augment import AUGMENTATIONS
 from .export import export_model, save_checkpoint
 
 # Defaults chosen by measurement; see docs/auto.md for the experiments.
@@ -44,7 +45,7 @@ CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 MIN_SUBSET_SAMPLES = 500  # the smallest training subset a rung uses (fewer makes rankings noise)
 RUNG_MODES = ("subset", "time")
-AUGMENT_MODES = ("auto", "none", "shift", "shift-flip")
+AUGMENT_MODES = ("auto", *AUGMENTATIONS)  # auto: chosen by mirror_test
 MIRROR_KEEP = 0.9  # mirrored validation images keep >= 90% of the accuracy: mirroring preserves labels
 SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
 
@@ -145,7 +146,6 @@ def fastest_thread_count(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     return min(timings, key=timings.get)
 
 
-@torch.no_grad()
 def mirror_test(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """(accuracy, accuracy on the same samples mirrored along the last axis) of ``model``.
 
