@@ -94,3 +94,6 @@ def test_mirror_test_allows_flips_only_when_mirroring_keeps_the_labels():
     assert choose_augment("auto", Brightness(), bright, 200)[0] == "shift-flip"
     assert choose_augment("none", Brightness(), bright, 200) == ("none", "as requested")
     assert choose_augment("auto", None, bright, 200)[0] == "shift"
+    bright.tabular = True  # table columns: a shift would move values into other features' columns
+    assert choose_augment("auto", Brightness(), bright, 200)[0] == "none"
+    assert choose_augment("shift", Brightness(), bright, 200)[0] == "shift"  # what the user asks for

@@ -164,6 +164,15 @@ def test_asha_asks_initial_architectures_first_once_each():
         strategies.get("asha", space, initial=[bad])
 
 
+def test_macro_priors_hold_the_standard_hand_cnn_and_a_small_model_to_offer():
+    """The search must see the hand design it has to beat and a design 3x smaller than it."""
+    space = spaces.get("macro-cnn")
+    sizes = {space.describe(a): sum(p.numel() for p in space.build(a, (1, 28, 28), 10).parameters())
+             for a in space.priors()}
+    hand = sizes["stem32 conv3x3x2@32 conv3x3x2@64/2 conv3x3x2@128/2"]  # benchmarks/budgeted_search.py's hand CNN
+    assert 3 * min(sizes.values()) <= hand
+
+
 def test_hyperband_brackets_follow_the_paper_and_promote_only_complete_rungs():
     space = spaces.get("macro-cnn")
     est = MatchTarget(space)

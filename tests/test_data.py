@@ -54,6 +54,25 @@ def test_npz_labels_shapes_and_holdout(tmp_path):
     assert len(y_test) == 40 and len(ds.y_train) + len(ds.y_val) == 160
 
 
+def test_npz_table_columns_are_standardised_one_by_one_and_signals_as_a_whole(tmp_path):
+    rng = np.random.default_rng(0)
+    scales = np.array([0.01, 1.0, 300.0, 5.0])  # e.g. a ratio, a count, an income, a size
+    table = rng.normal(size=(300, 4)) * scales + np.array([0.5, 10.0, 2000.0, -3.0])
+    np.savez(tmp_path / "table.npz", x=table, y=rng.integers(0, 3, 300))
+    ds = data.load(str(tmp_path / "table.npz"))
+    assert ds.tabular and ds.describe()["tabular"] and ds.input_shape == (1, 4)
+    torch.testing.assert_close(ds.x_train.mean(0), torch.zeros(1, 4), atol=1e-4, rtol=0)
+    torch.testing.assert_close(ds.x_train.std(0, unbiased=False), torch.ones(1, 4), atol=1e-4, rtol=0)
+    x_test, _ = ds.test()  # the test split gets the training split's per-column statistics
+    assert float(x_test.std(0).min()) > 0.5 and float(x_test.std(0).max()) < 2.0
+    signal = np.sin(np.linspace(0, 6, 40))[None] * rng.normal(1, 0.5, (300, 1)) + rng.normal(0, 0.3, (300, 40))
+    np.savez(tmp_path / "signal.npz", x=signal, y=rng.integers(0, 3, 300))
+    ds = data.load(str(tmp_path / "signal.npz"))
+    assert not ds.tabular and "tabular" not in ds.describe()
+    assert float(ds.x_train.std(0).max() / ds.x_train.std(0).min()) > 2  # one scale: shapes kept
+    assert not data.load("mnist1d").tabular
+
+
 @pytest.mark.parametrize("arrays,match", [({"x": np.zeros((4, 2))}, "needs arrays 'x' and 'y'"),
                                           ({"x": np.zeros((4, 2)), "y": np.zeros(3)}, "has 4 samples"),
                                           ({"x": np.zeros((4, 2)), "y": np.zeros(4)}, "two classes")])

@@ -159,9 +159,12 @@ def mirror_test(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tup
 
 def choose_augment(requested: str, model: torch.nn.Module | None, ds, val_samples: int) -> tuple[str, str]:
     """(augmentation for the final training, why). ``auto``: random shifts for every
-    image or sequence, plus mirror flips if the search's winner passes :func:`mirror_test`."""
+    image or sequence, plus mirror flips if the search's winner passes :func:`mirror_test`;
+    none for tabular features."""
     if requested != "auto":
         return requested, "as requested"
+    if getattr(ds, "tabular", False):
+        return "none", "tabular features (columns on different scales): shifting or mirroring would mix them"
     if model is None:
         return "shift", "no trained candidate to test mirroring with"
     plain, mirrored = mirror_test(model, ds.x_val[:val_samples], ds.y_val[:val_samples])

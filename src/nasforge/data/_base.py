@@ -10,6 +10,8 @@ import torch
 
 from ..errors import UserInputError
 
+TABULAR_SCALE_RATIO = 10.0
+
 
 @dataclass
 class Dataset:
@@ -27,6 +29,7 @@ class Dataset:
     num_classes: int
     _load_test: Callable[[], tuple[torch.Tensor, torch.Tensor]] = field(repr=False)
     classes: list | None = None
+    tabular: bool = False  # columns are separate features (not a signal): standardised one by one, never shifted
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -42,7 +45,7 @@ class Dataset:
 
     def describe(self) -> dict:
         return {"name": self.name, "input_shape": list(self.input_shape), "num_classes": self.num_classes,
-                "train": len(self.y_train), "val": len(self.y_val)}
+                "train": len(self.y_train), "val": len(self.y_val), **({"tabular": True} if self.tabular else {})}
 
 
 def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,22 +57,38 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def normalizer(train: np.ndarray) -> Callable[[np.ndarray], torch.Tensor]:
-    """Float32 standardisation with the training split's mean and std."""
+def normalizer(train: np.ndarray, per_column: bool = False) -> Callable[[np.ndarray], torch.Tensor]:
+    """Float32 standardisation with the training split's mean and std: one for all values
+    (images, signals), or one per column of ``(N, 1, F)`` tabular features."""
     train = train.astype(np.float32)
-    mean, std = float(train.mean()), float(train.std()) or 1.0
+    if per_column:
+        mean, std = train.mean(axis=0), train.std(axis=0)
+        std[std == 0] = 1.0
+    else:
+        mean, std = float(train.mean()), float(train.std()) or 1.0
     return lambda a: torch.from_numpy((a.astype(np.float32) - mean) / std)
 
 
+def looks_tabular(x: np.ndarray) -> bool:
+    """Whether ``(N, F)`` samples are table columns rather than a signal: their spreads differ more
+    than :data:`TABULAR_SCALE_RATIO`-fold (a signal's steps or an image's pixels share one scale)."""
+    if x.ndim != 2 or len(x) < 2:
+        return False
+    std = x.astype(np.float64).std(axis=0)
+    std = std[std > 0]
+    return len(std) > 1 and std.max() > TABULAR_SCALE_RATIO * std.min()
+
+
 def make_dataset(name: str, x: np.ndarray, y: np.ndarray, test: Callable[[], tuple[np.ndarray, np.ndarray]],
-                 val_fraction: float, split_seed: int, num_classes: int, classes: list | None = None) -> Dataset:
+                 val_fraction: float, split_seed: int, num_classes: int, classes: list | None = None,
+                 tabular: bool = False) -> Dataset:
     """Split ``x, y`` into train/validation and wrap everything as tensors."""
     train_idx, val_idx = split_indices(len(y), val_fraction, split_seed)
-    norm = normalizer(x[train_idx])
+    norm = normalizer(x[train_idx], per_column=tabular)
 
     def load_test():
         xt, yt = test()
         return norm(xt), torch.from_numpy(yt.astype(np.int64))
 
     return Dataset(name, norm(x[train_idx]), torch.from_numpy(y[train_idx].astype(np.int64)), norm(x[val_idx]),
-                   torch.from_numpy(y[val_idx].astype(np.int64)), num_classes, load_test, classes)
+                   torch.from_numpy(y[val_idx].astype(np.int64)), num_classes, load_test, classes, tabular)

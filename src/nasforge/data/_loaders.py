@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetNotFoundError, UserInputError, require
-from ._base import Dataset, make_dataset, split_indices
+from ._base import Dataset, looks_tabular, make_dataset, split_indices
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -149,6 +149,7 @@ def npz(path: str, val_fraction: float = 0.1, split_seed: int = 0) -> Dataset:
     def to_index(labels):
         return np.searchsorted(classes, labels).astype(np.int64)
 
+    tabular = looks_tabular(x)
     x = _as_samples(x, path)
     y = to_index(y)
     if has_test:
@@ -161,4 +162,4 @@ def npz(path: str, val_fraction: float = 0.1, split_seed: int = 0) -> Dataset:
         def test():
             return x[test_idx], y[test_idx]
     return make_dataset(f"npz:{file.name}", x[rest], y[rest], test, val_fraction, split_seed,
-                        len(classes), [c.item() for c in classes])
+                        len(classes), [c.item() for c in classes], tabular)

@@ -145,7 +145,8 @@ class MacroCNNSpace(DecisionSpace):
     def priors(self):
         """Standard hand designs that the default space contains: VGG- and ResNet-style
         3x3 conv stacks at widths 32/64/128 (resolution halved in stages 2 and 3, as in
-        the standard hand CNN), a lighter ResNet, and a MobileNet-style separable stack.
+        the standard hand CNN), a lighter ResNet that downsamples early, and the VGG stack
+        at half width (16/32/64, a quarter of the parameters: the small model to offer).
         Custom spaces have none."""
         if self.num_stages != 3 or self.custom["stages"] is not None or self.custom["stem"] is not None:
             return []
@@ -162,7 +163,8 @@ class MacroCNNSpace(DecisionSpace):
             chain(32, ("conv3x3", 2, 32, False, False), ("conv3x3", 2, 64, True, False),
                   ("conv3x3", 2, 128, True, False)),
             chain(16, ("conv3x3", 1, 24, True, True), ("conv3x3", 2, 48, True, True), ("conv3x3", 2, 96, False, True)),
-            chain(32, ("sep3x3", 2, 32, False, True), ("sep3x3", 2, 64, True, True), ("sep3x3", 3, 96, True, True)),
+            chain(16, ("conv3x3", 2, 16, False, False), ("conv3x3", 2, 32, True, False),
+                  ("conv3x3", 2, 64, True, False)),
         ]
 
     def crossover_groups(self):
