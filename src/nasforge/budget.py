@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from .arch import Arch
 from .errors import StudyError, UserInputError
 from .estimation import count_flops, count_params, evaluate_model, measure_latency_ms, resolve_device, train_model
-from .estimation import TrainConfig
+from .estimation import TrainConfig, extrapolate_accuracy, power_law_exponent
 from .estimation._augment import AUGMENTATIONS
 from .export import export_model, save_checkpoint
 
@@ -195,19 +196,41 @@ def _candidates(study, levels: list[float]) -> dict[str, list[dict[str, Any]]]:
     return by_rung
 
 
-def _choose(study, search: str):
-    """(arch, validation score, training seconds) of the winner: the best of the highest ASHA rung,
-    or the best trial of a single-fidelity search; (None, None, None) if nothing succeeded."""
+def _choose(study, search: str, horizon_s: float = 0.0):
+    """(arch, validation score, training seconds, extrapolation table) of the winner: of the highest
+    ASHA rung, the candidate whose learning curve promises the best accuracy after ``horizon_s``
+    seconds of training in all (see :func:`extrapolated_ranking`), or the best trial of a
+    single-fidelity search; (None, None, None, []) if nothing succeeded."""
     if search == "asha":
         best = study.strategy.best_at_top()
         if best is None:
-            return None, None, None
+            return None, None, None, []
         arch, score, rung = best
-        return arch, score, _rung_seconds(study.strategy)[rung]
+        seconds = _rung_seconds(study.strategy)
+        if study.strategy.resource != "seconds" or rung == 0:
+            return arch, score, seconds[rung], []
+        table = extrapolated_ranking(study.strategy, rung, seconds, horizon_s)
+        if table:
+            arch = Arch.from_json(table[0]["arch"])
+            score = table[0]["looks"][-1][1]
+        return arch, score, seconds[rung], table
     best = study.best()
     if best is None:
-        return None, None, None
-    return best.arch, best.objective, best.fidelity.get("seconds")
+        return None, None, None, []
+    return best.arch, best.objective, best.fidelity.get("seconds"), []
+
+
+def extrapolated_ranking(asha, rung: int, seconds: tuple[float, ...], horizon_s: float) -> list[dict[str, Any]]:
+    """Rung ``rung``'s candidates, best first by the accuracy their looks (one per rung reached)
+    extrapolate to after ``horizon_s`` seconds of training (a power law in time; equal-time rungs
+    favour nets that learn fast early, the final training lasts minutes)."""
+    scores = [dict((a, s) for a, s in asha.rungs[r] if s > -math.inf) for r in range(rung + 1)]
+    table = []
+    for arch_json, score in scores[rung].items():
+        looks = [(seconds[r], scores[r][arch_json]) for r in range(rung + 1) if arch_json in scores[r]]
+        table.append({"arch": arch_json, "looks": looks, "exponent": round(power_law_exponent(looks), 4),
+                      "extrapolated_accuracy": round(extrapolate_accuracy(looks, horizon_s), 4)})
+    return sorted(table, key=lambda row: (-row["extrapolated_accuracy"], -row["looks"][-1][1]))
 
 
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
@@ -316,13 +339,19 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
             study.optimize(time_budget=study.elapsed() + search_s, reporter=reporter, max_failures=20)
         finally:
             torch.set_num_threads(previous_threads)
-    arch, search_score, rung = _choose(study, search)
+    horizon = deadline.left() - WRAP_UP_GUESS + (plan.rung_seconds[-1] if search == "asha" else 0.0)
+    arch, search_score, rung, extrapolation = _choose(study, search, horizon)
     if arch is None:
         arch = study.strategy.space.sample(study.strategy.rng)
         log("No candidate finished in the search time; training a random architecture.")
     space_obj = study.estimator.space
     if search_score is not None:
-        log(f"Chosen: {space_obj.describe(arch)} (val accuracy {search_score:.4f} after {rung:g}s of training)")
+        for row in extrapolation:
+            row["description"] = space_obj.describe(Arch.from_json(row.pop("arch")))
+            looks = ", ".join(f"{a:.4f} at {t:g}s" for t, a in row["looks"])
+            log(f"  {row['description']}: {looks} -> {row['extrapolated_accuracy']:.4f} extrapolated to {horizon:.0f}s")
+        log(f"Chosen: {space_obj.describe(arch)} (val accuracy {search_score:.4f} after {rung:g}s of training"
+            + (", the best extrapolated to the final training's length)" if len(extrapolation) > 1 else ")"))
 
     continued = study.estimator.continue_runs
     run = study.estimator.run_for(arch, study.fidelity) if continued else None
@@ -341,7 +370,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     summary.update({
         "search": {"plan": plan.to_dict(), "trials": study.finished_count(),
                    "search_seconds": study.elapsed(), "chosen_rung_seconds": rung, "method": search,
-                   "chosen_val_accuracy": search_score, "augment_reason": why},
+                   "chosen_val_accuracy": search_score, "augment_reason": why,
+                   "extrapolated_to_seconds": horizon, "extrapolation": extrapolation},
         "candidates": {r: pareto_front(points) for r, points in _candidates(study, plan.rung_seconds).items()},
         "study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent(),
     })
@@ -445,6 +475,18 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"{summary['flops'] / 1e6:.1f} MFLOPs, {summary['latency_ms']:.2f} ms per sample (CPU, batch 1, 1 thread).",
         f"- Files: {', '.join(f'{k} `{v}`' for k, v in summary['files'].items())}; every trial is in "
         f"`{summary['study']}` (`nasforge show --study {summary['study']}`).", "",
+    ]
+    if len(s.get("extrapolation", [])) > 1:
+        lines += ["## How the winner was chosen", "",
+                  "The top rung's candidates, ranked by the validation accuracy their looks extrapolate to "
+                  f"after {s['extrapolated_to_seconds']:.0f}s of training (a power law in training time):", "",
+                  "| architecture | looks (val acc at s) | exponent | extrapolated |", "|---|---|---|---|"]
+        for row in s["extrapolation"]:
+            looks = ", ".join(f"{a:.4f} at {t:g}" for t, a in row["looks"])
+            lines.append(f"| `{row['description']}` | {looks} | {row['exponent']:.3f} | "
+                         f"{row['extrapolated_accuracy']:.4f} |")
+        lines.append("")
+    lines += [
         "## Smaller alternatives (accuracy/size Pareto front per rung)", "",
         "Validation accuracy after the rung's training time; retrain one with "
         f"`nasforge train --study {summary['study']} --trial ID`.", "",

@@ -1,0 +1,39 @@
+import math
+
+import pytest
+
+from nasforge import spaces, strategies
+from nasforge.budget import extrapolated_ranking
+from nasforge.estimation import extrapolate_accuracy, power_law_exponent
+
+
+def test_power_law_through_two_looks_is_exact_on_power_law_curves_and_clipped_elsewhere():
+    curve = lambda t: 1.0 - 0.5 * t ** -0.4  # noqa: E731
+    looks = [(20.0, curve(20.0)), (60.0, curve(60.0))]
+    assert power_law_exponent(looks) == pytest.approx(0.4)
+    assert extrapolate_accuracy(looks, 500.0) == pytest.approx(curve(500.0))
+    assert extrapolate_accuracy(looks, 30.0) == looks[-1][1]  # never before the last look
+    assert extrapolate_accuracy(looks[-1:], 500.0) == looks[-1][1]  # one look: nothing to carry on
+    assert power_law_exponent([(20.0, 0.9), (60.0, 0.85)]) == 0.0  # got worse: no further gain assumed
+    assert power_law_exponent([(20.0, 0.5), (60.0, 0.999)]) == 1.0  # implausibly steep: clipped
+
+
+def test_a_slow_starter_that_learns_faster_wins_only_when_the_final_training_is_long():
+    # Fashion-MNIST, 600 s budget: a 75k net leads the 297k hand CNN after 21 and 62 s of training
+    small, big = [(20.5, 0.898), (61.6, 0.924)], [(20.5, 0.880), (61.6, 0.9195)]
+    assert extrapolate_accuracy(big, 440.0) > extrapolate_accuracy(small, 440.0)
+    assert extrapolate_accuracy(big, 70.0) < extrapolate_accuracy(small, 70.0)
+
+
+def test_ranking_uses_each_top_rung_candidates_own_looks():
+    space = spaces.get("macro-cnn")
+    small, big, dropped = space.priors()[3], space.priors()[1], space.priors()[2]
+    asha = strategies.get("asha", space, seed=0, resource="seconds", min_resource=20.5, max_resource=61.6, eta=3)
+    asha.rungs = [[(small.to_json(), 0.898), (big.to_json(), 0.880), (dropped.to_json(), 0.86)],
+                  [(small.to_json(), 0.924), (big.to_json(), 0.9195)]]
+    seconds = (20.5, 61.6)
+    long = extrapolated_ranking(asha, 1, seconds, 440.0)
+    assert [r["arch"] for r in long] == [big.to_json(), small.to_json()]
+    assert long[0]["looks"] == [(20.5, 0.880), (61.6, 0.9195)]
+    assert math.isclose(long[0]["exponent"], math.log(0.12 / 0.0805) / math.log(61.6 / 20.5), abs_tol=1e-4)
+    assert [r["arch"] for r in extrapolated_ranking(asha, 1, seconds, 61.6)] == [small.to_json(), big.to_json()]
