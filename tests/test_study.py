@@ -159,6 +159,22 @@ def test_corrupted_study_is_reported_and_untouched(tmp_path):
     assert path.read_bytes() == bytes(data)
 
 
+def test_a_new_study_beside_a_moved_studys_write_ahead_log_is_refused(tmp_path):
+    """Moving a study file while its process is still writing (or after a kill) leaves its
+    ``-wal`` behind; SQLite would replay it into a new file of that name and corrupt it."""
+    path = tmp_path / "s.db"
+    study = new_study(path)
+    study.optimize(n_trials=3)
+    wal = path.with_name("s.db-wal")
+    assert wal.exists()  # the writer is still open
+    path.rename(tmp_path / "moved.db")
+    log = wal.read_bytes()
+    with pytest.raises(StudyError, match=r"side files do \(s.db-wal"):
+        Storage.create(path, {"spec": {}})
+    assert wal.read_bytes() == log and not path.exists()
+    study.storage.close()
+
+
 def test_resuming_with_other_settings_is_refused(tmp_path):
     path = tmp_path / "spec.db"
     study = open_study(path, SearchSpec(dataset="digits", strategy="random", epochs=1))

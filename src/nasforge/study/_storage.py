@@ -77,6 +77,11 @@ class TrialRecord:
         return d
 
 
+def _side_files(path: Path) -> list[Path]:
+    """The files SQLite keeps beside a database while it is in use (write-ahead log, index, journal)."""
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise StudyError(f"study file {str(path)!r} does not exist")
@@ -108,6 +113,11 @@ class Storage:
         path = Path(path)
         if path.exists():
             raise StudyError(f"{str(path)!r} already exists; open it to resume, or choose a new path")
+        leftovers = [side.name for side in _side_files(path) if side.exists()]
+        if leftovers:  # SQLite would replay a stale write-ahead log into the new file and corrupt it
+            raise StudyError(f"{str(path)!r} does not exist but its SQLite side files do ({', '.join(leftovers)}): "
+                             "they belong to a study file that was moved or deleted. Move them back beside "
+                             "that file (they may hold its latest trials) or delete them, then retry")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.creating")
         tmp.unlink(missing_ok=True)
