@@ -79,8 +79,10 @@ class Brightness(nn.Module):
 
 
 class Split:
+    """The part of a Dataset that choose_augment reads."""
+
     def __init__(self, x, y):
-        self.x_val, self.y_val = x, y
+        self.x_val, self.y_val, self.tabular = x, y, False
 
 
 def test_mirror_test_allows_flips_only_when_mirroring_keeps_the_labels():

@@ -131,14 +131,20 @@ class ASHA(Strategy):
         score = self.score(result)
         self.rungs[rung].append((request.arch.to_json(), -math.inf if score is None else score))
 
+    def top_rung(self) -> int | None:
+        """The highest rung with a successful result, or None before any."""
+        for rung in range(len(self.levels) - 1, -1, -1):
+            if any(score > -math.inf for _, score in self.rungs[rung]):
+                return rung
+        return None
+
     def best_at_top(self) -> tuple[Arch, float, int] | None:
         """The best architecture of the highest rung with a successful result: (arch, score, rung)."""
-        for rung in range(len(self.levels) - 1, -1, -1):
-            ok = [r for r in self.rungs[rung] if r[1] > -math.inf]
-            if ok:
-                arch_json, score = max(ok, key=lambda r: r[1])
-                return Arch.from_json(arch_json), score, rung
-        return None
+        rung = self.top_rung()
+        if rung is None:
+            return None
+        arch_json, score = max(self.rungs[rung], key=lambda r: r[1])
+        return Arch.from_json(arch_json), score, rung
 
     def _state(self):
         return {"rungs": [[[a, s if s > -math.inf else None] for a, s in rung] for rung in self.rungs],
