@@ -1,20 +1,33 @@
-"""Search strategies compared on NAS-Bench-201 (CIFAR-10), through the normal study loop.
+"""Search strategies compared on tabular NAS benchmarks, through the normal study loop.
 
-Every registered strategy runs ``--seeds`` times for ``--evals`` evaluations
-on the ``nb201-cifar10`` tabular benchmark (each evaluation reads one
-training seed's recorded validation accuracy, so search sees real noise).
-The incumbent is the architecture with the best *observed* accuracy so far
-(as a user would pick it); its regret is the gap between its mean validation
-accuracy and the best mean in the table (91.61%);
-test regret uses the NATS-Bench CSV in ``../shared/data`` when present.
+Every chosen strategy runs ``--seeds`` times on a benchmark (each evaluation
+reads one training seed's recorded result, so search sees real noise). The
+incumbent is the architecture with the best *observed* validation accuracy so
+far (as a user would pick it); its regret is the gap between its mean
+validation accuracy over the recorded runs and the best mean in the table,
+in accuracy points; test regret likewise against the best mean test accuracy.
 Random search is the in-run reference: a useful strategy must beat it.
+
+Two budgets:
+
+* evaluations (default): ``--evals`` trials each, regret after 25/50/100/200;
+  single-fidelity strategies only (on ``mnist1d-nb201`` every trial reads the
+  last epoch). NAS-Bench-201 test accuracy comes from the NATS-Bench CSV in
+  ``../shared/data`` when present.
+* simulated training time (``--time-budget S``, meant for ``mnist1d-nb201``):
+  each strategy runs until its trials' recorded training seconds sum to S;
+  regret after 1/8, 1/4, 1/2 and all of S. Multi-fidelity strategies (asha,
+  hyperband, bohb) train over epochs 1..12 (eta 3: rungs 1, 3, 9, 12 epochs)
+  and pay for the epochs they read, so they can be compared with their
+  single-fidelity counterparts (random for asha/hyperband, tpe for bohb) on
+  the clock that matters.
 
     python benchmarks/strategies.py [--seeds 20] [--evals 100] [--strategies bananas,gp-bo,random]
                                     [--csv ../shared/data/nb201_cifar10_avg.csv] [--plot regret.png]
     python benchmarks/strategies.py --benchmark nasbench-macro   # NASFORGE_NASBENCH_MACRO=.../nas-bench-macro_cifar10.json
+    python benchmarks/strategies.py --benchmark mnist1d-nb201 --time-budget 1500 \\
+        --strategies random,asha,hyperband,tpe,bohb --plot mnist1d_time.png
 
-Multi-fidelity strategies (asha, hyperband, bohb) are left out by default:
-these tables have one fidelity (compare them on ``mnist1d-nb201`` instead).
 ``--plot`` writes the anytime regret (mean over seeds, 95% band) per strategy.
 """
 
@@ -28,106 +41,162 @@ from pathlib import Path
 import numpy as np
 
 from nasforge import benchmarks, strategies
+from nasforge.benchmarks import CurveBenchmark
+from nasforge.estimation import Fidelity
 from nasforge.spaces import nb201
 from nasforge.study import Storage, Study
-from nasforge.estimation import Fidelity
 
 CHECKPOINTS = (25, 50, 100, 200)
+TIME_FRACTIONS = (1 / 8, 1 / 4, 1 / 2, 1)
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 OPTIONS = {"evolution": {"population_size": 20, "tournament_size": 5}}
 
 
-def run(bench, name: str, seed: int, evals: int, folder: Path) -> list[tuple[str, float]]:
-    """One study; returns (table key, observed validation accuracy) per evaluation, in order."""
+def strategy_options(name: str, bench) -> dict:
+    options = dict(OPTIONS.get(name, {}))
+    if name in MULTI_FIDELITY and isinstance(bench, CurveBenchmark):
+        options.update(resource="epochs", min_resource=1, max_resource=bench.epochs, eta=3)
+    return options
+
+
+def run(bench, name: str, seed: int, folder: Path, evals: int | None = None,
+        time_budget: float | None = None) -> list[tuple[str, float, float]]:
+    """One study; (table key, observed validation accuracy, simulated seconds spent when it
+    finished) per successful evaluation, in order."""
     storage = Storage.create(folder / f"{name}-{seed}.db", {"spec": {"benchmark": bench.name, "strategy": name}})
-    strategy = strategies.get(name, bench.space, seed=seed, **OPTIONS.get(name, {}))
-    study = Study(storage, strategy, bench, Fidelity(), seed)
-    study.optimize(n_trials=evals)
-    keys = [(bench.key(t.arch), t.objective) for t in study.trials if t.status == "ok"]
+    strategy = strategies.get(name, bench.space, seed=seed, **strategy_options(name, bench))
+    study = Study(storage, strategy, bench, Fidelity(epochs=getattr(bench, "epochs", 1)), seed)
+    study.optimize(n_trials=evals, time_budget=time_budget)
+    history, clock = [], 0.0
+    for t in study.trials:
+        clock += t.metrics.get("train_seconds", 0.0) if t.status == "ok" else 0.0
+        if t.status == "ok":
+            history.append((bench.key(t.arch), t.objective, clock))
     storage.close()
-    return keys
+    return history
 
 
-def incumbents(history, evals):
+def incumbents(history, evals: int) -> list[str]:
     """The key a user would pick after each evaluation: the best *observed* so far."""
     curve, incumbent, incumbent_key = [], -np.inf, None
-    for key, observed in history:
+    for key, observed, _ in history:
         if observed > incumbent:
             incumbent, incumbent_key = observed, key
         curve.append(incumbent_key)
-    curve += [incumbent_key] * (evals - len(curve))
-    return curve
+    return curve + [incumbent_key] * (evals - len(curve))
+
+
+def incumbents_at(history, times) -> list[str | None]:
+    """The incumbent at each simulated time (None before the first result)."""
+    keys = incumbents(history, 0)
+    clocks = [clock for _, _, clock in history]
+    return [keys[i - 1] if (i := int(np.searchsorted(clocks, t, side="right"))) else None for t in times]
+
+
+def mean_ci(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{values.mean():5.2f} ± {1.96 * values.std(ddof=1) / np.sqrt(len(values)):4.2f}"
+
+
+def ground_truth(bench, csv: str | None):
+    """Mean validation and test accuracy (percent) per table key; test may be None."""
+    val = bench.means("val_accuracy")
+    test = bench.means("test_accuracy") or None
+    if bench.name == "nb201-cifar10" and csv and Path(csv).exists():
+        table = benchmarks.from_csv(csv).table
+        test = {benchmarks.package_key(nb201.from_string(s)): r["test_accuracy"] for s, r in table.items()}
+    return val, test
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--evals", type=int, default=100)
+    parser.add_argument("--time-budget", type=float, help="simulated training seconds per run (instead of --evals)")
     parser.add_argument("--strategies", default="*",
-                        help="comma-separated names or patterns (default: every registered strategy)")
+                        help="comma-separated names or patterns (default: every registered strategy that fits "
+                             "the budget: single-fidelity ones for --evals, all for --time-budget)")
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared/data/nb201_cifar10_avg.csv"))
-    parser.add_argument("--benchmark", default="nb201-cifar10", help="nb201-cifar10 (default) or nasbench-macro")
+    parser.add_argument("--benchmark", default="nb201-cifar10", help=f"one of {', '.join(benchmarks.names())}")
     parser.add_argument("--plot", help="write anytime-regret curves to this PNG")
     args = parser.parse_args()
     bench = benchmarks.get(args.benchmark)
-    val = {k: float(np.mean(r["val_accuracy"])) for k, r in bench.table.items()}
-    best_val = max(val.values())
-    test = None
-    if args.benchmark == "nb201-cifar10" and Path(args.csv).exists():
-        table = benchmarks.from_csv(args.csv).table
-        test = {benchmarks.package_key(nb201.from_string(s)): r["test_accuracy"] for s, r in table.items()}
-    best_test = max(test.values()) if test else None
-    checkpoints = [c for c in CHECKPOINTS if c <= args.evals]
+    val, test = ground_truth(bench, args.csv)
+    best_val, best_test = max(val.values()), (max(test.values()) if test else None)
+    by_time = args.time_budget is not None
+    if by_time and not isinstance(bench, CurveBenchmark):
+        parser.error("--time-budget needs a benchmark with recorded curves and training times (mnist1d-nb201)")
+    chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
+    if args.strategies == "*" and not by_time:
+        chosen = [n for n in chosen if n not in MULTI_FIDELITY]  # one fidelity: nothing to stop early
+    if by_time:
+        points = [args.time_budget * f for f in TIME_FRACTIONS]
+        labels = [f"@{p:.0f}s" for p in points]
+        budget = f"{args.time_budget:g} simulated training seconds"
+    else:
+        points = [c for c in CHECKPOINTS if c <= args.evals]
+        labels = [f"@{c}" for c in points]
+        budget = f"{args.evals} evaluations"
     print(f"{args.benchmark}: best mean validation accuracy {best_val:.2f}%"
-          + (f", best test accuracy {best_test:.2f}%" if test else "") + f"; {args.seeds} seeds x {args.evals} evaluations")
-    header = "strategy   | " + " | ".join(f"val regret @{c:<3}" for c in checkpoints)
-    median_at = 100 if 100 in checkpoints else checkpoints[-1]
-    header += f" | median @{median_at}"
-    if test:
-        header += f" | test regret @{checkpoints[-1]}"
-    print(header + " | seconds")
+          + (f", best mean test accuracy {best_test:.2f}%" if test else "") + f"; {args.seeds} seeds x {budget}")
+    median_label = "@100" if "@100" in labels else labels[-1]
+    header = "strategy   | " + " | ".join(f"val regret {label:<5}" for label in labels)
+    header += f" | median {median_label}" + (f" | test regret {labels[-1]}" if test else "") + " | evals | seconds"
+    print(header)
     print("-" * len(header))
+    anytime = {}
     with tempfile.TemporaryDirectory() as tmp:
-        chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
-        if args.strategies == "*":
-            chosen = [n for n in chosen if n not in MULTI_FIDELITY]
-        anytime = {}
         for name in chosen:
             start = time.perf_counter()
-            curves = [incumbents(run(bench, name, s, args.evals, Path(tmp)), args.evals)
-                      for s in range(args.seeds)]
-            cells = []
-            for c in checkpoints:
-                r = np.array([best_val - val[curve[c - 1]] for curve in curves])
-                cells.append(f"{r.mean():5.2f} ± {1.96 * r.std(ddof=1) / np.sqrt(len(r)):4.2f}")
-            row = f"{name:<10} | " + " | ".join(f"{c:<15}" for c in cells)
-            row += f" | {np.median([best_val - val[curve[median_at - 1]] for curve in curves]):9.2f}"
+            histories = [run(bench, name, s, Path(tmp), None if by_time else args.evals, args.time_budget)
+                         for s in range(args.seeds)]
+            if by_time:
+                curves = [incumbents_at(h, points) for h in histories]
+            else:
+                curves = [[incumbents(h, args.evals)[c - 1] for c in points] for h in histories]
+            worst = float(np.mean(list(val.values())))  # no result yet: as good as a random pick
+            regret = np.array([[best_val - val.get(k, worst) if k else best_val - worst for k in c] for c in curves])
+            cells = [mean_ci(regret[:, i]) for i in range(len(points))]
+            row = f"{name:<10} | " + " | ".join(f"{c:<16}" for c in cells)
+            row += f" | {np.median(regret[:, labels.index(median_label)]):{len(median_label) + 7}.2f}"
             if test:
-                t = np.array([best_test - test[curve[checkpoints[-1] - 1]] for curve in curves])
-                row += f" | {t.mean():5.2f} ± {1.96 * t.std(ddof=1) / np.sqrt(len(t)):4.2f}  "
-            print(row + f" | {time.perf_counter() - start:6.1f}", flush=True)
-            anytime[name] = np.array([[best_val - val[k] for k in curve] for curve in curves])
+                row += f" | {mean_ci([best_test - test[c[-1]] for c in curves]):<16}"
+            print(row + f" | {np.mean([len(h) for h in histories]):5.0f} | {time.perf_counter() - start:7.1f}",
+                  flush=True)
+            anytime[name] = anytime_regret(histories, val, best_val, by_time, args)
     print("Regret in accuracy points (mean ± 95% CI over seeds) of the incumbent — the architecture with the best "
           "observed (single-seed) validation accuracy so far — measured by its mean accuracy; lower is better.")
     if args.plot:
-        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret ({args.seeds} seeds)")
+        xlabel = "simulated training seconds" if by_time else "evaluations"
+        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret ({args.seeds} seeds)", xlabel)
 
 
-def plot(anytime: dict[str, np.ndarray], out: str, title: str) -> None:
-    """Mean regret of the incumbent vs evaluations, with a 95% band, log-scaled regret."""
+def anytime_regret(histories, val, best_val, by_time: bool, args) -> tuple[np.ndarray, np.ndarray]:
+    """(x, regret per seed and x) for the plot: per evaluation, or on a grid of simulated times."""
+    if by_time:
+        x = np.linspace(args.time_budget / 100, args.time_budget, 100)
+        curves = [incumbents_at(h, x) for h in histories]
+    else:
+        x = np.arange(1, args.evals + 1)
+        curves = [incumbents(h, args.evals) for h in histories]
+    worst = float(np.mean(list(val.values())))
+    return x, np.array([[best_val - (val[k] if k else worst) for k in c] for c in curves])
+
+
+def plot(anytime: dict[str, tuple[np.ndarray, np.ndarray]], out: str, title: str, xlabel: str) -> None:
+    """Mean regret of the incumbent, with a 95% band, log-scaled regret."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, r in sorted(anytime.items()):
-        x = np.arange(1, r.shape[1] + 1)
+    for name, (x, r) in sorted(anytime.items()):
         mean, half = r.mean(0), 1.96 * r.std(0, ddof=1) / np.sqrt(len(r))
         ax.plot(x, np.maximum(mean, 1e-3), label=name)
         ax.fill_between(x, np.maximum(mean - half, 1e-3), np.maximum(mean + half, 1e-3), alpha=0.15)
     ax.set_yscale("log")
-    ax.set_xlabel("evaluations")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("validation regret (accuracy points)")
     ax.set_title(title)
     ax.grid(alpha=0.3)

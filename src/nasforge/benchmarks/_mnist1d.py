@@ -71,12 +71,13 @@ class CurveBenchmark(TabularBenchmark):
             metrics["test_accuracy"] = pick(rec["test_accuracy"])
         return Result(OK, metrics, curve, fidelity.to_dict(), seconds)
 
-    def best(self, metric: str = "val_accuracy") -> tuple[str, float]:
-        key = "curves" if metric == "val_accuracy" else metric
-        means = {k: float(np.mean([c[-1] for c in r[key]] if key == "curves" else r[key]))
-                 for k, r in self.table.items()}
-        best = max(means, key=means.get)
-        return best, means[best]
+    def means(self, metric: str = "val_accuracy") -> dict[str, float]:
+        """Mean over runs, accuracies in percent; ``val_accuracy`` is the curves' last epoch."""
+        def mean(rec):
+            values = [c[-1] for c in rec["curves"]] if metric == "val_accuracy" else rec[metric]
+            return float(np.mean(values)) * (100.0 if metric.endswith("accuracy") else 1.0)
+
+        return {k: mean(r) for k, r in self.table.items()}
 
 
 def from_table(path: str | os.PathLike | None = None, noisy: bool = True) -> CurveBenchmark:

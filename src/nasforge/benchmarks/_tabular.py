@@ -66,8 +66,13 @@ class TabularBenchmark(Estimator):
             on_epoch(point)
         return Result(OK, metrics, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0))
 
+    def means(self, metric: str = "val_accuracy") -> dict[str, float]:
+        """Each entry's ``metric`` averaged over its recorded runs (accuracies in percent): the
+        ground truth that regret is measured against."""
+        return {k: float(np.mean(r[metric])) for k, r in self.table.items() if metric in r}
+
     def best(self, metric: str = "val_accuracy") -> tuple[str, float]:
         """The best key in the table by the mean of ``metric`` (for regret)."""
-        means = {k: float(np.mean(r[metric])) for k, r in self.table.items() if metric in r}
+        means = self.means(metric)
         key = max(means, key=means.get)
         return key, means[key]

@@ -1,0 +1,88 @@
+"""benchmarks/strategies.py: the regret tables on a budget of evaluations and of simulated time."""
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasforge.spaces import nb201
+
+SCRIPT = Path(__file__).parent.parent / "benchmarks" / "strategies.py"
+
+
+@pytest.fixture(scope="module")
+def curve_table(tmp_path_factory):
+    """Every unique NB201 cell with a made-up 12-epoch curve: 3x3 convs help, and each
+    costs training time, so stopping bad cells early pays on the clock."""
+    cells = {}
+    rng = np.random.default_rng(0)
+    for arch in nb201.unique_archs():
+        ops = nb201.to_string(arch)
+        final = 0.80 + 0.03 * ops.count("nor_conv_3x3") + 0.01 * ops.count("nor_conv_1x1") + rng.normal(0, 0.005)
+        curve = [round(final * (1 - 0.6 * np.exp(-e / 2.5)), 5) for e in range(1, 13)]
+        cells[nb201.canonical(arch)] = {"arch": ops, "params": 1000, "flops": 1000, "latency_ms": 0.1,
+                                        "curves": [curve], "test_accuracy": [round(final - 0.01, 5)],
+                                        "train_seconds": [4.0 + ops.count("nor_conv")], "seeds": [0]}
+    path = tmp_path_factory.mktemp("curves") / "table.json.gz"
+    meta = {"space_options": {"channels": 16, "cells_per_stage": 1}, "epochs": 12}
+    with gzip.open(path, "wt") as f:
+        json.dump({"meta": meta, "cells": cells}, f)
+    return path
+
+
+def run_script(*args, env=None, cwd=None):
+    run = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, **(env or {})}, cwd=cwd)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def rows(output):
+    """strategy -> the table's cells (strings) of its row."""
+    table = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 3 and cells[0] and cells[0] != "strategy":
+            table[cells[0]] = cells[1:]
+    return table
+
+
+def test_multi_fidelity_runs_more_cheaper_evaluations_on_the_simulated_clock(curve_table, tmp_path):
+    out = run_script("--benchmark", "mnist1d-nb201", "--time-budget", "400", "--seeds", "3",
+                     "--strategies", "random,asha,hyperband", "--plot", str(tmp_path / "time.png"),
+                     env={"NASFORGE_MNIST1D_NB201": str(curve_table)})
+    assert "400 simulated training seconds" in out and "@400s" in out
+    table = rows(out)
+    assert set(table) == {"random", "asha", "hyperband"}
+    evals = {name: float(cells[-2]) for name, cells in table.items()}
+    # random reads whole 12-epoch curves (5-10 s each): at most 400 / 4 evaluations
+    assert evals["random"] <= 100 and evals["asha"] > 1.5 * evals["random"]
+    regret_at = {name: [float(c.split("±")[0]) for c in cells[:4]] for name, cells in table.items()}
+    assert all(r[-1] <= r[0] for r in regret_at.values())  # the incumbent only gets better
+    assert (tmp_path / "time.png").stat().st_size > 10_000
+
+
+def test_evaluation_budget_table_and_a_time_budget_on_a_table_without_curves(tmp_path):
+    out = run_script("--benchmark", "nb201-cifar10", "--evals", "25", "--seeds", "3", "--strategies", "random,evolution")
+    assert "best mean validation accuracy 91.61%" in out
+    table = rows(out)
+    assert set(table) == {"random", "evolution"} and all(float(cells[-2]) == 25 for cells in table.values())
+    run = subprocess.run([sys.executable, str(SCRIPT), "--benchmark", "nb201-cifar10", "--time-budget", "100"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "needs a benchmark with recorded curves" in run.stderr
+
+
+def test_incumbents_on_the_simulated_clock():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    history = [("a", 0.5, 10.0), ("b", 0.4, 12.0), ("c", 0.7, 30.0)]
+    assert bench.incumbents(history, 5) == ["a", "a", "c", "c", "c"]
+    assert bench.incumbents_at(history, [5.0, 10.0, 29.9, 30.0, 99.0]) == [None, "a", "a", "c", "c"]
