@@ -65,6 +65,27 @@ def test_multi_fidelity_runs_more_cheaper_evaluations_on_the_simulated_clock(cur
     regret_at = {name: [float(c.split("±")[0]) for c in cells[:4]] for name, cells in table.items()}
     assert all(r[-1] <= r[0] for r in regret_at.values())  # the incumbent only gets better
     assert (tmp_path / "time.png").stat().st_size > 10_000
+    continued = rows(run_script("--benchmark", "mnist1d-nb201", "--time-budget", "400", "--seeds", "3",
+                                "--strategies", "random,asha", "--continue-runs",
+                                env={"NASFORGE_MNIST1D_NB201": str(curve_table)}))
+    # promotions pay only their extra epochs: more evaluations in the same time; random never promotes
+    assert float(continued["asha"][-2]) > evals["asha"] and float(continued["random"][-2]) == evals["random"]
+
+
+def test_a_continued_run_reads_the_same_recorded_run_and_pays_only_the_extra_epochs(curve_table):
+    from nasforge.benchmarks import mnist1d_table
+    from nasforge.estimation import Fidelity
+
+    bench = mnist1d_table(curve_table).fresh(continue_runs=True)
+    rec = next(r for r in bench.table.values() if r["train_seconds"][0] > 4.0)
+    arch = nb201.from_string(rec["arch"])
+    third = bench.evaluate(arch, Fidelity(epochs=3), seed=0)
+    full = bench.evaluate(arch, Fidelity(epochs=12), seed=1)
+    assert third.cost_s == pytest.approx(rec["train_seconds"][0] * 3 / 12)
+    assert full.cost_s == pytest.approx(rec["train_seconds"][0] * 9 / 12)
+    again = bench.evaluate(arch, Fidelity(epochs=12), seed=2)  # not a promotion: a new training
+    assert again.cost_s == pytest.approx(rec["train_seconds"][0])
+    assert mnist1d_table(curve_table).evaluate(arch, Fidelity(epochs=12), 1).cost_s == again.cost_s
 
 
 def test_evaluation_budget_table_and_a_time_budget_on_a_table_without_curves(tmp_path):

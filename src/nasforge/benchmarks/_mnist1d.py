@@ -43,11 +43,27 @@ def load_table(path: str | os.PathLike | None = None) -> dict:
 
 
 class CurveBenchmark(TabularBenchmark):
-    """A table with per-epoch validation curves: the ``epochs`` fidelity reads the curve."""
+    """A table with per-epoch validation curves: the ``epochs`` fidelity reads the curve.
 
-    def __init__(self, name, space, table, key, epochs: int, noisy: bool = True):
+    With ``continue_runs``, an architecture evaluated again at more epochs continues its
+    latest run (the same recorded run, charged only the extra epochs), as successive
+    halving with checkpoints does; without, every trial trains from scratch and pays for
+    all its epochs. :meth:`fresh` gives an instance with its own memory of runs (one per
+    study), sharing the table.
+    """
+
+    def __init__(self, name, space, table, key, epochs: int, noisy: bool = True, continue_runs: bool = False):
         super().__init__(name, space, table, key, noisy)
         self.epochs = epochs
+        self.continue_runs = continue_runs
+        self.trained: dict[str, tuple[int | None, int]] = {}  # arch json -> (run read, epochs trained)
+
+    def fresh(self, continue_runs: bool | None = None) -> "CurveBenchmark":
+        return CurveBenchmark(self.name, self.space, self.table, self.key, self.epochs, self.noisy,
+                              self.continue_runs if continue_runs is None else continue_runs)
+
+    def config(self):
+        return {**super().config(), "continue_runs": self.continue_runs}
 
     def evaluate(self, arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
         try:
@@ -57,6 +73,12 @@ class CurveBenchmark(TabularBenchmark):
         runs = len(rec["curves"])
         run = int(np.random.default_rng(seed).integers(1 << 30)) % runs if self.noisy else None
         e = max(1, min(self.epochs, fidelity.epochs))
+        done = 0
+        if self.continue_runs:  # the same architecture (not an isomorphic twin) promoted to more epochs
+            previous = self.trained.get(arch.to_json())
+            if previous is not None and previous[1] < e:
+                run, done = previous
+            self.trained[arch.to_json()] = (run, e)
 
         def pick(values):
             return float(values[run]) if run is not None else float(np.mean(values))
@@ -64,7 +86,7 @@ class CurveBenchmark(TabularBenchmark):
         curve = [{"epoch": i + 1, "val_accuracy": pick([c[i] for c in rec["curves"]])} for i in range(e)]
         for point in curve if on_epoch is not None else ():
             on_epoch(point)
-        seconds = pick(rec["train_seconds"]) * e / self.epochs
+        seconds = pick(rec["train_seconds"]) * max(0, e - done) / self.epochs
         metrics = {"val_accuracy": curve[-1]["val_accuracy"], "params": rec["params"], "flops": rec["flops"],
                    "latency_ms": rec["latency_ms"], "train_seconds": seconds}
         if e == self.epochs:
