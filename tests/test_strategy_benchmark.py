@@ -107,3 +107,38 @@ def test_incumbents_on_the_simulated_clock():
     history = [("a", 0.5, 10.0), ("b", 0.4, 12.0), ("c", 0.7, 30.0)]
     assert bench.incumbents(history, 5) == ["a", "a", "c", "c", "c"]
     assert bench.incumbents_at(history, [5.0, 10.0, 29.9, 30.0, 99.0]) == [None, "a", "a", "c", "c"]
+
+
+def test_cli_search_continues_promoted_runs_on_the_curve_benchmark(curve_table, tmp_path):
+    from nasforge.study import Storage
+
+    env = {**os.environ, "NASFORGE_MNIST1D_NB201": str(curve_table)}
+
+    def search(study, *extra):
+        return subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--benchmark", "mnist1d-nb201",
+                               "--strategy", "asha", "--strategy-option", "min_resource=3",
+                               "--strategy-option", "max_resource=12", "--trials", "40", "--study", study,
+                               "--quiet", *extra], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+
+    def seconds_per_epoch_of_finished_archs(study):
+        """Per architecture that reached 12 epochs: seconds paid over all its trials / recorded seconds."""
+        storage = Storage.open(tmp_path / study)
+        paid, reached = {}, set()
+        for t in storage.trials(("ok",)):
+            paid[t.arch.to_json()] = paid.get(t.arch.to_json(), 0.0) + t.metrics["train_seconds"]
+            if t.fidelity["epochs"] == 12:
+                reached.add(t.arch.to_json())
+        storage.close()
+        return paid, reached
+
+    assert search("c.db", "--continue-runs").returncode == 0
+    assert search("r.db").returncode == 0
+    continued, reached = seconds_per_epoch_of_finished_archs("c.db")
+    retrained, reached_r = seconds_per_epoch_of_finished_archs("r.db")
+    assert reached and reached == reached_r  # same seed, same decisions: only the bill differs
+    for arch in reached:  # rungs 3, 9, 12: continuing pays 12 epochs, retraining 3 + 9 + 12
+        assert retrained[arch] == pytest.approx(continued[arch] * 24 / 12)
+    refused = subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--benchmark", "nb201-cifar10",
+                              "--strategy", "asha", "--continue-runs", "--trials", "3", "--study", "n.db"],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert refused.returncode != 0 and "needs a benchmark with learning curves" in refused.stderr

@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
     s.add_argument("--continue-runs", action="store_true", default=None,
                    help="with --seconds and a multi-fidelity strategy (asha, hyperband): a promoted trial continues "
-                        "its earlier training instead of restarting (sequential studies; constant learning rate)")
+                        "its earlier training instead of restarting (sequential studies; constant learning rate); "
+                        "on --benchmark mnist1d-nb201 it continues the recorded run and pays only the extra epochs")
     s.add_argument("--seed", type=int, help="study seed (default 0)")
     s.add_argument("--workers", type=_positive_int, default=1,
                    help="run trials in this many isolated worker processes (default 1: in this process)")
