@@ -17,7 +17,8 @@ Two budgets:
 * simulated training time (``--time-budget S``, meant for ``mnist1d-nb201``):
   each strategy runs until its trials' recorded training seconds sum to S;
   regret after 1/8, 1/4, 1/2 and all of S. Multi-fidelity strategies (asha,
-  hyperband, bohb) train over epochs 1..12 (eta 3: rungs 1, 3, 9, 12 epochs)
+  hyperband, bohb) train over epochs ``--min-epochs``..12 (eta 3; from 1:
+  rungs 1, 3, 9, 12 epochs)
   and pay for the epochs they read, so they can be compared with their
   single-fidelity counterparts (random for asha/hyperband, tpe for bohb) on
   the clock that matters. A promoted trial retrains from scratch (what
@@ -80,21 +81,21 @@ def sampling_space(bench):
     return bench.space
 
 
-def strategy_options(name: str, bench) -> dict:
+def strategy_options(name: str, bench, min_epochs: int = 1) -> dict:
     options = dict(OPTIONS.get(name, {}))
     if name in MULTI_FIDELITY and isinstance(bench, CurveBenchmark):
-        options.update(resource="epochs", min_resource=1, max_resource=bench.epochs, eta=3)
+        options.update(resource="epochs", min_resource=min_epochs, max_resource=bench.epochs, eta=3)
     return options
 
 
 def run(bench, name: str, seed: int, folder: Path, evals: int | None = None, time_budget: float | None = None,
-        continue_runs: bool = False, space=None) -> list[tuple[str, float, float]]:
+        continue_runs: bool = False, space=None, min_epochs: int = 1) -> list[tuple[str, float, float]]:
     """One study; (table key, observed validation accuracy, simulated seconds spent when it
     finished) per successful evaluation, in order."""
     if isinstance(bench, CurveBenchmark):
         bench = bench.fresh(continue_runs)  # its own memory of which runs can be continued
     storage = Storage.create(folder / f"{name}-{seed}.db", {"spec": {"benchmark": bench.name, "strategy": name}})
-    strategy = strategies.get(name, space or bench.space, seed=seed, **strategy_options(name, bench))
+    strategy = strategies.get(name, space or bench.space, seed=seed, **strategy_options(name, bench, min_epochs))
     study = Study(storage, strategy, bench, Fidelity(epochs=getattr(bench, "epochs", 1)), seed)
     study.optimize(n_trials=evals, time_budget=time_budget)
     history, clock = [], 0.0
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared/data/nb201_cifar10_avg.csv"))
     parser.add_argument("--benchmark", default="nb201-cifar10", help=f"one of {', '.join(benchmarks.names())}")
     parser.add_argument("--plot", help="write anytime-regret curves to this PNG")
+    parser.add_argument("--min-epochs", type=int, default=1,
+                        help="with --time-budget: the lowest rung of asha/hyperband/bohb (they go up to 12, eta 3)")
     parser.add_argument("--continue-runs", action="store_true",
                         help="with --time-budget: a promoted trial continues its earlier training and pays only "
                              "for the extra epochs (default: it retrains from scratch)")
@@ -166,7 +169,8 @@ def main() -> None:
         points = [args.time_budget * f for f in TIME_FRACTIONS]
         labels = [f"@{p:.0f}s" for p in points]
         budget = f"{args.time_budget:g} simulated training seconds"
-        budget += " (promoted trials continue)" if args.continue_runs else " (promoted trials retrain)"
+        budget += f"; multi-fidelity from {args.min_epochs} epoch(s), promoted trials "
+        budget += "continue" if args.continue_runs else "retrain"
     else:
         points = [c for c in CHECKPOINTS if c <= args.evals]
         labels = [f"@{c}" for c in points]
@@ -187,7 +191,7 @@ def main() -> None:
         for name in chosen:
             start = time.perf_counter()
             histories = [run(bench, name, s, Path(tmp), None if by_time else args.evals, args.time_budget,
-                             args.continue_runs, space) for s in range(args.seeds)]
+                             args.continue_runs, space, args.min_epochs) for s in range(args.seeds)]
             if by_time:
                 curves = [incumbents_at(h, points) for h in histories]
             else:
