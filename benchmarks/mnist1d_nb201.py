@@ -193,6 +193,30 @@ def status(args):
     done = runs_in(table)
     print(f"table: {len(table['cells'])} of {len(nb201.unique_archs())} cells, "
           f"{sum(n >= 2 for n in done.values())} with two runs; {len(todo(done))} trainings to go")
+    if len(table["cells"]) >= 10:
+        describe(list(table["cells"].values()))
+
+
+def describe(records: list[dict]) -> None:
+    """How informative the table is: spread, seed noise, and how well each epoch ranks the cells."""
+    from scipy.stats import kendalltau
+
+    final = np.array([np.mean([c[-1] for c in r["curves"]]) for r in records]) * 100
+    test = np.array([np.mean(r["test_accuracy"]) for r in records]) * 100
+    seconds = np.array([np.mean(r["train_seconds"]) for r in records])
+    print(f"final validation accuracy (%), percentiles 0/10/50/90/100: "
+          f"{' / '.join(f'{v:.2f}' for v in np.percentile(final, [0, 10, 50, 90, 100]))}")
+    print(f"training seconds, percentiles 0/50/100: {' / '.join(f'{v:.1f}' for v in np.percentile(seconds, [0, 50, 100]))}")
+    print(f"Kendall tau, mean validation vs mean test accuracy: {kendalltau(final, test)[0]:.3f}")
+    twice = [r for r in records if len(r["curves"]) >= 2]
+    if len(twice) >= 10:
+        a, b = (np.array([r["curves"][i][-1] for r in twice]) * 100 for i in (0, 1))
+        print(f"seed noise ({len(twice)} cells trained twice): validation sd {np.std(a - b) / np.sqrt(2):.2f} points, "
+              f"Kendall tau run 1 vs run 2 {kendalltau(a, b)[0]:.3f}")
+        print("Kendall tau of run 1's validation accuracy after each epoch with run 2's final one "
+              "(how well a rung at that epoch ranks, independent of run 1's noise):")
+        taus = [kendalltau([r["curves"][0][e] for r in twice], b)[0] for e in range(len(twice[0]["curves"][0]))]
+        print("  " + "  ".join(f"{e + 1}: {t:.2f}" for e, t in enumerate(taus)))
 
 
 def main():
