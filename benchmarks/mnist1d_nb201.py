@@ -206,7 +206,8 @@ def describe(records: list[dict]) -> None:
     seconds = np.array([np.mean(r["train_seconds"]) for r in records])
     print(f"final validation accuracy (%), percentiles 0/10/50/90/100: "
           f"{' / '.join(f'{v:.2f}' for v in np.percentile(final, [0, 10, 50, 90, 100]))}")
-    print(f"training seconds, percentiles 0/50/100: {' / '.join(f'{v:.1f}' for v in np.percentile(seconds, [0, 50, 100]))}")
+    spread = " / ".join(f"{v:.1f}" for v in np.percentile(seconds, [0, 50, 100]))
+    print(f"training seconds, percentiles 0/50/100: {spread}")
     print(f"Kendall tau, mean validation vs mean test accuracy: {kendalltau(final, test)[0]:.3f}")
     twice = [r for r in records if len(r["curves"]) >= 2]
     if len(twice) >= 10:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -364,7 +364,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     if search_score is not None:
         for row in extrapolation:
             row["description"] = space_obj.describe(Arch.from_json(row.pop("arch")))
-            log(f"  {row['description']}: {format_looks(row['looks'])} -> {row['extrapolated_accuracy']:.4f} extrapolated to {horizon:.0f}s")
+            log(f"  {row['description']}: {format_looks(row['looks'])} -> "
+                f"{row['extrapolated_accuracy']:.4f} extrapolated to {horizon:.0f}s")
         log(f"Chosen: {space_obj.describe(arch)} (val accuracy {search_score:.4f} after {chosen_seconds:g}s of training"
             + (", the best extrapolated to the final training's length)" if len(extrapolation) > 1 else ")"))
 
