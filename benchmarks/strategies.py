@@ -100,8 +100,8 @@ def run(bench, name: str, seed: int, folder: Path, evals: int | None = None, tim
     study.optimize(n_trials=evals, time_budget=time_budget)
     history, clock = [], 0.0
     for t in study.trials:
-        clock += t.metrics.get("train_seconds", 0.0) if t.status == "ok" else 0.0
         if t.status == "ok":
+            clock += t.metrics.get("train_seconds", 0.0)
             history.append((bench.key(t.arch), t.objective, clock))
     storage.close()
     return history
@@ -122,6 +122,12 @@ def incumbents_at(history, times) -> list[str | None]:
     keys = incumbents(history, 0)
     clocks = [clock for _, _, clock in history]
     return [keys[i - 1] if (i := int(np.searchsorted(clocks, t, side="right"))) else None for t in times]
+
+
+def regrets(curves, val: dict[str, float], best_val: float) -> np.ndarray:
+    """Regret of each incumbent key (per seed, per point); no incumbent yet counts as a random pick."""
+    no_result = float(np.mean(list(val.values())))
+    return np.array([[best_val - (val[k] if k else no_result) for k in curve] for curve in curves])
 
 
 def mean_ci(values) -> str:
@@ -195,9 +201,8 @@ def main() -> None:
             if by_time:
                 curves = [incumbents_at(h, points) for h in histories]
             else:
-                curves = [[incumbents(h, args.evals)[c - 1] for c in points] for h in histories]
-            worst = float(np.mean(list(val.values())))  # no result yet: as good as a random pick
-            regret = np.array([[best_val - val.get(k, worst) if k else best_val - worst for k in c] for c in curves])
+                curves = [[keys[c - 1] for c in points] for keys in (incumbents(h, args.evals) for h in histories)]
+            regret = regrets(curves, val, best_val)
             cells = [mean_ci(regret[:, i]) for i in range(len(points))]
             row = f"{name:<10} | " + " | ".join(f"{c:<16}" for c in cells)
             row += f" | {np.median(regret[:, labels.index(median_label)]):{len(median_label) + 7}.2f}"
@@ -221,8 +226,7 @@ def anytime_regret(histories, val, best_val, by_time: bool, args) -> tuple[np.nd
     else:
         x = np.arange(1, args.evals + 1)
         curves = [incumbents(h, args.evals) for h in histories]
-    worst = float(np.mean(list(val.values())))
-    return x, np.array([[best_val - (val[k] if k else worst) for k in c] for c in curves])
+    return x, regrets(curves, val, best_val)
 
 
 def plot(anytime: dict[str, tuple[np.ndarray, np.ndarray]], out: str, title: str, xlabel: str) -> None:
