@@ -142,3 +142,39 @@ def test_cli_search_continues_promoted_runs_on_the_curve_benchmark(curve_table, 
                               "--strategy", "asha", "--continue-runs", "--trials", "3", "--study", "n.db"],
                              capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert refused.returncode != 0 and "needs a benchmark with learning curves" in refused.stderr
+
+
+def test_mean_runs_makes_every_evaluation_read_the_ground_truth(curve_table, tmp_path):
+    """With --mean-runs a trial reads the mean over recorded runs, which is what regret is
+    measured against; without, it reads one run (here 1 point above or below that mean)."""
+    with gzip.open(curve_table, "rt") as f:
+        doc = json.load(f)
+    for rec in doc["cells"].values():
+        curve = rec["curves"][0]
+        rec["curves"] = [[round(v + 0.01, 5) for v in curve], [round(v - 0.01, 5) for v in curve]]
+        rec["test_accuracy"] *= 2
+        rec["train_seconds"] *= 2
+    two_runs = tmp_path / "two_runs.json.gz"
+    with gzip.open(two_runs, "wt") as f:
+        json.dump(doc, f)
+    out = run_script("--benchmark", "mnist1d-nb201", "--time-budget", "200", "--seeds", "2", "--strategies",
+                     "random", "--mean-runs", env={"NASFORGE_MNIST1D_NB201": str(two_runs)})
+    assert "mean over recorded runs" in out and "random" in rows(out)
+
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    from nasforge.benchmarks import mnist1d_table
+
+    bench = mnist1d_table(two_runs)
+    means = bench.means()
+    for noisy_runs in (False, True):
+        bench.noisy = noisy_runs
+        folder = tmp_path / f"noisy-{noisy_runs}"
+        folder.mkdir()
+        history = script.run(bench, "random", 0, folder, evals=20)
+        gaps = [abs(observed * 100 - means[key]) for key, observed, _ in history]
+        assert len(gaps) == 20 and (all(g == pytest.approx(1.0) for g in gaps) if noisy_runs
+                                    else all(g == pytest.approx(0.0, abs=1e-9) for g in gaps))
