@@ -91,6 +91,24 @@ def test_tpe_beats_random_search_on_a_structured_objective(space):
     assert tpe > rnd + 0.03, (tpe, rnd)
 
 
+@pytest.mark.parametrize("name", ["tpe", "bohb"])
+def test_optuna_study_kept_between_asks_asks_what_a_rebuilt_one_would(name, space):
+    """tpe and bohb keep their Optuna study and add only new results; forgetting it before
+    every ask (as a resumed study does once) must not change a single proposal."""
+    options = {"min_resource": 1, "max_resource": 9, "random_fraction": 0.0} if name == "bohb" else {}
+    kept, rebuilt = strategies.get(name, space, seed=5, **options), strategies.get(name, space, seed=5, **options)
+    est_kept, est_rebuilt = MatchTarget(space, fail_every=9), MatchTarget(space, fail_every=9)
+    for _ in range(50):
+        rebuilt.history = None
+        rebuilt._histories = {}
+        a, b = kept.ask(), rebuilt.ask()
+        assert (a.arch, a.fidelity) == (b.arch, b.fidelity)
+        kept.tell(a, est_kept.evaluate(a.arch, Fidelity(), 0))
+        rebuilt.tell(b, est_rebuilt.evaluate(b.arch, Fidelity(), 0))
+    models = kept.history if name == "tpe" else next(iter(kept._histories.values()))
+    assert models is not None and len(models.added) >= 10  # the kept study was really used
+
+
 def test_strategy_errors(space):
     with pytest.raises(UnknownNameError, match=r"known: .*evolution, .*local, random, reinforce.*Did you mean 'evolution'"):
         strategies.get("evolutoin", space)

@@ -56,6 +56,7 @@ class Hyperband(Strategy):
         self.sampler, self.random_fraction = sampler, float(random_fraction)
         self.s_max = int(math.floor(math.log(max_resource / min_resource, eta) + 1e-9))
         self.min_points = min_points or len(getattr(space, "decisions", ())) + 1
+        self._histories: dict = {}  # resource -> the TPE model's Optuna study (derived, not in the state)
         self.brackets: list[dict] = []  # each: {"s": int, "rungs": [{"asked": [json], "results": [(json, score)]}]}
 
     def config(self):
@@ -108,18 +109,20 @@ class Hyperband(Strategy):
     def _new_arch(self) -> tuple[Arch, str]:
         """A new architecture and where it came from ('model' or 'random')."""
         if self.sampler == "tpe" and self.rng.random() >= self.random_fraction:
-            results = self._results_for_model()
+            key, results = self._results_for_model()
             if results is not None:
                 from ._tpe import TPE
 
                 model = TPE(self.space, seed=int(self.rng.integers(2**31)), n_startup_trials=1)
-                model.results = results
+                model.results, model.history = results, self._histories.get(key)
                 model.seen = self.seen  # shared, so the model's pick counts as asked
-                return model.ask().arch, "model"
+                arch = model.ask().arch
+                self._histories[key] = model.history  # its Optuna study, reused while results only grow
+                return arch, "model"
         return self.fresh(lambda: self.space.sample(self.rng)), "random"
 
     def _results_for_model(self):
-        """(arch json, score) at the largest resource with at least ``min_points`` results."""
+        """(resource, [(arch json, score)]) at the largest resource with at least ``min_points`` results."""
         by_resource: dict[float, list] = {}
         for bracket in self.brackets:
             for k, rung in enumerate(bracket["rungs"]):
@@ -127,8 +130,8 @@ class Hyperband(Strategy):
                 by_resource.setdefault(key, []).extend((a, s) for a, s in rung["results"] if s > -math.inf)
         for key in sorted(by_resource, reverse=True):
             if len(by_resource[key]) >= self.min_points:
-                return by_resource[key]
-        return None
+                return key, by_resource[key]
+        return None, None
 
     # -- ask / tell -------------------------------------------------------------------
 
