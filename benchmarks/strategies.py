@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -206,12 +207,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None) as tmp:
         for name in chosen:
             start = time.perf_counter()
-            histories = [run(bench, name, s, Path(tmp), None if by_time else args.evals, args.time_budget,
-                             args.continue_runs, space, args.min_epochs) for s in range(args.seeds)]
+            histories = []
+            for s in range(args.seeds):
+                if sys.stderr.isatty():  # progress on a terminal only, erased before the row is printed
+                    print(f"\r\033[K{name}: seed {s + 1}/{args.seeds}", end="", file=sys.stderr, flush=True)
+                histories.append(run(bench, name, s, Path(tmp), None if by_time else args.evals, args.time_budget,
+                                     args.continue_runs, space, args.min_epochs))
             if by_time:
                 curves = [incumbents_at(h, points) for h in histories]
             else:
                 curves = [[keys[c - 1] for c in points] for keys in (incumbents(h, args.evals) for h in histories)]
+            if sys.stderr.isatty():
+                print("\r\033[K", end="", file=sys.stderr, flush=True)
             regret = regrets(curves, val, best_val)
             cells = [mean_ci(regret[:, i]) for i in range(len(points))]
             row = f"{name:<10} | " + " | ".join(f"{c:<16}" for c in cells)
