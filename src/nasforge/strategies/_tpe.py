@@ -57,6 +57,10 @@ class TPE(Strategy):
         if self.history is None:
             self.history = OptunaHistory(self)
         study = self.history.sync(self.results)
+        # TPE's inferred search space is cached per sampler and recomputing it walks every trial;
+        # hand the previous sampler's cache on (an Optuna internal: skipped if it changes)
+        if hasattr(study.sampler, "_search_space") and hasattr(sampler, "_search_space"):
+            sampler._search_space = study.sampler._search_space
         study.sampler = sampler
         return study
 
