@@ -36,7 +36,8 @@ Two budgets:
     python benchmarks/strategies.py --benchmark mnist1d-nb201 --time-budget 1500 \\
         --strategies random,asha,hyperband,tpe,bohb --plot mnist1d_time.png
 
-``--plot`` writes the anytime regret (mean over seeds, 95% band) per strategy.
+``--jobs N`` runs the seeds in N processes (same numbers; tpe and bohb over
+thousands of trials take minutes per seed). ``--plot`` writes the anytime regret (mean over seeds, 95% band) per strategy.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +80,8 @@ class TableCells:
         return self.archs[int(rng.integers(len(self.archs)))]
 
     def __getattr__(self, name):
+        if name == "space":  # not set yet (unpickling in a worker process)
+            raise AttributeError(name)
         return getattr(self.space, name)
 
 
@@ -160,6 +166,7 @@ def main() -> None:
                              "the budget: single-fidelity ones for --evals, all for --time-budget)")
     parser.add_argument("--csv", default=str(Path(__file__).resolve().parents[2] / "shared/data/nb201_cifar10_avg.csv"))
     parser.add_argument("--benchmark", default="nb201-cifar10", help=f"one of {', '.join(benchmarks.names())}")
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes (results are the same)")
     parser.add_argument("--plot", help="write anytime-regret curves to this PNG")
     parser.add_argument("--min-epochs", type=int, default=1,
                         help="with --time-budget: the lowest rung of asha/hyperband/bohb (they go up to 12, eta 3)")
@@ -207,12 +214,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None) as tmp:
         for name in chosen:
             start = time.perf_counter()
-            histories = []
-            for s in range(args.seeds):
-                if sys.stderr.isatty():  # progress on a terminal only, erased before the row is printed
-                    print(f"\r\033[K{name}: seed {s + 1}/{args.seeds}", end="", file=sys.stderr, flush=True)
-                histories.append(run(bench, name, s, Path(tmp), None if by_time else args.evals, args.time_budget,
-                                     args.continue_runs, space, args.min_epochs))
+            one_seed = partial(run, bench, name, folder=Path(tmp), evals=None if by_time else args.evals,
+                               time_budget=args.time_budget, continue_runs=args.continue_runs, space=space,
+                               min_epochs=args.min_epochs)
+            with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else nullcontext() as pool:
+                results = pool.map(one_seed, range(args.seeds)) if pool else map(one_seed, range(args.seeds))
+                histories = []
+                for s, history in enumerate(results):
+                    histories.append(history)
+                    if sys.stderr.isatty():  # progress on a terminal only, erased before the row is printed
+                        print(f"\r\033[K{name}: {s + 1}/{args.seeds} seeds", end="", file=sys.stderr, flush=True)
             if by_time:
                 curves = [incumbents_at(h, points) for h in histories]
             else:

@@ -66,10 +66,12 @@ def test_multi_fidelity_runs_more_cheaper_evaluations_on_the_simulated_clock(cur
     assert all(r[-1] <= r[0] for r in regret_at.values())  # the incumbent only gets better
     assert (tmp_path / "time.png").stat().st_size > 10_000
     continued = rows(run_script("--benchmark", "mnist1d-nb201", "--time-budget", "400", "--seeds", "3",
-                                "--strategies", "random,asha", "--continue-runs",
+                                "--strategies", "random,asha", "--continue-runs", "--jobs", "2",
                                 env={"NASFORGE_MNIST1D_NB201": str(curve_table)}))
     # promotions pay only their extra epochs: more evaluations in the same time; random never promotes
-    assert float(continued["asha"][-2]) > evals["asha"] and float(continued["random"][-2]) == evals["random"]
+    # (and seeds run in parallel processes give the serial run's numbers)
+    assert float(continued["asha"][-2]) > evals["asha"] and continued["random"] == table["random"][:-1] + [
+        continued["random"][-1]]
 
 
 def test_a_continued_run_reads_the_same_recorded_run_and_pays_only_the_extra_epochs(curve_table):
