@@ -206,7 +206,9 @@ def main() -> None:
           + (f", best mean test accuracy {best_test:.2f}%" if test else "") + f"; {args.seeds} seeds x {budget}")
     median_label = "@100" if "@100" in labels else labels[-1]
     header = "strategy   | " + " | ".join(f"val regret {label:<5}" for label in labels)
-    header += f" | median {median_label}" + (f" | test regret {labels[-1]}" if test else "") + " | evals | seconds"
+    header += f" | median {median_label}"
+    header += "".join(f" | test regret {label:<5}" for label in labels) if test else ""
+    header += " | evals | seconds"
     print(header)
     print("-" * len(header))
     anytime = {}
@@ -235,7 +237,8 @@ def main() -> None:
             row = f"{name:<10} | " + " | ".join(f"{c:<16}" for c in cells)
             row += f" | {np.median(regret[:, labels.index(median_label)]):{len(median_label) + 7}.2f}"
             if test:
-                row += f" | {mean_ci([best_test - test[c[-1]] for c in curves]):<16}"
+                test_regret = regrets(curves, test, best_test)
+                row += "".join(f" | {mean_ci(test_regret[:, i]):<17}" for i in range(len(points)))
             print(row + f" | {np.mean([len(h) for h in histories]):5.0f} | {time.perf_counter() - start:7.1f}",
                   flush=True)
             anytime[name] = anytime_regret(histories, val, best_val, by_time, args)
