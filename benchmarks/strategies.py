@@ -9,7 +9,8 @@ in accuracy points; test regret likewise against the best mean test accuracy.
 With ``--mean-runs`` every evaluation reads that mean instead of one run: the
 table becomes a deterministic function and observed accuracy is the ground
 truth (the usual tabular-benchmark protocol; without it, search sees seed
-noise and a lucky single run can win). Random search is the in-run reference: a useful strategy must beat it.
+noise and a lucky single run can win). Random search is the in-run
+reference: a useful strategy must beat it.
 
 Two budgets:
 
@@ -21,8 +22,7 @@ Two budgets:
   each strategy runs until its trials' recorded training seconds sum to S;
   regret after 1/8, 1/4, 1/2 and all of S. Multi-fidelity strategies (asha,
   hyperband, bohb) train over epochs ``--min-epochs``..12 (eta 3; from 1:
-  rungs 1, 3, 9, 12 epochs)
-  and pay for the epochs they read, so they can be compared with their
+  rungs 1, 3, 9, 12 epochs) and pay for the epochs they read, so they can be compared with their
   single-fidelity counterparts (random for asha/hyperband, tpe for bohb) on
   the clock that matters. A promoted trial retrains from scratch (what
   nasforge's successive halving over epochs does), or with
@@ -33,11 +33,11 @@ Two budgets:
     python benchmarks/strategies.py [--seeds 20] [--evals 100] [--strategies bananas,gp-bo,random]
                                     [--csv ../shared/data/nb201_cifar10_avg.csv] [--plot regret.png]
     python benchmarks/strategies.py --benchmark nasbench-macro   # NASFORGE_NASBENCH_MACRO=.../nas-bench-macro_cifar10.json
-    python benchmarks/strategies.py --benchmark mnist1d-nb201 --time-budget 1500 \\
-        --strategies random,asha,hyperband,tpe,bohb --plot mnist1d_time.png
+    python benchmarks/strategies.py --benchmark mnist1d-nb201 --time-budget 2800 --min-epochs 3 \\
+        --continue-runs [--mean-runs] --strategies random,asha,hyperband,tpe,bohb --plot mnist1d_time.png
 
-``--jobs N`` runs the seeds in N processes (same numbers; tpe and bohb over
-thousands of trials take minutes per seed). ``--plot`` writes the anytime regret (mean over seeds, 95% band) per strategy.
+``--jobs N`` runs the seeds in N processes (same numbers). ``--plot`` writes
+the anytime regret (mean over seeds, 95% band) per strategy.
 """
 
 from __future__ import annotations
