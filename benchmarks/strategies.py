@@ -141,6 +141,12 @@ def regrets(curves, val: dict[str, float], best_val: float) -> np.ndarray:
     return np.array([[best_val - (val[k] if k else no_result) for k in curve] for curve in curves])
 
 
+def progress(text: str) -> None:
+    """Overwrite the terminal's status line with ``text`` (nothing when stderr is not a terminal)."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+
+
 def mean_ci(values) -> str:
     values = np.asarray(values, dtype=float)
     return f"{values.mean():5.2f} ± {1.96 * values.std(ddof=1) / np.sqrt(len(values)):4.2f}"
@@ -224,14 +230,12 @@ def main() -> None:
                 histories = []
                 for s, history in enumerate(results):
                     histories.append(history)
-                    if sys.stderr.isatty():  # progress on a terminal only, erased before the row is printed
-                        print(f"\r\033[K{name}: {s + 1}/{args.seeds} seeds", end="", file=sys.stderr, flush=True)
+                    progress(f"{name}: {s + 1}/{args.seeds} seeds")
             if by_time:
                 curves = [incumbents_at(h, points) for h in histories]
             else:
                 curves = [[keys[c - 1] for c in points] for keys in (incumbents(h, args.evals) for h in histories)]
-            if sys.stderr.isatty():
-                print("\r\033[K", end="", file=sys.stderr, flush=True)
+            progress("")  # erased before the row is printed
             regret = regrets(curves, val, best_val)
             cells = [mean_ci(regret[:, i]) for i in range(len(points))]
             row = f"{name:<10} | " + " | ".join(f"{c:<16}" for c in cells)
