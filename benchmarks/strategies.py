@@ -20,7 +20,8 @@ Two budgets:
   ``../shared/data`` when present.
 * simulated training time (``--time-budget S``, meant for ``mnist1d-nb201``):
   each strategy runs until its trials' recorded training seconds sum to S;
-  regret after 1/8, 1/4, 1/2 and all of S. Multi-fidelity strategies (asha,
+  regret after 1/32, 1/16, 1/8, 1/4, 1/2 and all of S (doubling budgets: the low ones
+  are where screening at few epochs could pay). Multi-fidelity strategies (asha,
   hyperband, bohb) train over epochs ``--min-epochs``..12 (eta 3; from 1:
   rungs 1, 3, 9, 12 epochs) and pay for the epochs they read, so they can be compared with their
   single-fidelity counterparts (random for asha/hyperband, tpe for bohb) on
@@ -61,7 +62,7 @@ from nasforge.spaces import nb201
 from nasforge.study import Storage, Study
 
 CHECKPOINTS = (25, 50, 100, 200)
-TIME_FRACTIONS = (1 / 8, 1 / 4, 1 / 2, 1)
+TIME_FRACTIONS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 OPTIONS = {"evolution": {"population_size": 20, "tournament_size": 5}}
 
@@ -250,13 +251,14 @@ def main() -> None:
           "observed (single-seed) validation accuracy so far — measured by its mean accuracy; lower is better.")
     if args.plot:
         xlabel = "simulated training seconds" if by_time else "evaluations"
-        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret ({args.seeds} seeds)", xlabel)
+        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret ({args.seeds} seeds)", xlabel,
+             log_x=by_time)
 
 
 def anytime_regret(histories, val, best_val, by_time: bool, args) -> tuple[np.ndarray, np.ndarray]:
     """(x, regret per seed and x) for the plot: per evaluation, or on a grid of simulated times."""
     if by_time:
-        x = np.linspace(args.time_budget / 100, args.time_budget, 100)
+        x = np.geomspace(args.time_budget / 100, args.time_budget, 100)  # plotted on a log axis
         curves = [incumbents_at(h, x) for h in histories]
     else:
         x = np.arange(1, args.evals + 1)
@@ -264,8 +266,9 @@ def anytime_regret(histories, val, best_val, by_time: bool, args) -> tuple[np.nd
     return x, regrets(curves, val, best_val)
 
 
-def plot(anytime: dict[str, tuple[np.ndarray, np.ndarray]], out: str, title: str, xlabel: str) -> None:
-    """Mean regret of the incumbent, with a 95% band, log-scaled regret."""
+def plot(anytime: dict[str, tuple[np.ndarray, np.ndarray]], out: str, title: str, xlabel: str,
+         log_x: bool = False) -> None:
+    """Mean regret of the incumbent, with a 95% band, log-scaled regret (and time, with ``log_x``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -277,6 +280,8 @@ def plot(anytime: dict[str, tuple[np.ndarray, np.ndarray]], out: str, title: str
         ax.plot(x, np.maximum(mean, 1e-3), label=name)
         ax.fill_between(x, np.maximum(mean - half, 1e-3), np.maximum(mean + half, 1e-3), alpha=0.15)
     ax.set_yscale("log")
+    if log_x:
+        ax.set_xscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("validation regret (accuracy points)")
     ax.set_title(title)
