@@ -37,6 +37,11 @@ Two budgets:
     python benchmarks/strategies.py --benchmark mnist1d-nb201 --time-budget 2800 --min-epochs 3 \\
         --continue-runs [--mean-runs] --strategies random,asha,hyperband,tpe,bohb --plot mnist1d_time.png
 
+``--perfect-fidelity`` (time budgets only) is a counterfactual: every epoch of every
+recorded run reads its final accuracy, so the lowest rung ranks as well as full training.
+Multi-fidelity search against it shows the most early screening could buy on the
+table; the gap to the real table is what its low-fidelity rankings cost.
+
 ``--jobs N`` runs the seeds in N processes (same numbers). ``--plot`` writes
 the anytime regret (mean over seeds, 95% band) per strategy.
 """
@@ -91,6 +96,16 @@ def sampling_space(bench):
     if isinstance(bench, CurveBenchmark) and len(bench.table) < len(nb201.unique_archs()):
         return TableCells(bench)
     return bench.space
+
+
+def perfect_fidelity(table: dict) -> dict:
+    """The table with every epoch of every recorded run reading that run's final accuracy.
+
+    A counterfactual, not a benchmark: a rung at any epoch then ranks exactly as full
+    training does, so multi-fidelity search shows the most that screening early could buy
+    on this table (training times are unchanged)."""
+    return {key: {**rec, "curves": [[curve[-1]] * len(curve) for curve in rec["curves"]]}
+            for key, rec in table.items()}
 
 
 def strategy_options(name: str, bench, min_epochs: int = 1) -> dict:
@@ -183,6 +198,9 @@ def main() -> None:
     parser.add_argument("--continue-runs", action="store_true",
                         help="with --time-budget: a promoted trial continues its earlier training and pays only "
                              "for the extra epochs (default: it retrains from scratch)")
+    parser.add_argument("--perfect-fidelity", action="store_true",
+                        help="with --time-budget: counterfactual where every epoch reads the run's final accuracy "
+                             "(the upper bound on what multi-fidelity screening can buy on this table)")
     args = parser.parse_args()
     bench = benchmarks.get(args.benchmark)
     bench.noisy = not args.mean_runs
@@ -191,6 +209,10 @@ def main() -> None:
     by_time = args.time_budget is not None
     if by_time and not isinstance(bench, CurveBenchmark):
         parser.error("--time-budget needs a benchmark with recorded curves and training times (mnist1d-nb201)")
+    if args.perfect_fidelity:
+        if not by_time:
+            parser.error("--perfect-fidelity needs --time-budget (it changes what the lower rungs read)")
+        bench.table = perfect_fidelity(bench.table)
     chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
     if args.strategies == "*" and not by_time:
         chosen = [n for n in chosen if n not in MULTI_FIDELITY]  # one fidelity: nothing to stop early
@@ -200,6 +222,7 @@ def main() -> None:
         budget = f"{args.time_budget:g} simulated training seconds"
         budget += f"; multi-fidelity from {args.min_epochs} epoch(s), promoted trials "
         budget += "continue" if args.continue_runs else "retrain"
+        budget += "; PERFECT FIDELITY (counterfactual: every epoch reads the final accuracy)" if args.perfect_fidelity else ""
     else:
         points = [c for c in CHECKPOINTS if c <= args.evals]
         labels = [f"@{c}" for c in points]

@@ -101,11 +101,7 @@ def test_evaluation_budget_table_and_a_time_budget_on_a_table_without_curves(tmp
 
 
 def test_incumbents_on_the_simulated_clock():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script()
     history = [("a", 0.5, 10.0), ("b", 0.4, 12.0), ("c", 0.7, 30.0)]
     assert bench.incumbents(history, 5) == ["a", "a", "c", "c", "c"]
     assert bench.incumbents_at(history, [5.0, 10.0, 29.9, 30.0, 99.0]) == [None, "a", "a", "c", "c"]
@@ -163,11 +159,7 @@ def test_mean_runs_makes_every_evaluation_read_the_ground_truth(curve_table, tmp
                      "random", "--mean-runs", env={"NASFORGE_MNIST1D_NB201": str(two_runs)})
     assert "mean over recorded runs" in out and "random" in rows(out)
 
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script()
     from nasforge.benchmarks import mnist1d_table
 
     bench = mnist1d_table(two_runs)
@@ -180,3 +172,35 @@ def test_mean_runs_makes_every_evaluation_read_the_ground_truth(curve_table, tmp
         gaps = [abs(observed * 100 - means[key]) for key, observed, _ in history]
         assert len(gaps) == 20 and (all(g == pytest.approx(1.0) for g in gaps) if noisy_runs
                                     else all(g == pytest.approx(0.0, abs=1e-9) for g in gaps))
+
+
+def load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_perfect_fidelity_makes_every_rung_read_the_final_accuracy(curve_table, tmp_path):
+    from nasforge.benchmarks import mnist1d_table
+
+    script = load_script()
+    finals = mnist1d_table(curve_table).means()  # percent, the curves' last epoch
+    for perfect in (False, True):
+        bench = mnist1d_table(curve_table)
+        if perfect:
+            bench.table = script.perfect_fidelity(bench.table)
+        folder = tmp_path / f"perfect-{perfect}"
+        folder.mkdir()
+        history = script.run(bench, "asha", 0, folder, time_budget=150, continue_runs=True, min_epochs=3)
+        gaps = [finals[key] - observed * 100 for key, observed, _ in history]
+        assert len(history) > 20
+        if perfect:  # rung 0 (3 epochs) included: everything reads the final accuracy
+            assert all(g == pytest.approx(0.0, abs=1e-9) for g in gaps)
+        else:  # the made-up curves are still rising at 3 and 9 epochs
+            assert sum(g > 1.0 for g in gaps) > len(gaps) / 2
+    run = subprocess.run([sys.executable, str(SCRIPT), "--perfect-fidelity", "--evals", "5"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "--perfect-fidelity needs --time-budget" in run.stderr
