@@ -108,6 +108,16 @@ def perfect_fidelity(table: dict) -> dict:
             for key, rec in table.items()}
 
 
+def load_benchmark(name: str, mean_runs: bool = False, perfect: bool = False):
+    """The benchmark as the flags ask: one recorded run or their mean per evaluation, and
+    real or perfect-fidelity curves (tables without curves are left as they are)."""
+    bench = benchmarks.get(name)
+    bench.noisy = not mean_runs
+    if perfect and isinstance(bench, CurveBenchmark):
+        bench.table = perfect_fidelity(bench.table)
+    return bench
+
+
 def strategy_options(name: str, bench, min_epochs: int = 1) -> dict:
     options = dict(OPTIONS.get(name, {}))
     if name in MULTI_FIDELITY and isinstance(bench, CurveBenchmark):
@@ -202,17 +212,14 @@ def main() -> None:
                         help="with --time-budget: counterfactual where every epoch reads the run's final accuracy "
                              "(the upper bound on what multi-fidelity screening can buy on this table)")
     args = parser.parse_args()
-    bench = benchmarks.get(args.benchmark)
-    bench.noisy = not args.mean_runs
+    bench = load_benchmark(args.benchmark, args.mean_runs, args.perfect_fidelity)
     val, test = ground_truth(bench, args.csv)
     best_val, best_test = max(val.values()), (max(test.values()) if test else None)
     by_time = args.time_budget is not None
     if by_time and not isinstance(bench, CurveBenchmark):
         parser.error("--time-budget needs a benchmark with recorded curves and training times (mnist1d-nb201)")
-    if args.perfect_fidelity:
-        if not by_time:
-            parser.error("--perfect-fidelity needs --time-budget (it changes what the lower rungs read)")
-        bench.table = perfect_fidelity(bench.table)
+    if args.perfect_fidelity and not by_time:
+        parser.error("--perfect-fidelity needs --time-budget (it changes what the lower rungs read)")
     chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
     if args.strategies == "*" and not by_time:
         chosen = [n for n in chosen if n not in MULTI_FIDELITY]  # one fidelity: nothing to stop early
@@ -274,8 +281,10 @@ def main() -> None:
           "observed (single-seed) validation accuracy so far — measured by its mean accuracy; lower is better.")
     if args.plot:
         xlabel = "simulated training seconds" if by_time else "evaluations"
-        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret ({args.seeds} seeds)", xlabel,
-             log_x=by_time)
+        protocol = "mean over runs" if args.mean_runs else "one run per evaluation"
+        protocol += ", perfect fidelity" if args.perfect_fidelity else ""
+        plot(anytime, args.plot, f"{args.benchmark}: anytime validation regret\n({args.seeds} seeds, {protocol})",
+             xlabel, log_x=by_time)
 
 
 def anytime_regret(histories, val, best_val, by_time: bool, args) -> tuple[np.ndarray, np.ndarray]:

@@ -183,15 +183,13 @@ def load_script():
     return script
 
 
-def test_perfect_fidelity_makes_every_rung_read_the_final_accuracy(curve_table, tmp_path):
-    from nasforge.benchmarks import mnist1d_table
-
+def test_perfect_fidelity_makes_every_rung_read_the_final_accuracy(curve_table, tmp_path, monkeypatch):
+    monkeypatch.setenv("NASFORGE_MNIST1D_NB201", str(curve_table))
     script = load_script()
-    finals = mnist1d_table(curve_table).means()  # percent, the curves' last epoch
+    finals = script.load_benchmark("mnist1d-nb201").means()  # percent, the curves' last epoch
     for perfect in (False, True):
-        bench = mnist1d_table(curve_table)
-        if perfect:
-            bench.table = script.perfect_fidelity(bench.table)
+        bench = script.load_benchmark("mnist1d-nb201", mean_runs=True, perfect=perfect)
+        assert min(rec["train_seconds"][0] for rec in bench.table.values()) >= 4.0  # the made-up table
         folder = tmp_path / f"perfect-{perfect}"
         folder.mkdir()
         history = script.run(bench, "asha", 0, folder, time_budget=150, continue_runs=True, min_epochs=3)
@@ -201,6 +199,9 @@ def test_perfect_fidelity_makes_every_rung_read_the_final_accuracy(curve_table, 
             assert all(g == pytest.approx(0.0, abs=1e-9) for g in gaps)
         else:  # the made-up curves are still rising at 3 and 9 epochs
             assert sum(g > 1.0 for g in gaps) > len(gaps) / 2
+    out = run_script("--benchmark", "mnist1d-nb201", "--time-budget", "100", "--seeds", "2", "--strategies", "asha",
+                     "--perfect-fidelity", env={"NASFORGE_MNIST1D_NB201": str(curve_table)})
+    assert "PERFECT FIDELITY" in out and "asha" in rows(out)
     run = subprocess.run([sys.executable, str(SCRIPT), "--perfect-fidelity", "--evals", "5"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "--perfect-fidelity needs --time-budget" in run.stderr
