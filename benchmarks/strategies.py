@@ -212,14 +212,14 @@ def main() -> None:
                         help="with --time-budget: counterfactual where every epoch reads the run's final accuracy "
                              "(the upper bound on what multi-fidelity screening can buy on this table)")
     args = parser.parse_args()
+    by_time = args.time_budget is not None
+    if args.perfect_fidelity and not by_time:  # refused before any table is loaded
+        parser.error("--perfect-fidelity needs --time-budget (it changes what the lower rungs read)")
     bench = load_benchmark(args.benchmark, args.mean_runs, args.perfect_fidelity)
     val, test = ground_truth(bench, args.csv)
     best_val, best_test = max(val.values()), (max(test.values()) if test else None)
-    by_time = args.time_budget is not None
     if by_time and not isinstance(bench, CurveBenchmark):
         parser.error("--time-budget needs a benchmark with recorded curves and training times (mnist1d-nb201)")
-    if args.perfect_fidelity and not by_time:
-        parser.error("--perfect-fidelity needs --time-budget (it changes what the lower rungs read)")
     chosen = sorted({n for pattern in args.strategies.split(",") for n in strategies.names(pattern.strip())})
     if args.strategies == "*" and not by_time:
         chosen = [n for n in chosen if n not in MULTI_FIDELITY]  # one fidelity: nothing to stop early
@@ -229,7 +229,8 @@ def main() -> None:
         budget = f"{args.time_budget:g} simulated training seconds"
         budget += f"; multi-fidelity from {args.min_epochs} epoch(s), promoted trials "
         budget += "continue" if args.continue_runs else "retrain"
-        budget += "; PERFECT FIDELITY (counterfactual: every epoch reads the final accuracy)" if args.perfect_fidelity else ""
+        if args.perfect_fidelity:
+            budget += "; PERFECT FIDELITY (counterfactual: every epoch reads the final accuracy)"
     else:
         points = [c for c in CHECKPOINTS if c <= args.evals]
         labels = [f"@{c}" for c in points]

@@ -42,6 +42,16 @@ def run_script(*args, env=None, cwd=None):
     return run.stdout
 
 
+def load_script():
+    """benchmarks/strategies.py as a module: its functions, without running ``main``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def rows(output):
     """strategy -> the table's cells (strings) of its row."""
     table = {}
@@ -172,15 +182,6 @@ def test_mean_runs_makes_every_evaluation_read_the_ground_truth(curve_table, tmp
         gaps = [abs(observed * 100 - means[key]) for key, observed, _ in history]
         assert len(gaps) == 20 and (all(g == pytest.approx(1.0) for g in gaps) if noisy_runs
                                     else all(g == pytest.approx(0.0, abs=1e-9) for g in gaps))
-
-
-def load_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("strategies_bench", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
 
 
 def test_perfect_fidelity_makes_every_rung_read_the_final_accuracy(curve_table, tmp_path, monkeypatch):
