@@ -88,7 +88,7 @@ class HandSpace:
 
 def run_hand(args, deadline, out, augment="none"):
     from nasforge import data
-    from nasforge.arch import Arch
+    from nasforge.core import Arch
     from nasforge.budget import train_until_deadline
     from nasforge.estimation import TrainConfig
 
@@ -104,7 +104,7 @@ def run_optuna(args, deadline, out):
     import torch
 
     from nasforge import data, spaces
-    from nasforge.arch import Arch
+    from nasforge.core import Arch
     from dataclasses import replace
 
     from nasforge.budget import (ETA, RUNGS, SEARCH_VAL_SAMPLES, WRAP_UP_GUESS, choose_augment,
@@ -172,7 +172,7 @@ def run_auto(args, deadline, out, search="asha"):
 def run_small_pick(args, out, auto_summary, hand_params):
     """Retrain the best-validated auto candidate with <= 1/3 of the hand net's parameters."""
     from nasforge import data, spaces
-    from nasforge.arch import Arch
+    from nasforge.core import Arch
     from nasforge.budget import Deadline, train_until_deadline
     from nasforge.estimation import TrainConfig
 

@@ -40,11 +40,10 @@ from pathlib import Path
 import numpy as np
 
 from nasforge.api import SearchSpec
-from nasforge.arch import Arch
+from nasforge.core import Arch, Fidelity, Strategy, TrialRequest
 from nasforge.benchmarks._mnist1d import TABLE
-from nasforge.estimation import Fidelity, TrainingEstimator
+from nasforge.estimation import TrainingEstimator
 from nasforge.spaces import nb201
-from nasforge.strategies import Strategy, TrialRequest
 from nasforge.study import Storage, Study
 
 SPACE_OPTIONS = {"channels": 16, "cells_per_stage": 1}

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from nasforge import spaces, strategies
-from nasforge.estimation import OK, Estimator, Fidelity, Result
+from nasforge.core import Estimator, Fidelity, Result, TrialStatus
 from nasforge.study import Storage, Study
 
 
@@ -33,7 +33,7 @@ class SleepObjective(Estimator):
 
     def evaluate(self, arch, fidelity, seed, on_epoch=None):
         time.sleep(self.seconds)
-        return Result(OK, {"val_accuracy": (seed % 1000) / 1000}, [], fidelity.to_dict(), self.seconds)
+        return Result(TrialStatus.OK, {"val_accuracy": (seed % 1000) / 1000}, [], fidelity.to_dict(), self.seconds)
 
 
 def _warm():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nasforge import spaces, strategies
-from nasforge.estimation import OK, Estimator, Fidelity, Result
+from nasforge.core import Estimator, Fidelity, Result, TrialStatus
 from nasforge.study import Storage, Study
 
 
@@ -34,7 +34,7 @@ class InstantObjective(Estimator):
 
     def evaluate(self, arch, fidelity, seed, on_epoch=None):
         score = sum(arch[k] == v for k, v in self.target.decisions.items()) / len(self.target.decisions)
-        return Result(OK, {"val_accuracy": score}, [], fidelity.to_dict(), 0.0)
+        return Result(TrialStatus.OK, {"val_accuracy": score}, [], fidelity.to_dict(), 0.0)
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ import numpy as np
 
 from nasforge import benchmarks, strategies
 from nasforge.benchmarks import CurveBenchmark
-from nasforge.estimation import Fidelity
+from nasforge.core import Fidelity, SimulatedClock
 from nasforge.spaces import nb201
 from nasforge.study import Storage, Study
 
@@ -133,7 +133,7 @@ def run(bench, name: str, seed: int, folder: Path, evals: int | None = None, tim
         bench = bench.fresh(continue_runs)  # its own memory of which runs can be continued
     storage = Storage.create(folder / f"{name}-{seed}.db", {"spec": {"benchmark": bench.name, "strategy": name}})
     strategy = strategies.get(name, space or bench.space, seed=seed, **strategy_options(name, bench, min_epochs))
-    study = Study(storage, strategy, bench, Fidelity(epochs=getattr(bench, "epochs", 1)), seed)
+    study = Study(storage, strategy, bench, Fidelity(epochs=getattr(bench, "epochs", 1)), seed, clock=SimulatedClock())
     study.optimize(n_trials=evals, time_budget=time_budget)
     history, clock = [], 0.0
     for t in study.trials:

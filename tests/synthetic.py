@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from nasforge.estimation import FAILED, OK, Estimator, Result
+from nasforge.core import Estimator, Result, TrialStatus
 
 
 class MatchTarget(Estimator):
@@ -42,7 +42,7 @@ class MatchTarget(Estimator):
             while True:  # allocate without bound until the address-space limit stops us
                 hog.append(bytearray(64 << 20))
         if self.fail_every and self.calls % self.fail_every == 0:
-            return Result(FAILED, fidelity=fidelity.to_dict(), error="RuntimeError: injected failure")
+            return Result(TrialStatus.FAILED, fidelity=fidelity.to_dict(), error="RuntimeError: injected failure")
         match = np.mean([arch[k] == v for k, v in self.target.decisions.items()])
         score = float(match + self.noise * np.random.default_rng(seed).normal())
-        return Result(OK, {"val_accuracy": score}, [{"epoch": 1, "val_accuracy": score}], fidelity.to_dict(), 0.0)
+        return Result(TrialStatus.OK, {"val_accuracy": score}, [{"epoch": 1, "val_accuracy": score}], fidelity.to_dict(), 0.0)

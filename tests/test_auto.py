@@ -13,9 +13,9 @@ import torch
 
 import nasforge
 from nasforge import data, spaces, strategies
-from nasforge.estimation import FAILED, Fidelity, Result, TrainConfig, train_model
+from nasforge.core import Fidelity, Result, TrialStatus, UserInputError
+from nasforge.estimation import TrainConfig, train_model
 from nasforge.estimation._trainer import lr_factor
-from nasforge.errors import UserInputError
 from nasforge.strategies._asha import rung_resources
 
 from synthetic import MatchTarget
@@ -53,7 +53,7 @@ def test_asha_winner_comes_from_the_highest_rung_and_failures_are_never_promoted
                           sampler="evolution")
     for i in range(60):
         req = asha.ask()
-        res = Result(FAILED, error="boom") if i % 5 == 0 else est.evaluate(req.arch, Fidelity(), 0)
+        res = Result(TrialStatus.FAILED, error="boom") if i % 5 == 0 else est.evaluate(req.arch, Fidelity(), 0)
         asha.tell(req, res)
     arch, score, rung = asha.best_at_top()
     assert rung == 2 and asha.levels[rung] == 9
@@ -220,7 +220,7 @@ def test_hyperband_brackets_finish_when_some_trials_fail():
     for _ in range(120):
         req = hb.ask()
         rungs_reached.add((req.meta["bracket"], req.meta["rung"]))
-        res = Result(FAILED, error="boom") if fail(req.arch) else est.evaluate(req.arch, Fidelity(), 0)
+        res = Result(TrialStatus.FAILED, error="boom") if fail(req.arch) else est.evaluate(req.arch, Fidelity(), 0)
         assert not (req.meta["rung"] > 0 and fail(req.arch)), "a failed architecture was promoted"
         hb.tell(req, res)
     assert (0, 2) in rungs_reached  # the first bracket got to its top rung despite failures

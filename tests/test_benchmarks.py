@@ -6,7 +6,7 @@ import pytest
 
 from nasforge import benchmarks, strategies
 from nasforge.api import SearchSpec, open_study
-from nasforge.estimation import Fidelity
+from nasforge.core import Fidelity
 from nasforge.spaces import nb201
 
 from conftest import run_cli, shared_file

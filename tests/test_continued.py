@@ -7,7 +7,8 @@ from torch import nn
 
 from nasforge import Arch, spaces
 from nasforge.api import SearchSpec, open_study
-from nasforge.estimation import Fidelity, TrainConfig, TrainingEstimator, TrainingRun, decay_lr, stable_lr
+from nasforge.core import Fidelity
+from nasforge.estimation import TrainConfig, TrainingEstimator, TrainingRun, decay_lr, stable_lr
 from nasforge.estimation._continued import WARMUP_STEPS, RunCache
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from nasforge import Arch, spaces
-from nasforge.errors import InvalidArchError, UnknownNameError, UserInputError
+from nasforge.core import InvalidArchError, UnknownNameError, UserInputError
 from nasforge.spaces import darts
 from nasforge.spaces._darts import MAX_NODES, SAMPLED_OPS
 

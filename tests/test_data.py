@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nasforge import data
-from nasforge.errors import DatasetNotFoundError, UnknownNameError, UserInputError
+from nasforge.core import DatasetNotFoundError, UnknownNameError, UserInputError
 
 
 @pytest.mark.parametrize("name,shape,n_train", [("fashion-mnist", (1, 28, 28), 54000), ("digits", (1, 8, 8), 1294),

@@ -10,9 +10,8 @@ from conftest import EXAMPLES, run_cli
 pytest.importorskip("matplotlib")
 
 from nasforge import cli, spaces
-from nasforge.arch import Arch
+from nasforge.core import Arch, InvalidArchError, UnknownNameError, UserInputError
 from nasforge.draw import draw, load_arch
-from nasforge.errors import InvalidArchError, UnknownNameError, UserInputError
 from nasforge.spaces import darts, nb201
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -204,7 +203,7 @@ def test_cli_draws_a_study_trial(tmp_path):
 def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
     import sys
 
-    from nasforge.errors import MissingDependencyError
+    from nasforge.core import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     arch = spaces.get("transformer").sample(np.random.default_rng(0))

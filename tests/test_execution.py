@@ -4,7 +4,7 @@
 import numpy as np
 
 from nasforge import spaces, strategies
-from nasforge.estimation import Fidelity
+from nasforge.core import Fidelity
 from nasforge.execution import describe_exit
 from nasforge.study import Storage, Study
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from nasforge.benchmarks import mnist1d_table
-from nasforge.errors import DatasetNotFoundError
-from nasforge.estimation import Fidelity
+from nasforge.core import DatasetNotFoundError, Fidelity
 from nasforge.spaces import nb201
 
 SCRIPT = Path(__file__).parent.parent / "benchmarks" / "mnist1d_nb201.py"

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from nasforge import Arch, spaces
-from nasforge.errors import InvalidArchError, UserInputError
+from nasforge.core import InvalidArchError, UserInputError
 
 SPACES = {
     "mobilenet-elastic": lambda: spaces.get("mobilenet-elastic"),

@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 
 from nasforge import benchmarks, spaces, strategies
-from nasforge.errors import UserInputError
-from nasforge.estimation import Fidelity
+from nasforge.core import Arch, Fidelity, UserInputError
 from nasforge.spaces._nasbench_macro import CHOICES, key
-from nasforge.arch import Arch
 
 from conftest import shared_file
 

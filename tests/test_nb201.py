@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nasforge import spaces
-from nasforge.errors import InvalidArchError
+from nasforge.core import InvalidArchError
 from nasforge.spaces import nb201
 
 from conftest import shared_file

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from nasforge import ops
-from nasforge.errors import UnknownNameError
+from nasforge.core import UnknownNameError
 from nasforge.ops import (
     CELL_OPS,
     FactorizedReduce,

@@ -8,8 +8,7 @@ import pytest
 from synthetic import MatchTarget
 
 from nasforge import benchmarks, spaces, strategies
-from nasforge.errors import UserInputError
-from nasforge.estimation import OK, Estimator, Fidelity, Result
+from nasforge.core import Estimator, Fidelity, Result, TrialStatus, UserInputError
 from nasforge.study import Storage, Study
 
 PREDICTORS = ("bananas", "gp-bo")
@@ -144,7 +143,7 @@ class Closeness(Estimator):
 
     def evaluate(self, arch, fidelity, seed, on_epoch=None):
         score = -float(np.abs(self.space.encode(arch) - self.target).sum())
-        return Result(OK, {"val_accuracy": score}, [], fidelity.to_dict(), 0.0)
+        return Result(TrialStatus.OK, {"val_accuracy": score}, [], fidelity.to_dict(), 0.0)
 
 
 @pytest.mark.parametrize("name", PREDICTORS)

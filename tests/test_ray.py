@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nasforge import spaces, strategies
-from nasforge.estimation import Fidelity
+from nasforge.core import Fidelity
 from nasforge.study import Storage, Study
 
 from synthetic import MatchTarget

@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from nasforge import data, spaces
-from nasforge.arch import Arch
-from nasforge.errors import SpaceDefinitionError, UserInputError
+from nasforge.core import Arch, SpaceDefinitionError, UserInputError
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

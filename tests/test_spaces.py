@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nasforge import Arch, spaces
-from nasforge.errors import InvalidArchError, SpaceDefinitionError, UnknownNameError, UserInputError
+from nasforge.core import InvalidArchError, SpaceDefinitionError, UnknownNameError, UserInputError
 
 from conftest import EXAMPLES
 

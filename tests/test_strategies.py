@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from nasforge import spaces, strategies
-from nasforge.estimation import Fidelity
-from nasforge.errors import UnknownNameError, UserInputError
+from nasforge.core import Fidelity, UnknownNameError, UserInputError
 
 from synthetic import MatchTarget
 

@@ -86,7 +86,7 @@ def test_multi_fidelity_runs_more_cheaper_evaluations_on_the_simulated_clock(cur
 
 def test_a_continued_run_reads_the_same_recorded_run_and_pays_only_the_extra_epochs(curve_table):
     from nasforge.benchmarks import mnist1d_table
-    from nasforge.estimation import Fidelity
+    from nasforge.core import Fidelity
 
     bench = mnist1d_table(curve_table).fresh(continue_runs=True)
     rec = next(r for r in bench.table.values() if r["train_seconds"][0] > 4.0)

@@ -11,8 +11,7 @@ import pytest
 
 from nasforge import spaces, strategies
 from nasforge.api import SearchSpec, open_study
-from nasforge.errors import StudyError
-from nasforge.estimation import Fidelity
+from nasforge.core import Fidelity, StudyError
 from nasforge.study import Storage, Study
 
 from synthetic import MatchTarget

@@ -5,9 +5,8 @@ import torch
 from torch import nn
 
 from nasforge import Arch, spaces
-from nasforge.estimation import (Fidelity, TrainConfig, TrainingEstimator, count_flops, count_params,
-                                 measure_latency_ms, subset_indices)
-from nasforge.errors import UserInputError
+from nasforge.core import Fidelity, UserInputError
+from nasforge.estimation import TrainConfig, TrainingEstimator, count_flops, count_params, measure_latency_ms, subset_indices
 
 GOOD_ARCH = {"stem": 16, "s0.op": "conv3x3", "s0.blocks": 1, "s0.width": 16, "s0.down": False,
              "s0.residual": False, "s1.op": "conv3x3", "s1.blocks": 1, "s1.width": 32, "s1.down": True,

@@ -6,8 +6,7 @@ and ``nasforge --help`` stay fast.
 
 __version__ = "0.1.0"
 
-from .arch import Arch
-from .errors import NasforgeError
+from .core import Arch, NasforgeError
 
 _LAZY = {
     "HP": ("spaces", "HP"), "space": ("spaces", "space"),

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, benchmarks, data, spaces, strategies
-from .errors import StudyError, UserInputError
-from .estimation import Fidelity, TrainConfig, TrainingEstimator
+from .core import Clock, Fidelity, SimulatedClock, StudyError, TrialStatus, UserInputError, WallClock
+from .estimation import TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
 
 
@@ -98,9 +98,14 @@ def _components(spec: SearchSpec):
     return fidelity, estimator, strategy
 
 
+def _clock(spec: SearchSpec) -> Clock:
+    """Tabular benchmarks count the training time they record; real training counts the wall clock."""
+    return SimulatedClock() if spec.benchmark is not None else WallClock()
+
+
 def build_study(storage: Storage, spec: SearchSpec) -> Study:
     fidelity, estimator, strategy = _components(spec)
-    return Study(storage, strategy, estimator, fidelity, spec.seed)
+    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed
@@ -144,7 +149,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
     # build everything first: a bad option or a missing data set fails before any file is created
     fidelity, estimator, strategy = _components(spec)
     storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
-    return Study(storage, strategy, estimator, fidelity, spec.seed)
+    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
 
 
 def search(study: str | Path, trials: int | None = None, time_budget: float | None = None,
@@ -197,7 +202,7 @@ def merge_studies(target: str | Path, sources: list[str | Path]) -> int:
                                       "merged_from": [str(s) for s in sources]})
     copied = 0
     for (source, _), path in zip(opened, sources):
-        for t in source.trials(("ok", "failed")):
+        for t in source.trials((TrialStatus.OK, TrialStatus.FAILED)):
             meta = {**t.request_meta, "merged_from": {"study": str(path), "trial_id": t.id}}
             new_id = storage.start_trial(copied, t.arch, t.fidelity, t.seed, meta)
             storage.finish_trial(new_id, t.status, t.metrics, t.curve, t.objective, t.error, t.duration_s or 0.0, {})

@@ -27,8 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .arch import Arch
-from .errors import StudyError, UserInputError
+from .core import Arch, StudyError, TrialStatus, UserInputError
 from .estimation import count_flops, count_params, evaluate_model, measure_latency_ms, resolve_device, train_model
 from .estimation import TrainConfig, extrapolate_accuracy, power_law_exponent
 from .estimation._augment import AUGMENTATIONS
@@ -188,7 +187,7 @@ def _candidates(study, levels: list[float]) -> dict[str, list[dict[str, Any]]]:
     """Per rung (named by its training seconds), every successful trial's metrics."""
     by_rung: dict[str, list[dict[str, Any]]] = {}
     describe = study.estimator.space.describe
-    for t in study.storage.trials(("ok",)):
+    for t in study.storage.trials((TrialStatus.OK,)):
         seconds = t.fidelity.get("seconds")
         by_rung.setdefault(f"{seconds:g}s", []).append({
             "trial_id": t.id, "val_accuracy": t.metrics["val_accuracy"], "params": t.metrics["params"],
@@ -379,7 +378,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     train_config = replace(study.estimator.train_config, augment=augmentation)
     summary = train_until_deadline(space_obj, arch, ds, train_config, deadline, out, seed, onnx,
                                    log, study.storage.meta()["spec"]["space_options"], run=run)
-    chosen = [t.id for t in study.storage.trials(("ok",)) if t.arch == arch]
+    chosen = [t.id for t in study.storage.trials((TrialStatus.OK,)) if t.arch == arch]
     if chosen:
         study.storage.add_final_model(chosen[-1], summary["files"]["pytorch"], {
             k: summary[k] for k in ("test_accuracy", "params", "latency_ms", "seed")})

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import NasforgeError
+from .core import NasforgeError, TrialStatus
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -288,7 +288,7 @@ def cmd_auto(args, console) -> int:
                 return
             m = record.metrics
             sec = record.fidelity.get("seconds")
-            if record.status == "ok":
+            if record.status == TrialStatus.OK:
                 console.print(f"  trial {record.id:>3}  {sec:g}s  val acc {m['val_accuracy']:.4f}  "
                               f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
             else:
@@ -428,7 +428,7 @@ def cmd_export(args, console) -> int:
 
 def cmd_draw(args, console) -> int:
     from . import spaces
-    from .arch import Arch
+    from .core import Arch
     from .draw import draw, load_arch, output_format
 
     output_format(args.out)  # a bad suffix fails before any loading

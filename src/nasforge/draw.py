@@ -29,8 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .arch import Arch
-from .errors import InvalidArchError, UserInputError, require
+from .core import Arch, InvalidArchError, UserInputError, require
 
 FORMATS = ("svg", "png", "pdf")
 FONT = 8.0  # points

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .arch import Arch
-from .errors import UserInputError, require
+from .core import Arch, UserInputError, require
 
 FORMATS = ("pytorch", "torchscript", "onnx")
 CHECKPOINT_FORMAT = "nasforge-checkpoint-v1"

@@ -7,6 +7,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from .core import TrialStatus
 from .study import Study, TrialRecord
 
 
@@ -43,7 +44,7 @@ def trials_table(trials: list[TrialRecord], describe=None, title: str = "") -> T
         m = t.metrics
         acc = f"{m['val_accuracy']:.4f}" if "val_accuracy" in m else "-"
         arch = describe(t.arch) if describe else t.arch.to_json()
-        if t.status != "ok" and t.error:
+        if t.status != TrialStatus.OK and t.error:
             arch = f"{arch}  [{t.error.splitlines()[0][:80]}]"
         table.add_row(str(t.id), t.status, acc, _fmt_count(m.get("params")),
                       f"{m['flops'] / 1e6:.1f}" if "flops" in m else "-",
@@ -122,7 +123,7 @@ class SearchReporter:
             return
         m = record.metrics
         total = f"/{self.n_trials}" if self.n_trials else ""
-        if record.status == "ok":
+        if record.status == TrialStatus.OK:
             mark = " *best*" if best is not None and best.id == record.id else ""
             line = (f"[{record.number + 1:>3}{total}] trial {record.id:>3}  acc {m['val_accuracy']:.4f}  "
                     f"params {_fmt_count(m.get('params')):>6}  latency {m.get('latency_ms', float('nan')):.2f}ms  "
@@ -138,7 +139,7 @@ class SearchReporter:
 def print_summary(console: Console, study: Study, study_path: str, top: int = 10) -> None:
     trials = study.trials
     ok = [t for t in best_first(trials) if t.objective is not None]
-    failed = [t for t in trials if t.status == "failed"]
+    failed = [t for t in trials if t.status == TrialStatus.FAILED]
     console.print(trials_table(ok[:top], study.estimator.space.describe,
                                title=f"top {min(top, len(ok))} of {len(trials)} trial(s)"))
     if failed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import partial
 
-from ..registry import Registry
+from ..core import Registry
 from ._macro import from_json as nasbench_macro
 from ._mnist1d import CurveBenchmark
 from ._mnist1d import from_table as mnist1d_table

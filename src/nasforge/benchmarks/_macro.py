@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from ..errors import UserInputError
+from ..core import UserInputError
 from ..spaces._nasbench_macro import NASBenchMacroSpace, key
 from ._tabular import TabularBenchmark
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetNotFoundError
-from ..estimation import FAILED, OK, Fidelity, Result
+from ..core import DatasetNotFoundError, Fidelity, Result, TrialStatus
 from ..spaces import NB201Space, nb201
 from ._tabular import TabularBenchmark
 
@@ -69,7 +68,7 @@ class CurveBenchmark(TabularBenchmark):
         try:
             rec = self.record(arch)
         except Exception as exc:
-            return Result(FAILED, fidelity=fidelity.to_dict(), error=f"{type(exc).__name__}: {exc}")
+            return Result(TrialStatus.FAILED, fidelity=fidelity.to_dict(), error=f"{type(exc).__name__}: {exc}")
         runs = len(rec["curves"])
         run = int(np.random.default_rng(seed).integers(1 << 30)) % runs if self.noisy else None
         e = max(1, min(self.epochs, fidelity.epochs))
@@ -91,7 +90,7 @@ class CurveBenchmark(TabularBenchmark):
                    "latency_ms": rec["latency_ms"], "train_seconds": seconds}
         if e == self.epochs:
             metrics["test_accuracy"] = pick(rec["test_accuracy"])
-        return Result(OK, metrics, curve, fidelity.to_dict(), seconds)
+        return Result(TrialStatus.OK, metrics, curve, fidelity.to_dict(), seconds)
 
     def means(self, metric: str = "val_accuracy") -> dict[str, float]:
         """Mean over runs, accuracies in percent; ``val_accuracy`` is the curves' last epoch."""

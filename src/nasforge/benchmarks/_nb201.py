@@ -9,7 +9,7 @@ import os
 import pickle
 from pathlib import Path
 
-from ..errors import UserInputError, require
+from ..core import UserInputError, require
 from ..spaces import NB201Space, nb201
 from ._tabular import TabularBenchmark
 

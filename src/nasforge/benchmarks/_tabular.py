@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arch import Arch
-from ..errors import InvalidArchError
-from ..estimation import FAILED, OK, Estimator, Fidelity, Result
+from ..core import Arch, Estimator, Fidelity, InvalidArchError, Result, TrialStatus
 
 
 class TabularBenchmark(Estimator):
@@ -27,7 +25,6 @@ class TabularBenchmark(Estimator):
     picks, as if it had trained the network once, else the mean.
     """
 
-    simulated_time = True
 
     def __init__(self, name: str, space, table: dict[str, dict[str, Any]], key: Callable[[Arch], str],
                  noisy: bool = True):
@@ -51,7 +48,7 @@ class TabularBenchmark(Estimator):
         try:
             rec = self.record(arch)
         except InvalidArchError as exc:
-            return Result(FAILED, fidelity=fidelity.to_dict(), error=f"InvalidArchError: {exc}")
+            return Result(TrialStatus.FAILED, fidelity=fidelity.to_dict(), error=f"InvalidArchError: {exc}")
         pick = int(np.random.default_rng(seed).integers(1 << 30))
         metrics = {}
         for name, value in rec.items():
@@ -64,7 +61,7 @@ class TabularBenchmark(Estimator):
         point = {"epoch": rec.get("epochs", 200), "val_accuracy": metrics["val_accuracy"]}
         if on_epoch is not None:
             on_epoch(point)
-        return Result(OK, metrics, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0))
+        return Result(TrialStatus.OK, metrics, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0))
 
     def means(self, metric: str = "val_accuracy") -> dict[str, float]:
         """Each entry's ``metric`` averaged over its recorded runs (accuracies in percent): the

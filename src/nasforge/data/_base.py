@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..errors import UserInputError
+from ..core import UserInputError
 
 TABULAR_SCALE_RATIO = 10.0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DatasetNotFoundError, UserInputError, require
+from ..core import DatasetNotFoundError, UserInputError, require
 from ._base import Dataset, looks_tabular, make_dataset, split_indices
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

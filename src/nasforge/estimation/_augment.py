@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserInputError
+from ..core import UserInputError
 
 AUGMENTATIONS = ("none", "shift", "shift-flip")
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..errors import TrialError
+from ..core import TrialError
 from ._augment import augment_batch
 from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device, train_step
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from ..arch import Arch
+from ..core import Arch
 from ..export import save_checkpoint
 from ._metrics import count_flops, count_params, measure_latency_ms
 from ._trainer import TrainConfig, evaluate_model, resolve_device, train_model

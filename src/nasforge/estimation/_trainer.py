@@ -18,10 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..arch import Arch
-from ..errors import TrialError, UserInputError
+from ..core import Arch, Estimator, Fidelity, Result, TrialError, TrialStatus, UserInputError
 from ._augment import augment_batch, check_augment
-from ._base import FAILED, OK, Estimator, Fidelity, Result
 from ._metrics import count_flops, count_params, measure_latency_ms
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -305,12 +303,12 @@ class TrainingEstimator(Estimator):
         start = time.perf_counter()
         try:
             metrics, curve = self._train(arch, fidelity, seed, on_epoch)
-            return Result(OK, metrics, curve, fidelity.to_dict(), time.perf_counter() - start)
+            return Result(TrialStatus.OK, metrics, curve, fidelity.to_dict(), time.perf_counter() - start)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # recorded as a failed trial; the study goes on
             text = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
-            return Result(FAILED, {}, [], fidelity.to_dict(), time.perf_counter() - start, text)
+            return Result(TrialStatus.FAILED, {}, [], fidelity.to_dict(), time.perf_counter() - start, text)
 
     def run_for(self, arch: Arch, fidelity: Fidelity):
         """The continued training behind ``arch``'s latest trial at ``fidelity``'s subset and width, or None."""

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
 
+from ..core import Event, Executor
+
 
 def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
     import torch
 
-    from ..arch import Arch
-    from ..estimation import Fidelity
+    from ..core import Arch, Fidelity
 
     torch.set_num_threads(threads)
     estimator = factory()
@@ -63,14 +64,7 @@ def _context():
     return ctx
 
 
-@dataclasses.dataclass
-class Event:
-    worker: int
-    kind: str  # "result" | "died" | "timeout"
-    payload: Any
-
-
-class WorkerPool:
+class WorkerPool(Executor):
     """``size`` worker processes that each evaluate one trial at a time."""
 
     def __init__(self, size: int, factory: Callable[[], Any], threads: int | None = None):

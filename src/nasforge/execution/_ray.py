@@ -23,8 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import UserInputError, require
-from ._pool import Event
+from ..core import Event, Executor, UserInputError, require
 
 _ESTIMATORS: dict[str, Any] = {}  # per Ray worker process: study key -> estimator
 
@@ -35,8 +34,7 @@ def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str
 
     import torch
 
-    from ..arch import Arch
-    from ..estimation import Fidelity
+    from ..core import Arch, Fidelity
 
     torch.set_num_threads(threads)
     if key not in _ESTIMATORS:
@@ -45,7 +43,7 @@ def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str
     return dataclasses.asdict(result)
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """``size`` concurrent trial slots backed by Ray tasks."""
 
     def __init__(self, size: int, factory: Callable[[], Any], address: str | None = None,

@@ -221,7 +221,7 @@ CELL_OPS: dict[str, OpFactory] = {
 
 def make_cell_op(name: str, dims: int, c_in: int, c_out: int, stride: int) -> nn.Module:
     """A cell operation by name (see :data:`CELL_OPS`)."""
-    from ..errors import UnknownNameError
+    from ..core import UnknownNameError
 
     if name not in CELL_OPS:
         raise UnknownNameError("cell op", name, CELL_OPS)

@@ -79,7 +79,7 @@ OPS: dict[str, OpFactory] = {
 
 
 def make_op(name: str, dims: int, c_in: int, c_out: int, stride: int) -> nn.Module:
-    from ..errors import UnknownNameError
+    from ..core import UnknownNameError
 
     if name not in OPS:
         raise UnknownNameError("op", name, OPS)

@@ -13,9 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpaceDefinitionError, UserInputError
-from ..registry import Registry
-from ._base import Decision, DecisionSpace, SearchSpace
+from ..core import Decision, DecisionSpace, Registry, SearchSpace, SpaceDefinitionError, UserInputError
 from ._darts import DartsSpace
 from ._define_by_run import HP, DefineByRunSpace
 from ._from_file import FILE_SUFFIXES, load_space_file

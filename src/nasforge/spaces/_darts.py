@@ -36,10 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..arch import Arch
-from ..errors import InvalidArchError, UnknownNameError, UserInputError
+from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError
 from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_cell_op
-from ._base import SearchSpace
 from ._macro_cnn import spatial_dims
 
 SEARCH_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",

@@ -27,9 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..arch import Arch
-from ..errors import InvalidArchError, SpaceDefinitionError
-from ._base import SearchSpace
+from ..core import Arch, InvalidArchError, SearchSpace, SpaceDefinitionError
 
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "optimizer", "label_smoothing")
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from torch import nn
 
-from ..errors import SpaceDefinitionError, UserInputError
+from ..core import SpaceDefinitionError, UserInputError
 from ._define_by_run import TRAINING_KEYS, DefineByRunSpace
 from ._macro_cnn import MacroCNNSpace
 

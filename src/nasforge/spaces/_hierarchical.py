@@ -23,9 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import UserInputError
+from ..core import Decision, DecisionSpace, UserInputError
 from ..ops import SepConv, conv_bn_relu
-from ._base import Decision, DecisionSpace
 from ._macro_cnn import spatial_dims
 
 PRIMITIVES = ("conv1x1", "dwconv3x3", "sepconv3x3", "maxpool3x3", "avgpool3x3", "identity", "none")

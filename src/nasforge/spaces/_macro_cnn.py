@@ -13,10 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..arch import Arch
-from ..errors import SpaceDefinitionError, UserInputError
+from ..core import Arch, Decision, DecisionSpace, SpaceDefinitionError, UserInputError
 from ..ops import OPS, conv_bn_relu, make_op, projection
-from ._base import Decision, DecisionSpace
 
 STEM_WIDTHS = (8, 16, 24, 32)
 WIDTH_LADDER = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # stage s chooses from WIDTH_LADDER[s:s+STAGE_WIDTHS]

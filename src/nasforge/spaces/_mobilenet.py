@@ -33,10 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..arch import Arch
-from ..errors import InvalidArchError, UserInputError
+from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError
 from ..ops import batch_norm, conv
-from ._base import Decision, DecisionSpace
 from ._macro_cnn import scaled, spatial_dims
 
 STEM_WIDTH = 16

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..ops import conv, conv_bn_relu, batch_norm, projection
 from ..ops._cell_ops import MBConv
-from ._base import Decision, DecisionSpace
+from ..core import Decision, DecisionSpace
 from ._macro_cnn import spatial_dims
 
 CHOICES = ("identity", "mb3_k3", "mb6_k5")  # encoded 0 / 1 / 2 in the benchmark's keys

@@ -16,10 +16,8 @@ import re
 import torch
 from torch import nn
 
-from ..arch import Arch
-from ..errors import InvalidArchError, UserInputError
+from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError
 from ..ops import batch_norm, conv
-from ._base import Decision, DecisionSpace
 from ._macro_cnn import spatial_dims
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

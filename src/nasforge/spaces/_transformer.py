@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import UserInputError
-from ._base import Decision, DecisionSpace
+from ..core import Decision, DecisionSpace, UserInputError
 
 LAYERS = (1, 2, 3, 4)
 EMBEDS = (16, 32, 48, 64)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..errors import UserInputError
-from ..registry import Registry
+from ..core import Registry, Strategy, TrialRequest, UserInputError
 from ._asha import ASHA
 from ._bananas import Bananas
-from ._base import Strategy, TrialRequest
 from ._evolution import RegularizedEvolution
 from ._gp_bo import GPBO
 from ._hyperband import BOHB, Hyperband

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import math
 
-from ..arch import Arch
-from ..errors import UserInputError
-from ._base import Strategy, TrialRequest
+from ..core import Arch, Strategy, TrialRequest, UserInputError
 
 RESOURCES = ("epochs", "seconds", "subset")
 SAMPLERS = ("random", "evolution")

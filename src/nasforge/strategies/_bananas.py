@@ -22,9 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..arch import Arch
-from ..errors import UserInputError
-from ._base import Strategy, TrialRequest
+from ..core import Arch, Strategy, TrialRequest, UserInputError, check_choice, check_float, check_int
 
 
 def single_threaded_blas():
@@ -69,29 +67,6 @@ def gaussian_ranks(y: np.ndarray) -> np.ndarray:
     ordered = np.sort(y)
     ranks = (np.searchsorted(ordered, y, "left") + np.searchsorted(ordered, y, "right") - 1) / 2.0
     return normal_quantile((ranks + 0.5) / len(y))
-
-
-def check_int(strategy: str, name: str, value: Any, low: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise UserInputError(f"The {name!r} parameter of {strategy} must be an int >= {low}. Got {value!r} instead.")
-    return value
-
-
-def check_float(strategy: str, name: str, value: Any, low: float, high: float, open_low: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) \
-        and (low < value if open_low else low <= value) and value <= high
-    if not ok:
-        interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-        raise UserInputError(f"The {name!r} parameter of {strategy} must be a number in {interval}. "
-                             f"Got {value!r} instead.")
-    return float(value)
-
-
-def check_choice(strategy: str, name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise UserInputError(f"The {name!r} parameter of {strategy} must be one of "
-                             f"{', '.join(repr(a) for a in allowed)}. Got {value!r} instead.")
-    return value
 
 
 class PredictorStrategy(Strategy):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..arch import Arch
-from ..errors import UserInputError
-from ._base import Strategy, TrialRequest
+from ..core import Arch, Strategy, TrialRequest, UserInputError
 
 
 def _check_int(name, value, low):

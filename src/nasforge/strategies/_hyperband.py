@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import math
 
-from ..arch import Arch
-from ..errors import UserInputError
+from ..core import Arch, Strategy, TrialRequest, UserInputError
 from ._asha import RESOURCES
-from ._base import Strategy, TrialRequest
 
 SAMPLERS = ("random", "tpe")
 

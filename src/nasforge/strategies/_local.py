@@ -5,8 +5,7 @@ the Art for NAS Benchmarks", 2020)."""
 
 from __future__ import annotations
 
-from ..arch import Arch
-from ._base import Strategy, TrialRequest
+from ..core import Arch, Strategy, TrialRequest
 
 
 class LocalSearch(Strategy):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._base import Strategy, TrialRequest
+from ..core import Strategy, TrialRequest
 
 
 class RandomSearch(Strategy):

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserInputError
-from ..spaces import DecisionSpace
-from ..arch import Arch
-from ._base import Strategy, TrialRequest
+from ..core import Arch, DecisionSpace, Strategy, TrialRequest, UserInputError
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -12,9 +12,7 @@ Needs the optional extra: ``pip install 'nasforge[optuna]'``.
 
 from __future__ import annotations
 
-from ..arch import Arch
-from ..errors import UserInputError, require
-from ._base import Strategy, TrialRequest
+from ..core import Arch, Strategy, TrialRequest, UserInputError, require
 
 
 class TPE(Strategy):

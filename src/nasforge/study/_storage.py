@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..arch import Arch
-from ..errors import StudyError
+from ..core import Arch, StudyError, TrialStatus
 
 SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
-RUNNING, INTERRUPTED = "running", "interrupted"
 
 SCHEMA = """
 CREATE TABLE nasforge_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -174,7 +172,7 @@ class Storage:
             cur = self.conn.execute(
                 "INSERT INTO trials (number, status, arch, fidelity, seed, request_meta, started_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (number, RUNNING, arch.to_json(), json.dumps(fidelity), seed, json.dumps(request_meta), time.time()))
+                (number, TrialStatus.RUNNING, arch.to_json(), json.dumps(fidelity), seed, json.dumps(request_meta), time.time()))
             return cur.lastrowid
 
     def finish_trial(self, trial_id: int, status: str, metrics: dict, curve: list, objective: float | None,
@@ -192,7 +190,7 @@ class Storage:
     def mark_interrupted(self, trial_id: int | None = None, reason: str = "interrupted") -> int:
         """Mark one (or every) running trial as interrupted; returns how many."""
         sql = "UPDATE trials SET status=?, error=?, finished_at=? WHERE status=?"
-        args: tuple = (INTERRUPTED, reason, time.time(), RUNNING)
+        args: tuple = (TrialStatus.INTERRUPTED, reason, time.time(), TrialStatus.RUNNING)
         if trial_id is not None:
             sql += " AND id=?"
             args += (trial_id,)
@@ -202,7 +200,7 @@ class Storage:
 
     def _record(self, row: sqlite3.Row) -> TrialRecord:
         return TrialRecord(
-            id=row["id"], number=row["number"], status=row["status"], arch=Arch.from_json(row["arch"]),
+            id=row["id"], number=row["number"], status=TrialStatus(row["status"]), arch=Arch.from_json(row["arch"]),
             fidelity=json.loads(row["fidelity"]), seed=row["seed"], request_meta=json.loads(row["request_meta"]),
             metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]), objective=row["objective"],
             error=row["error"], started_at=row["started_at"], finished_at=row["finished_at"],
@@ -225,8 +223,8 @@ class Storage:
 
     def best(self) -> TrialRecord | None:
         row = self.conn.execute(
-            "SELECT * FROM trials WHERE status='ok' AND objective IS NOT NULL ORDER BY objective DESC, id LIMIT 1"
-        ).fetchone()
+            "SELECT * FROM trials WHERE status=? AND objective IS NOT NULL ORDER BY objective DESC, id LIMIT 1",
+            (TrialStatus.OK,)).fetchone()
         return self._record(row) if row else None
 
     def next_number(self) -> int:

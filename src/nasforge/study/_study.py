@@ -8,12 +8,10 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import UserInputError
-from ..estimation import Estimator, Fidelity, Result
-from ..strategies import Strategy, TrialRequest
-from ._storage import RUNNING, Storage, TrialRecord
+from ..core import (FINISHED, Clock, Estimator, Fidelity, Result, Strategy, TrialRequest, TrialStatus, UserInputError,
+                    WallClock)
+from ._storage import Storage, TrialRecord
 
-FINISHED = ("ok", "failed", "pruned")
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -51,31 +49,21 @@ def _same(estimator):
     return estimator
 
 
-class _Clock:
-    """Seconds of search: wall-clock, or for tabular benchmarks the recorded training time."""
-
-    def __init__(self, start: float, simulated: bool):
-        self.start, self.simulated = start, simulated
-        self.spent = 0.0
-        self.t0 = time.monotonic()
-
-    def advance(self, cost_s: float) -> None:
-        self.spent += cost_s
-
-    def now(self) -> float:
-        return self.start + (self.spent if self.simulated else time.monotonic() - self.t0)
-
-
 class Study:
     """Runs a strategy against an estimator, persisting every trial in ``storage``.
+
+    ``clock`` says what a second of search is: wall time (the default) or, for
+    a tabular benchmark, the simulated sum of recorded training costs.
 
     Every finished trial is committed together with the strategy state that
     includes it before the next ask, so a killed study resumes exactly:
     trials in flight when it died are marked interrupted and asked again.
     """
 
-    def __init__(self, storage: Storage, strategy: Strategy, estimator: Estimator, fidelity: Fidelity, seed: int):
+    def __init__(self, storage: Storage, strategy: Strategy, estimator: Estimator, fidelity: Fidelity, seed: int,
+                 clock: Clock | None = None):
         self.storage = storage
+        self.clock = clock or WallClock()
         self.strategy = strategy
         self.estimator = estimator
         self.fidelity = fidelity
@@ -88,7 +76,7 @@ class Study:
         finished = storage.trials(FINISHED)
         strategy.remember(t.arch for t in finished)  # the history is the study's, not the state's
         self._finished = len(finished)
-        self._failed = sum(t.status == "failed" for t in finished)
+        self._failed = sum(t.status == TrialStatus.FAILED for t in finished)
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -128,7 +116,7 @@ class Study:
         if workers > 1 or trial_timeout is not None or executor == "ray":
             return self._optimize_isolated(n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
                                            estimator_factory, executor, executor_options or {})
-        clock = _Clock(self.elapsed(), simulated=getattr(self.estimator, "simulated_time", False))
+        clock = self._start_clock()
         number = self.finished_count()
         while True:
             stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now())
@@ -147,6 +135,10 @@ class Study:
             number += 1
             reporter.trial_finished(self.storage.trial(trial_id), self.best())
 
+    def _start_clock(self) -> Clock:
+        self.clock.start(self.elapsed())
+        return self.clock
+
     def _start_trial(self, number: int, reporter: Reporter) -> tuple[TrialRequest, int, Fidelity, int]:
         """Ask the strategy and record the request as a running trial."""
         request = self.strategy.ask()
@@ -160,7 +152,7 @@ class Study:
         """Interrupted trials not yet run again (a Ctrl-C or kill hit them while in flight)."""
         trials = self.storage.trials()
         retried = {t.request_meta.get("retry_of") for t in trials}
-        return [t for t in trials if t.status == "interrupted" and t.id not in retried]
+        return [t for t in trials if t.status == TrialStatus.INTERRUPTED and t.id not in retried]
 
     def _retry_trial(self, old: TrialRecord, number: int, reporter: Reporter):
         """Run an interrupted trial again: same architecture, fidelity and seed."""
@@ -177,7 +169,7 @@ class Study:
         if time_budget is not None and elapsed >= time_budget:
             return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
         if max_failures is not None and self._failed >= max_failures:
-            last = self.storage.trials(("failed",))[-1]
+            last = self.storage.trials((TrialStatus.FAILED,))[-1]
             first_line = (last.error or "").splitlines()[0] if last.error else "no error text"
             return StopReason("failures", f"{self._failed} trials failed (limit {max_failures}); "
                                           f"last error: {first_line}")
@@ -197,11 +189,10 @@ class Study:
         """
         import functools
 
-        from ..estimation import FAILED
         from ..execution import RayExecutor, WorkerPool
 
         factory = estimator_factory or functools.partial(_same, self.estimator)
-        clock = _Clock(self.elapsed(), simulated=getattr(self.estimator, "simulated_time", False))
+        clock = self._start_clock()
         if executor == "ray":
             pool = RayExecutor(workers, factory, **(executor_options or {}))
         else:
@@ -230,10 +221,10 @@ class Study:
                     if event.kind == "result":
                         result = Result(**event.payload)
                     elif event.kind == "timeout":
-                        result = Result(FAILED, error=f"TrialTimeout: the trial ran past --trial-timeout "
+                        result = Result(TrialStatus.FAILED, error=f"TrialTimeout: the trial ran past --trial-timeout "
                                                        f"({event.payload:g}s) and its worker was stopped")
                     else:
-                        result = Result(FAILED, error=f"WorkerCrashed: the trial's worker process died "
+                        result = Result(TrialStatus.FAILED, error=f"WorkerCrashed: the trial's worker process died "
                                                       f"({event.payload}); a segfault or running out of memory "
                                                       "are the usual causes")
                     clock.advance(result.cost_s)  # counts only on a simulated (benchmark) clock
@@ -251,10 +242,10 @@ class Study:
     def _commit(self, trial_id: int, result: Result, elapsed: float) -> None:
         objective = self.strategy.score(result)
         self._finished += 1
-        self._failed += result.status == "failed"
+        self._failed += result.status == TrialStatus.FAILED
         self.storage.finish_trial(
             trial_id, result.status, result.metrics, result.curve, objective, result.error, result.cost_s,
             {"strategy_state": self.strategy.state_dict(), "elapsed_s": elapsed})
 
 
-__all__ = ["FINISHED", "RUNNING", "Reporter", "SilentReporter", "StopReason", "Study", "trial_seed"]
+__all__ = ["Reporter", "SilentReporter", "StopReason", "Study", "trial_seed"]

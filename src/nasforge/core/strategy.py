@@ -1,27 +1,15 @@
-"""The ask/tell strategy contract."""
+"""The ask/tell strategy contract: strategies are asked; they never train."""
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..arch import Arch
-from ..estimation import Result
-from ..spaces import SearchSpace
-
-
-@dataclass(frozen=True)
-class TrialRequest:
-    """What a strategy asks to be evaluated: an architecture, optionally at a
-    fidelity the strategy chose (``None`` = the study's default), plus
-    strategy-private bookkeeping in ``meta``."""
-
-    arch: Arch
-    fidelity: dict[str, Any] | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+from .arch import Arch
+from .space import SearchSpace
+from .trial import Result, TrialRequest
 
 
 class Strategy(abc.ABC):
