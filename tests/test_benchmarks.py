@@ -106,6 +106,8 @@ def test_merge_combines_studies_run_elsewhere(tmp_path):
     mismatch = run_cli("merge", "--into", tmp_path / "bad.db", tmp_path / "s1.db", tmp_path / "c.db")
     assert mismatch.returncode == 2 and "benchmark: 'nb201-cifar10' vs 'nb201-cifar100'" in mismatch.stderr
     assert not (tmp_path / "bad.db").exists()
+    twice = run_cli("merge", "--into", tmp_path / "twice.db", tmp_path / "s1.db", tmp_path / "s1.db", tmp_path / "all.db")
+    assert twice.returncode == 0 and "Merged 14 finished trial(s)" in twice.stdout  # each evaluation once
 
 
 def test_allow_changes_continues_a_study_with_another_strategy_but_never_another_space(tmp_path):

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -181,13 +182,20 @@ MERGE_MUST_MATCH = ("space", "space_options", "dataset", "benchmark", "epochs", 
                     "seconds", "val_fraction")
 
 
+def _trial_key(t: TrialRecord) -> str:
+    """What makes two stored trials the same evaluation (a trial copied twice, or a study merged twice)."""
+    return json.dumps([t.arch.to_json(), t.fidelity, t.seed, t.status, t.metrics, t.error], sort_keys=True)
+
+
 def merge_studies(target: str | Path, sources: list[str | Path]) -> int:
     """Copy the finished trials of ``sources`` into a new study at ``target``.
 
     The sources must share the space, data and fidelity (their strategies and
     seeds may differ: e.g. the same search run on several machines). Each
     copied trial remembers its origin in ``request_meta["merged_from"]``.
-    Returns the number of trials copied.
+    A trial already copied (the same source given twice, or a study that is
+    itself a merge of another source) is copied once. Returns the number of
+    trials copied.
     """
     if not sources:
         raise UserInputError("merge needs at least one source study")
@@ -200,9 +208,13 @@ def merge_studies(target: str | Path, sources: list[str | Path]) -> int:
             raise StudyError(f"cannot merge {str(path)!r} with {str(sources[0])!r}: {'; '.join(diff)}")
     storage = Storage.create(target, {"spec": first, "nasforge_version": __version__,
                                       "merged_from": [str(s) for s in sources]})
-    copied = 0
+    copied, seen = 0, set()
     for (source, _), path in zip(opened, sources):
         for t in source.trials((TrialStatus.OK, TrialStatus.FAILED)):
+            key = _trial_key(t)
+            if key in seen:
+                continue
+            seen.add(key)
             meta = {**t.request_meta, "merged_from": {"study": str(path), "trial_id": t.id}}
             new_id = storage.start_trial(copied, t.arch, t.fidelity, t.seed, meta)
             storage.finish_trial(new_id, t.status, t.metrics, t.curve, t.objective, t.error, t.duration_s or 0.0, {})
