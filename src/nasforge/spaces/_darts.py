@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError
-from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_cell_op
+from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_op
 from ._macro_cnn import spatial_dims
 
 SEARCH_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -142,7 +142,7 @@ class DartsCell(nn.Module):
             FactorizedReduce(dims, c_pp, c) if reduction_prev else ReLUConvBN(dims, c_pp, c, 1))
         self.pre1 = ReLUConvBN(dims, c_p, c, 1) if 1 in used else None
         self.sources = [src for node in nodes for _, src in node]
-        self.ops = nn.ModuleList(make_cell_op(op, dims, c, c, 2 if reduction and src < 2 else 1)
+        self.ops = nn.ModuleList(make_op(op, dims, c, c, 2 if reduction and src < 2 else 1, CELL_OPS)
                                  for node in nodes for op, src in node)
         self.concat = tuple(concat)
         self.multiplier = len(concat)

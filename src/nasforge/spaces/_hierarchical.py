@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..core import Decision, DecisionSpace, UserInputError
-from ..ops import SepConv, conv_bn_relu
+from ..ops import SepConv, conv_bn_relu, pool_layer
 from ._macro_cnn import spatial_dims
 
 PRIMITIVES = ("conv1x1", "dwconv3x3", "sepconv3x3", "maxpool3x3", "avgpool3x3", "identity", "none")
@@ -57,9 +57,7 @@ def primitive(name: str, dims: int, channels: int) -> nn.Module:
     if name == "sepconv3x3":
         return SepConv(dims, channels, channels, 3, 1)
     if name in ("maxpool3x3", "avgpool3x3"):
-        if name == "maxpool3x3":
-            return (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(3, stride=1, padding=1)
-        return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(3, stride=1, padding=1, count_include_pad=False)
+        return pool_layer(dims, "max" if name == "maxpool3x3" else "avg", 3, 1)
     if name == "identity":
         return nn.Identity()
     raise ValueError(f"no module for primitive {name!r}")

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..ops import conv, conv_bn_relu, batch_norm, projection
-from ..ops._cell_ops import MBConv
+from ..ops import MBConv, batch_norm, conv, conv_bn_relu, projection
 from ..core import Decision, DecisionSpace
 from ._macro_cnn import spatial_dims
 

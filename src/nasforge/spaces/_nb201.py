@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError
-from ..ops import batch_norm, conv
+from ..ops import ReLUConvBN, batch_norm, conv, pool_layer
 from ._macro_cnn import spatial_dims
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -25,13 +25,6 @@ EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # the order of NB201's
 EDGE_NAMES = tuple(f"{i}->{j}" for i, j in EDGES)
 NUM_NODES = 4
 ZERO = "#"
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, dims, c_in, c_out, kernel, stride=1):
-        super().__init__(nn.ReLU(inplace=False),
-                         conv(dims, c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-                         batch_norm(dims, c_out))
 
 
 def make_edge_op(name: str, dims: int, channels: int) -> nn.Module:
@@ -42,7 +35,7 @@ def make_edge_op(name: str, dims: int, channels: int) -> nn.Module:
     if name == "nor_conv_3x3":
         return ReLUConvBN(dims, channels, channels, 3)
     if name == "avg_pool_3x3":
-        return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(3, stride=1, padding=1, count_include_pad=False)
+        return pool_layer(dims, "avg", 3, 1)
     raise ValueError(f"no module for op {name!r}")
 
 
