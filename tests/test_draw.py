@@ -33,7 +33,7 @@ def expected_labels(space, arch) -> list[str]:
     if space.name == "darts":
         return [op for k, v in d.items() if ".node" in k for op, _ in v if op != "none"]
     if space.name == "hierarchical":
-        from nasforge.spaces._hierarchical import dag_edges, live_edges
+        from nasforge.spaces import dag_edges, live_edges
 
         cell = {e: d[f"cell.{e[0]}->{e[1]}"] for e in dag_edges(space.cell_nodes)}
         used = {cell[e] for e in live_edges(cell, space.cell_nodes)} & set(space.motif_names)

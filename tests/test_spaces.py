@@ -237,3 +237,24 @@ def test_registering_a_define_by_run_space_by_name():
             nasforge.space("test-tiny-mlp")(tiny)
     finally:
         spaces.REGISTRY.unregister("test-tiny-mlp")
+
+
+def test_a_space_registers_itself_beside_its_class():
+    @spaces.register("test-decorated")
+    class Decorated(spaces.DecisionSpace):
+        """A one-decision space for the registry test."""
+
+        name = "test-decorated"
+
+        def __init__(self):
+            super().__init__([spaces.Decision("k", (1, 2)), spaces.Decision("b0.op", ("a", "b"))])
+
+        def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
+            raise NotImplementedError
+
+    try:
+        space = spaces.get("test-decorated")
+        assert isinstance(space, Decorated) and "test-decorated" in spaces.names("test-*")
+        assert spaces.REGISTRY.summary("test-decorated").startswith("A one-decision space")
+    finally:
+        spaces.REGISTRY.unregister("test-decorated")

@@ -293,7 +293,7 @@ def _nb201(sheet, arch, space):
     from .spaces import nb201
 
     ops = {name: arch[name] for name in nb201.EDGE_NAMES}
-    live = set(nb201.live_edges(ops))
+    live = set(nb201.cell_live_edges(ops))
     nodes = [(k, str(k), "input" if k == 0 else "output" if k == nb201.NUM_NODES - 1 else "node")
              for k in range(nb201.NUM_NODES)]
     edges = [(i, j, ops[f"{i}->{j}"], "op" if (i, j) in live else "dead")
@@ -325,7 +325,7 @@ def _darts(sheet, arch, space):
 
 
 def _hierarchical(sheet, arch, space):
-    from .spaces._hierarchical import dag_edges, live_edges
+    from .spaces import dag_edges, live_edges
 
     def graph(x0, y0, prefix, nodes_count, title):
         ops = {(i, j): arch[f"{prefix}.{i}->{j}"] for i, j in dag_edges(nodes_count)}

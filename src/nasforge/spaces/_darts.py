@@ -36,9 +36,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError
+from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError, check_int
 from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_op
-from ._macro_cnn import spatial_dims
+from ._common import spatial_dims
+from ._registry import register
 
 SEARCH_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")  # DARTS's PRIMITIVES
@@ -240,6 +241,7 @@ def _short(op: str) -> str:
     return _SHORT.get(op, op.replace("_conv_", "").replace("conv_", "c"))
 
 
+@register("darts")
 class DartsSpace(SearchSpace):
     """DARTS cells (normal + reduction; 4 nodes, each two ops on two earlier nodes) in DARTS's
     evaluation network.
@@ -253,9 +255,8 @@ class DartsSpace(SearchSpace):
     name = "darts"
 
     def __init__(self, C: int = 16, layers: int = 8, auxiliary: bool = False):
-        for key, value, low in (("C", C, 2), ("layers", layers, 1)):
-            if not _is_int(value) or value < low:
-                raise UserInputError(f"The {key!r} parameter of darts must be an int >= {low}. Got {value!r} instead.")
+        check_int("darts", "C", C, 2)
+        check_int("darts", "layers", layers, 1)
         if not isinstance(auxiliary, bool):
             raise UserInputError(f"The 'auxiliary' parameter of darts must be a bool. Got {auxiliary!r} instead.")
         self.C, self.layers, self.auxiliary = C, layers, auxiliary

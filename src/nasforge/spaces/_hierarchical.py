@@ -23,30 +23,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core import Decision, DecisionSpace, UserInputError
+from ..core import Decision, DecisionSpace, check_int
 from ..ops import SepConv, conv_bn_relu, pool_layer
-from ._macro_cnn import spatial_dims
+from ._common import dag_edges, live_edges, spatial_dims
+from ._registry import register
 
 PRIMITIVES = ("conv1x1", "dwconv3x3", "sepconv3x3", "maxpool3x3", "avgpool3x3", "identity", "none")
 CELLS = (1, 2, 3)
-
-
-def dag_edges(nodes: int) -> list[tuple[int, int]]:
-    """All forward edges ``i->j`` of a DAG on ``nodes`` nodes, ordered by target."""
-    return [(i, j) for j in range(1, nodes) for i in range(j)]
-
-
-def live_edges(ops: dict[tuple[int, int], str], nodes: int) -> list[tuple[int, int]]:
-    """Edges that are not 'none', are fed from the input and lead to the output."""
-    edges = [e for e in dag_edges(nodes) if ops[e] != "none"]
-    fed, leads = {0}, {nodes - 1}
-    for i, j in edges:
-        if i in fed:
-            fed.add(j)
-    for i, j in reversed(edges):
-        if j in leads:
-            leads.add(i)
-    return [(i, j) for i, j in edges if i in fed and j in leads]
 
 
 def primitive(name: str, dims: int, channels: int) -> nn.Module:
@@ -93,6 +76,7 @@ class HierarchicalNet(nn.Module):
         return self.classifier(torch.flatten(self.pool(self.body(self.stem(x))), 1))
 
 
+@register("hierarchical")
 class HierarchicalSpace(DecisionSpace):
     """Liu et al. 2018: level-1 primitives -> level-2 motifs -> a level-3 cell, stacked with reductions."""
 
@@ -103,9 +87,7 @@ class HierarchicalSpace(DecisionSpace):
         for key, value, low, high in (("motifs", motifs, 1, 8), ("motif_nodes", motif_nodes, 2, 6),
                                       ("cell_nodes", cell_nodes, 2, 6), ("channels", channels, 1, 1024),
                                       ("num_stages", num_stages, 1, 5)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise UserInputError(f"The {key!r} parameter of hierarchical must be an int in [{low}, {high}]. "
-                                     f"Got {value!r} instead.")
+            check_int("hierarchical", key, value, low, high)
         self.motifs, self.motif_nodes, self.cell_nodes = motifs, motif_nodes, cell_nodes
         self.channels, self.num_stages = channels, num_stages
         self.motif_names = tuple(f"m{k}" for k in range(motifs))
@@ -188,4 +170,3 @@ class HierarchicalSpace(DecisionSpace):
         used = sorted({op for op in self._cell_ops(arch).values() if op in self.motif_names})
         cell = dag({e: arch[f"cell.{e[0]}->{e[1]}"] for e in dag_edges(self.cell_nodes)})
         return " ".join([f"{arch['cells']}x[{cell}]"] + [f"{m}=[{dag(self._motif_ops(arch, m))}]" for m in used])
-

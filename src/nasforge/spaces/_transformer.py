@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import Decision, DecisionSpace, UserInputError
+from ._registry import register
 
 LAYERS = (1, 2, 3, 4)
 EMBEDS = (16, 32, 48, 64)
@@ -102,6 +103,7 @@ class TransformerNet(nn.Module):
         return self.classifier(x[:, 0] if self.cls is not None else x.mean(dim=1))
 
 
+@register("transformer")
 class TransformerSpace(DecisionSpace):
     """Encoder for sequences and image rows: layers, width, heads, FFN ratio, mixer, dropout, pooling."""
 
