@@ -101,6 +101,16 @@ def test_generic_layout_for_other_spaces(tmp_path):
     assert {"global", "b0", "b1", "kind=conv", "kind=pool", "lr=0.1"} <= set(texts)
 
 
+def test_a_drawing_hook_must_return_a_known_drawing(tmp_path):
+    from nasforge.core import SpaceDefinitionError
+
+    space = spaces.get("transformer")
+    space.drawing = lambda arch: "a picture"
+    with pytest.raises(SpaceDefinitionError, match="drawing\\(\\) returned a str; expected one of CellGraphs, Chain"):
+        draw(space.sample(np.random.default_rng(0)), space, tmp_path / "t.svg")
+    assert not list(tmp_path.iterdir())
+
+
 def test_published_darts_cells_and_pdf(tmp_path):
     nasnet = darts.genotype("NASNet")  # 5 nodes, repeated inputs, partial concatenation
     texts = svg_texts(draw(nasnet, "darts", tmp_path / "nasnet.svg"))

@@ -239,7 +239,7 @@ def test_registering_a_define_by_run_space_by_name():
         spaces.REGISTRY.unregister("test-tiny-mlp")
 
 
-def test_a_space_registers_itself_beside_its_class():
+def test_a_space_registers_itself_beside_its_class_and_draws_by_default():
     @spaces.register("test-decorated")
     class Decorated(spaces.DecisionSpace):
         """A one-decision space for the registry test."""
@@ -256,5 +256,8 @@ def test_a_space_registers_itself_beside_its_class():
         space = spaces.get("test-decorated")
         assert isinstance(space, Decorated) and "test-decorated" in spaces.names("test-*")
         assert spaces.REGISTRY.summary("test-decorated").startswith("A one-decision space")
+        # the drawing hook's default: one box per group of decisions, as plain data
+        assert space.drawing(Arch("test-decorated", {"k": 1, "b0.op": "a"})) == spaces.Chain(
+            (spaces.Box("input", kind="input"), spaces.Box("global", ("k=1",)), spaces.Box("b0", ("op=a",))))
     finally:
         spaces.REGISTRY.unregister("test-decorated")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import Decision, DecisionSpace, SearchSpace, SpaceDefinitionError, UserInputError
+from ..core.space import Box, CellGraph, CellGraphs, Chain, Drawing
 from ._common import dag_edges, live_edges, scaled, spatial_dims
 from ._define_by_run import HP, DefineByRunSpace
 from ._from_file import FILE_SUFFIXES, load_space_file
@@ -88,7 +89,8 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["DartsSpace", "Decision", "DecisionSpace", "DefineByRunSpace", "ElasticMobileNet", "HP", "HierarchicalSpace", "MacroCNNSpace", "MobileNetSpace",
+__all__ = ["Box", "CellGraph", "CellGraphs", "Chain", "DartsSpace", "Decision", "DecisionSpace", "DefineByRunSpace",
+           "Drawing", "ElasticMobileNet", "HP", "HierarchicalSpace", "MacroCNNSpace", "MobileNetSpace",
            "NASBenchMacroSpace", "NB201Space", "REGISTRY", "SearchSpace", "TransformerSpace", "dag_edges", "darts",
            "get", "live_edges", "load_from_file", "load_space_file", "names", "nasbench_macro", "nb201", "register",
            "scaled", "space", "spatial_dims"]

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError, check_int
+from ..core.space import CellGraph, CellGraphs
 from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_op
 from ._common import spatial_dims
 from ._registry import register
@@ -384,12 +385,31 @@ class DartsSpace(SearchSpace):
             parts.append(f"{cell[0].upper()}[{text}]")
         return " ".join(parts)
 
+    def drawing(self, arch):
+        """The normal and the reduction cell side by side."""
+        note = ("c[k-2], c[k-1]: outputs of the two previous cells; 0..: intermediate nodes; "
+                "grey: concatenated into the output c[k]")
+        cells = (_cell_graph(arch, "normal", "normal cell"), _cell_graph(arch, "reduce", "reduction cell"))
+        return CellGraphs((cells,), note)
+
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)
         dims = spatial_dims(input_shape, self.name)
         C = max(2, round(self.C * width_multiplier))
         return DartsNet(cell_spec(arch, "normal"), cell_spec(arch, "reduce"), dims, input_shape[0], C,
                         self.layers, num_classes, self.auxiliary, min(input_shape[1:]))
+
+
+def _cell_graph(arch: Arch, cell: str, title: str) -> CellGraph:
+    """One cell as a graph: the two cell inputs, the intermediate nodes (numbered from 0, as
+    DARTS's figures do), the output; 'none' ops left out, concatenated nodes in grey."""
+    nodes, concat = cell_spec(arch, cell)
+    keys = range(2, len(nodes) + 2)
+    graph_nodes = ((0, "c[k-2]", "input"), (1, "c[k-1]", "input"), *((k, str(k - 2), "node") for k in keys),
+                   ("out", "c[k]", "output"))
+    edges = [(src, k, op, "op") for k, node in zip(keys, nodes) for op, src in node if op != "none"]
+    edges += [(k, "out", "", "concat") for k in concat]
+    return CellGraph(title, graph_nodes, tuple(edges))
 
 
 # -- DARTS genotype notation -----------------------------------------------------------------------

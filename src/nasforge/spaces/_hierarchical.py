@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..core import Decision, DecisionSpace, check_int
+from ..core.space import CellGraph, CellGraphs
 from ..ops import SepConv, conv_bn_relu, pool_layer
 from ._common import dag_edges, live_edges, spatial_dims
 from ._registry import register
@@ -170,3 +171,25 @@ class HierarchicalSpace(DecisionSpace):
         used = sorted({op for op in self._cell_ops(arch).values() if op in self.motif_names})
         cell = dag({e: arch[f"cell.{e[0]}->{e[1]}"] for e in dag_edges(self.cell_nodes)})
         return " ".join([f"{arch['cells']}x[{cell}]"] + [f"{m}=[{dag(self._motif_ops(arch, m))}]" for m in used])
+
+    def _graph(self, arch, prefix: str, nodes: int, title: str) -> CellGraph:
+        """One DAG of ``arch`` as a graph: 'none' edges left out, dead edges dashed."""
+        ops = {(i, j): arch[f"{prefix}.{i}->{j}"] for i, j in dag_edges(nodes)}
+        live = set(live_edges(ops, nodes))
+        labels = ["in"] + [str(k) for k in range(1, nodes - 1)] + ["out"]
+        kinds = ["input"] + ["node"] * (nodes - 2) + ["output"]
+        edges = tuple((i, j, op, "op" if (i, j) in live else "dead") for (i, j), op in ops.items() if op != "none")
+        return CellGraph(title, tuple(zip(range(nodes), labels, kinds)), edges)
+
+    def drawing(self, arch):
+        """The level-3 cell, and below it, three to a row, the level-2 motifs its live edges use."""
+        cell = self._graph(arch, "cell", self.cell_nodes,
+                           f"level 3: cell (x{arch['cells']} per stage, {self.num_stages} stages)")
+        used_ops = {op for i, j, op, style in cell.edges if style == "op"}
+        used = [m for m in self.motif_names if m in used_ops]
+        motifs = [self._graph(arch, m, self.motif_nodes, f"level 2: motif {m}") for m in used]
+        note = "'none' edges omitted; dashed: no path from input to output"
+        unused = [m for m in self.motif_names if m not in used]
+        if unused:
+            note += f"; motif(s) {', '.join(unused)} unused by this cell"
+        return CellGraphs(((cell,), *(tuple(motifs[k:k + 3]) for k in range(0, len(motifs), 3))), note)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..core import Arch, Decision, DecisionSpace, SpaceDefinitionError, check_int
+from ..core.space import Box, Chain
 from ..ops import OPS, conv_bn_relu, make_op, projection
 from ._common import scaled, spatial_dims
 from ._registry import register
@@ -174,6 +175,15 @@ class MacroCNNSpace(DecisionSpace):
             tags = ("/2" if arch[p + "down"] else "") + ("+res" if arch[p + "residual"] else "")
             parts.append(f"{arch[p + 'op']}x{arch[p + 'blocks']}@{arch[p + 'width']}{tags}")
         return " ".join(parts)
+
+    def drawing(self, arch):
+        boxes = [Box("input", kind="input"), Box("stem", ("conv3x3-BN-ReLU", f"{arch['stem']} ch"))]
+        for s in range(self.num_stages):
+            p = f"s{s}."
+            lines = [f"{arch[p + 'op']} x{arch[p + 'blocks']}", f"{arch[p + 'width']} ch"]
+            lines += (["stride 2"] if arch[p + "down"] else []) + (["residual"] if arch[p + "residual"] else [])
+            boxes.append(Box(f"stage {s}", tuple(lines)))
+        return Chain((*boxes, Box("head", ("global pool", "linear"), "head")))
 
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError, check_int
+from ..core.space import Box, Chain
 from ..ops import batch_norm, conv
 from ._common import scaled, spatial_dims
 from ._registry import register
@@ -277,3 +278,13 @@ class MobileNetSpace(DecisionSpace):
             parts.append(f"{arch[p + 'depth']}xMB{arch[p + 'expand']}k{arch[p + 'kernel']}"
                          f"{'+se' if arch[p + 'se'] else ''}-{arch[p + 'act']}")
         return " ".join(parts)
+
+    def drawing(self, arch):
+        stem = (f"width x{arch['width']}",) + ((f"resolution x{arch['resolution']}",) if self.resolution else ())
+        boxes = [Box("input", kind="input"), Box("stem", stem)]
+        for s in range(self.num_stages):
+            p = f"s{s}."
+            lines = (f"{arch[p + 'depth']}x MBConv", f"expand {arch[p + 'expand']}, k{arch[p + 'kernel']}",
+                     ("SE, " if arch[p + "se"] else "") + arch[p + "act"])
+            boxes.append(Box(f"stage {s}", lines))
+        return Chain((*boxes, Box("head", ("1x1 conv, pool", "linear"), "head")))

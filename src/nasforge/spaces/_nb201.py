@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..core import Arch, Decision, DecisionSpace, InvalidArchError, check_int
+from ..core.space import CellGraph, CellGraphs
 from ..ops import ReLUConvBN, batch_norm, conv, pool_layer
 from ._common import live_edges, spatial_dims
 from ._registry import register
@@ -115,6 +116,19 @@ class NB201Space(DecisionSpace):
 
     def describe(self, arch):
         return to_string(arch)
+
+    def drawing(self, arch):
+        """The cell; 'none' edges left out, edges with no path from input to output dashed."""
+        live = set(cell_live_edges(arch.decisions))
+        kinds = ["input"] + ["node"] * (NUM_NODES - 2) + ["output"]
+        nodes = tuple((k, str(k), kind) for k, kind in enumerate(kinds))
+        edges = tuple((i, j, arch[f"{i}->{j}"], "op" if (i, j) in live else "dead")
+                      for i, j in EDGES if arch[f"{i}->{j}"] != "none")
+        note = "node 0 = cell input, 3 = output; 'none' edges omitted"
+        if any(style == "dead" for *_, style in edges):
+            note += "; dashed: no path from input to output"
+        title = f"NB201 cell (x{self.cells_per_stage} per stage, 3 stages)"
+        return CellGraphs(((CellGraph(title, nodes, edges),),), note)
 
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)
