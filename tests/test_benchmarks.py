@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from nasforge import benchmarks, strategies
+from nasforge import benchmarks, spaces, strategies
 from nasforge.api import SearchSpec, open_study
-from nasforge.core import Fidelity
+from nasforge.core import Fidelity, UserInputError
 from nasforge.spaces import nb201
 
 from conftest import run_cli, shared_file
@@ -20,6 +20,18 @@ def package_bench():
 @pytest.fixture(scope="module")
 def csv_bench():
     return benchmarks.from_csv(shared_file("nb201_cifar10_avg.csv"))
+
+
+def test_each_benchmark_declares_its_space_and_only_curve_benchmarks_continue_runs():
+    declared = {name: benchmarks.space_name(name) for name in benchmarks.names()}
+    assert declared == {"mnist1d-nb201": "nb201", "nasbench-macro": "nasbench-macro", "nb201-cifar10": "nb201",
+                        "nb201-cifar10-csv": "nb201", "nb201-cifar100": "nb201", "nb201-imagenet16": "nb201"}
+    assert set(declared.values()) <= set(spaces.names())
+    assert SearchSpec(benchmark="nasbench-macro").space == "nasbench-macro"
+    with pytest.raises(UserInputError, match=r"learning curves \(mnist1d-nb201\); 'nb201-cifar10' records final "):
+        benchmarks.get("nb201-cifar10", continue_runs=True)
+    assert benchmarks.get("mnist1d-nb201", continue_runs=True).continue_runs
+    assert not benchmarks.get("mnist1d-nb201").continue_runs
 
 
 def test_published_optimum_is_reproduced(package_bench, csv_bench):

@@ -33,7 +33,7 @@ def expected_labels(space, arch) -> list[str]:
     if space.name == "darts":
         return [op for k, v in d.items() if ".node" in k for op, _ in v if op != "none"]
     if space.name == "hierarchical":
-        from nasforge.spaces._hierarchical import dag_edges, live_edges
+        from nasforge.spaces import dag_edges, live_edges
 
         cell = {e: d[f"cell.{e[0]}->{e[1]}"] for e in dag_edges(space.cell_nodes)}
         used = {cell[e] for e in live_edges(cell, space.cell_nodes)} & set(space.motif_names)
@@ -99,6 +99,16 @@ def test_generic_layout_for_other_spaces(tmp_path):
     arch = Arch("toy", {"lr": 0.1, "b0.kind": "conv", "b1.kind": "pool"})
     texts = svg_texts(draw(arch, space, tmp_path / "toy.svg"))
     assert {"global", "b0", "b1", "kind=conv", "kind=pool", "lr=0.1"} <= set(texts)
+
+
+def test_a_drawing_hook_must_return_a_known_drawing(tmp_path):
+    from nasforge.core import SpaceDefinitionError
+
+    space = spaces.get("transformer")
+    space.drawing = lambda arch: "a picture"
+    with pytest.raises(SpaceDefinitionError, match="drawing\\(\\) returned a str; expected one of CellGraphs, Chain"):
+        draw(space.sample(np.random.default_rng(0)), space, tmp_path / "t.svg")
+    assert not list(tmp_path.iterdir())
 
 
 def test_published_darts_cells_and_pdf(tmp_path):

@@ -88,3 +88,11 @@ def test_network_shapes_and_zero_cells():
     params = sum(p.numel() for p in big.build(full, (3, 32, 32), 10).parameters())
     assert 1.4e6 < params < 1.6e6  # NB201's largest cell: ~1.53M parameters on CIFAR-10
     assert big.size == 15625 and big.encoding_length == 30
+
+
+def test_the_cell_is_a_dag_and_keeps_only_live_edges():
+    assert list(nb201.EDGES) == spaces.dag_edges(nb201.NUM_NODES)  # what the shared live_edges walks
+    ops = {"0->1": "nor_conv_3x3", "0->2": "avg_pool_3x3", "1->2": "none", "0->3": "none", "1->3": "skip_connect",
+           "2->3": "none"}
+    assert nb201.cell_live_edges(ops) == [(0, 1), (1, 3)]  # 0->2 feeds a node that leads nowhere
+    assert nb201.cell_live_edges(dict.fromkeys(nb201.EDGE_NAMES, "none")) == []

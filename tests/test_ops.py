@@ -15,8 +15,12 @@ from nasforge.ops import (
     MBConv,
     SelfAttention,
     SqueezeExcite,
-    make_cell_op,
+    make_op,
 )
+
+
+def make_cell_op(name, dims, c_in, c_out, stride):
+    return make_op(name, dims, c_in, c_out, stride, CELL_OPS)
 
 
 def n_params(module):
@@ -134,3 +138,5 @@ def test_legacy_ops_unchanged():
 def test_unknown_cell_op_suggests_close_names():
     with pytest.raises(UnknownNameError, match="unknown cell op 'sep_conv_9x9'.*Did you mean"):
         make_cell_op("sep_conv_9x9", 2, 4, 4, 1)
+    with pytest.raises(UnknownNameError, match="unknown op 'conv7x7'.*Did you mean"):
+        ops.make_op("conv7x7", 2, 4, 4, 1)  # the macro ops by default

@@ -237,3 +237,27 @@ def test_registering_a_define_by_run_space_by_name():
             nasforge.space("test-tiny-mlp")(tiny)
     finally:
         spaces.REGISTRY.unregister("test-tiny-mlp")
+
+
+def test_a_space_registers_itself_beside_its_class_and_draws_by_default():
+    @spaces.register("test-decorated")
+    class Decorated(spaces.DecisionSpace):
+        """A one-decision space for the registry test."""
+
+        name = "test-decorated"
+
+        def __init__(self):
+            super().__init__([spaces.Decision("k", (1, 2)), spaces.Decision("b0.op", ("a", "b"))])
+
+        def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
+            raise NotImplementedError
+
+    try:
+        space = spaces.get("test-decorated")
+        assert isinstance(space, Decorated) and "test-decorated" in spaces.names("test-*")
+        assert spaces.REGISTRY.summary("test-decorated").startswith("A one-decision space")
+        # the drawing hook's default: one box per group of decisions, as plain data
+        assert space.drawing(Arch("test-decorated", {"k": 1, "b0.op": "a"})) == spaces.Chain(
+            (spaces.Box("input", kind="input"), spaces.Box("global", ("k=1",)), spaces.Box("b0", ("op=a",))))
+    finally:
+        spaces.REGISTRY.unregister("test-decorated")

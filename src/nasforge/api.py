@@ -74,13 +74,7 @@ def estimator_from_spec(spec: dict[str, Any]):
     """The estimator a spec describes; picklable by reference, so worker processes build their own."""
     spec = SearchSpec.from_dict(spec)
     if spec.benchmark is not None:
-        bench = benchmarks.get(spec.benchmark)
-        if spec.continue_runs:
-            if not isinstance(bench, benchmarks.CurveBenchmark):
-                raise UserInputError(f"continue_runs needs a benchmark with learning curves (mnist1d-nb201); "
-                                     f"{spec.benchmark!r} records final results only")
-            bench.continue_runs = True
-        return bench
+        return benchmarks.get(spec.benchmark, continue_runs=spec.continue_runs)
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     try:

@@ -1,13 +1,18 @@
-"""Draw an architecture as a picture: a cell graph or a chain of stages.
+"""Draw an architecture as a picture: cell graphs or a chain of stages.
 
-Cell spaces (``nb201``, ``darts``, ``hierarchical``) are drawn as graphs
-whose edges carry their operations; chain spaces (``macro-cnn``,
-``mobilenet-elastic``, ``transformer``, define-by-run functions and any
-other space) as a left-to-right chain of boxes, one per stage, block or
-layer. Only matplotlib is needed (the ``plot`` extra), through its Agg
-canvas: no graphviz, no pyplot, no global state. The format follows the
-suffix of the output file (``.svg``, ``.png`` or ``.pdf``); SVG keeps its
-text as text, so op names stay searchable.
+A space says what to show through its ``drawing(arch)`` hook, as plain data
+(:class:`~nasforge.core.space.CellGraphs` or :class:`~nasforge.core.space.Chain`);
+this module renders it. Cell spaces (``nb201``, ``darts``, ``hierarchical``)
+are drawn as graphs whose edges carry their operations; chain spaces
+(``macro-cnn``, ``mobilenet-elastic``, ``transformer``, define-by-run
+functions and, by the hook's default, any other space) as a left-to-right
+chain of boxes, one per stage, block or layer. A new kind of picture is a
+new drawing type in ``core/space.py`` plus its drawer in :data:`DRAWERS`.
+
+Only matplotlib is needed (the ``plot`` extra), through its Agg canvas: no
+graphviz, no pyplot, no global state. The format follows the suffix of the
+output file (``.svg``, ``.png`` or ``.pdf``); SVG keeps its text as text,
+so op names stay searchable.
 
 >>> import numpy as np
 >>> from nasforge import spaces
@@ -29,7 +34,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .core import Arch, InvalidArchError, UserInputError, require
+from . import spaces
+from .core import Arch, InvalidArchError, SpaceDefinitionError, UserInputError, require
+from .core.space import CellGraph, CellGraphs, Chain
 
 FORMATS = ("svg", "png", "pdf")
 FONT = 8.0  # points
@@ -48,8 +55,6 @@ def draw(arch: Arch, space=None, out: str | Path = "arch.svg", *, title: str | N
     ``space`` is a :class:`~nasforge.spaces.SearchSpace`, a registered name,
     or None for the architecture's own space (built with default options).
     """
-    from . import spaces
-
     out = Path(out)
     fmt = output_format(out)
     if not isinstance(arch, Arch):
@@ -57,8 +62,12 @@ def draw(arch: Arch, space=None, out: str | Path = "arch.svg", *, title: str | N
     if space is None or isinstance(space, str):
         space = spaces.get(space or arch.space)
     space.validate(arch)
+    drawing = space.drawing(arch)
+    if type(drawing) not in DRAWERS:
+        raise SpaceDefinitionError(f"space {space.name!r}: drawing() returned a {type(drawing).__name__}; "
+                                   f"expected one of {', '.join(t.__name__ for t in DRAWERS)}")
     sheet = _Sheet(title if title is not None else f"{space.name}: {space.describe(arch)}")
-    _layout(space)(sheet, arch, space)
+    DRAWERS[type(drawing)](sheet, drawing)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, fmt)
     return out
@@ -100,25 +109,6 @@ def load_arch(path: str | Path) -> tuple[Arch, dict[str, Any]]:
         return Arch.from_dict(doc), dict(options)
     except InvalidArchError as exc:
         raise InvalidArchError(f"{str(path)!r}: {exc}") from None
-
-
-def _layout(space):
-    from .spaces import (
-        DartsSpace,
-        DefineByRunSpace,
-        HierarchicalSpace,
-        MacroCNNSpace,
-        MobileNetSpace,
-        NB201Space,
-        TransformerSpace,
-    )
-
-    for kind, layout in ((NB201Space, _nb201), (DartsSpace, _darts), (HierarchicalSpace, _hierarchical),
-                         (MacroCNNSpace, _macro_cnn), (MobileNetSpace, _mobilenet),
-                         (TransformerSpace, _transformer), (DefineByRunSpace, _define_by_run)):
-        if isinstance(space, kind):
-            return layout
-    return _generic
 
 
 # -- the sheet: one axes in inches, sized to what is drawn ----------------------------------
@@ -232,48 +222,35 @@ def _bezier(a, b, rad, t):
 
 # -- cell graphs ------------------------------------------------------------------------------
 
-def _cell_graph(sheet: _Sheet, x0: float, y0: float, title: str, nodes: list[tuple[Any, str, str]],
-                edges: list[tuple[Any, Any, str, str]]) -> float:
+def draw_cells(sheet: _Sheet, cells: CellGraphs) -> None:
+    """Rows of cell graphs, each row below the last (with room for its upper arcs), then the note."""
+    for r, row in enumerate(cells.rows):
+        room = 0.3 * (max(len(graph.nodes) for graph in row) - 1)  # its highest arc over the whole row
+        x, y = 0.0, 0.0 if r == 0 else sheet.extent[1] - 0.75 - room
+        for graph in row:
+            x += draw_cell_graph(sheet, x, y, graph) + 0.8
+    if cells.note is not None:
+        _footnote(sheet, cells.note)
+
+
+def draw_cell_graph(sheet: _Sheet, x0: float, y0: float, graph: CellGraph) -> float:
     """Nodes on a horizontal line, edges between neighbours straight, longer edges as arcs
     (alternating above and below, higher the farther they reach), each edge labelled.
 
-    ``nodes``: (key, label, kind) with kind in COLORS; ``edges``: (src, dst, label, style) with
-    style "op", "dead" (dashed: no effect on the output) or "concat" (grey, unlabelled).
     Returns the width used (the graph's axis is at y0, its left end at x0).
     """
-    index = {key: i for i, (key, _, _) in enumerate(nodes)}
-    sizes = [(max(0.3, _text_size(label)[0] + 0.16), _text_size(label)[1] + 0.14) for _, label, _ in nodes]
-    gaps = [0.45] * (len(nodes) - 1)  # room between neighbours: their straight edge's label, if any
-    for src, dst, label, style in edges:
-        i, j = sorted((index[src], index[dst]))
-        if j - i == 1 and style != "concat":
-            gaps[i] = max(gaps[i], _text_size(label)[0] + 0.4)
-    xs = [x0 + sizes[0][0] / 2]
-    for i, gap in enumerate(gaps):
-        xs.append(xs[-1] + sizes[i][0] / 2 + gap + sizes[i + 1][0] / 2)
-    patches = [sheet.box(x, y0, w, h, COLORS[kind]) for x, (w, h), (_, _, kind) in zip(xs, sizes, nodes)]
-    for x, (_, label, _) in zip(xs, nodes):
-        sheet.text(x, y0, label)
+    index = {key: i for i, (key, _, _) in enumerate(graph.nodes)}
+    xs, sizes, patches = _place_nodes(sheet, x0, y0, graph, index)
     arcs: dict[int, list[tuple[int, int]]] = {1: [], -1: []}
     seen: dict[tuple, int] = {}
     placed = []
     top = max(h for _, h in sizes) / 2
-    for src, dst, label, style in edges:
+    for src, dst, label, style in graph.edges:
         i, j = index[src], index[dst]
-        span = abs(j - i)
         pair = (min(i, j), max(i, j))
         repeat = seen.get(pair, 0)
         seen[pair] = repeat + 1
-        if span == 1 and repeat == 0:
-            height = 0.0
-        elif style == "concat":  # below, unlabelled, so they can stay low
-            height = -(0.2 + 0.1 * span)
-        else:  # above or below, wherever fewer arcs already span this stretch; higher the farther it reaches
-            lo, hi = pair
-            crowd = {d: sum(1 for a, b in arcs[d] if a < hi and lo < b) for d in (1, -1)}
-            direction = 1 if crowd[1] <= crowd[-1] else -1
-            arcs[direction].append(pair)
-            height = direction * (0.3 + 0.3 * (span - 1) + 0.22 * repeat)
+        height = _arc_height(pair, style, repeat, arcs)
         a, b = (xs[i], y0), (xs[j], y0)
         rad = -2 * height / (b[0] - a[0])  # arc3 bends right of the direction of travel for rad > 0
         colour = "#9a9a9a" if style in ("concat", "dead") else "#333333"
@@ -285,70 +262,42 @@ def _cell_graph(sheet: _Sheet, x0: float, y0: float, title: str, nodes: list[tup
     for a, b, rad, label, style, colour in sorted(placed, key=lambda p: abs(p[2]) * abs(p[1][0] - p[0][0])):
         if style != "concat":
             sheet.label(a, b, rad, label, color="#666666" if style == "dead" else "black")
-    sheet.text(x0, y0 + top + 0.08, title, weight="bold", ha="left", va="bottom")
+    sheet.text(x0, y0 + top + 0.08, graph.title, weight="bold", ha="left", va="bottom")
     return xs[-1] + sizes[-1][0] / 2 - x0
 
 
-def _nb201(sheet, arch, space):
-    from .spaces import nb201
-
-    ops = {name: arch[name] for name in nb201.EDGE_NAMES}
-    live = set(nb201.live_edges(ops))
-    nodes = [(k, str(k), "input" if k == 0 else "output" if k == nb201.NUM_NODES - 1 else "node")
-             for k in range(nb201.NUM_NODES)]
-    edges = [(i, j, ops[f"{i}->{j}"], "op" if (i, j) in live else "dead")
-             for i, j in nb201.EDGES if ops[f"{i}->{j}"] != "none"]
-    _cell_graph(sheet, 0.0, 0.0, f"NB201 cell (x{space.cells_per_stage} per stage, 3 stages)", nodes, edges)
-    _footnote(sheet, "node 0 = cell input, 3 = output; 'none' edges omitted"
-              + ("; dashed: no path from input to output" if any(e[3] == "dead" for e in edges) else ""))
-
-
-def _darts_cell(sheet, x0, arch, cell, title):
-    keys = sorted((k for k in arch.decisions if k.startswith(f"{cell}.node")), key=lambda k: int(k.rsplit("node", 1)[1]))
-    ids = [int(k.rsplit("node", 1)[1]) for k in keys]
-    nodes = [(0, "c[k-2]", "input"), (1, "c[k-1]", "input")]
-    nodes += [(k, str(k - 2), "node") for k in ids] + [("out", "c[k]", "output")]
-    edges = []
-    for key, k in zip(keys, ids):
-        for op, src in arch[key]:
-            if op != "none":
-                edges.append((src, k, op, "op"))
-    edges += [(k, "out", "", "concat") for k in arch[f"{cell}.concat"]]
-    return _cell_graph(sheet, x0, 0.0, title, nodes, edges)
+def _place_nodes(sheet, x0, y0, graph, index):
+    """Draw the nodes left to right, neighbours as far apart as their straight edge's label
+    needs; returns their centres, sizes and patches."""
+    sizes = [(max(0.3, _text_size(label)[0] + 0.16), _text_size(label)[1] + 0.14) for _, label, _ in graph.nodes]
+    gaps = [0.45] * (len(graph.nodes) - 1)
+    for src, dst, label, style in graph.edges:
+        i, j = sorted((index[src], index[dst]))
+        if j - i == 1 and style != "concat":
+            gaps[i] = max(gaps[i], _text_size(label)[0] + 0.4)
+    xs = [x0 + sizes[0][0] / 2]
+    for i, gap in enumerate(gaps):
+        xs.append(xs[-1] + sizes[i][0] / 2 + gap + sizes[i + 1][0] / 2)
+    patches = [sheet.box(x, y0, w, h, COLORS[kind]) for x, (w, h), (_, _, kind) in zip(xs, sizes, graph.nodes)]
+    for x, (_, label, _) in zip(xs, graph.nodes):
+        sheet.text(x, y0, label)
+    return xs, sizes, patches
 
 
-def _darts(sheet, arch, space):
-    width = _darts_cell(sheet, 0.0, arch, "normal", "normal cell")
-    _darts_cell(sheet, width + 0.8, arch, "reduce", "reduction cell")
-    _footnote(sheet, "c[k-2], c[k-1]: outputs of the two previous cells; 0..: intermediate nodes; "
-              "grey: concatenated into the output c[k]")
-
-
-def _hierarchical(sheet, arch, space):
-    from .spaces._hierarchical import dag_edges, live_edges
-
-    def graph(x0, y0, prefix, nodes_count, title):
-        ops = {(i, j): arch[f"{prefix}.{i}->{j}"] for i, j in dag_edges(nodes_count)}
-        live = set(live_edges(ops, nodes_count))
-        nodes = [(k, "in" if k == 0 else "out" if k == nodes_count - 1 else str(k),
-                  "input" if k == 0 else "output" if k == nodes_count - 1 else "node") for k in range(nodes_count)]
-        edges = [(i, j, op, "op" if (i, j) in live else "dead") for (i, j), op in ops.items() if op != "none"]
-        return _cell_graph(sheet, x0, y0, title, nodes, edges), ops, live
-
-    _, cell_ops, cell_live = graph(0.0, 0.0, "cell", space.cell_nodes,
-                                   f"level 3: cell (x{arch['cells']} per stage, {space.num_stages} stages)")
-    used = [m for m in space.motif_names if any(cell_ops[e] == m for e in cell_live)]
-    unused = [m for m in space.motif_names if m not in used]
-    # the level-2 motifs the cell uses, side by side below it (room left for their upper arcs)
-    for row in range(0, len(used), 3):
-        x, y = 0.0, sheet.extent[1] - 0.75 - 0.3 * (space.motif_nodes - 1)
-        for m in used[row:row + 3]:
-            width, _, _ = graph(x, y, m, space.motif_nodes, f"level 2: motif {m}")
-            x += width + 0.8
-    note = "'none' edges omitted; dashed: no path from input to output"
-    if unused:
-        note += f"; motif(s) {', '.join(unused)} unused by this cell"
-    _footnote(sheet, note)
+def _arc_height(pair, style, repeat, arcs) -> float:
+    """How high (above: > 0) the edge between node indices ``pair`` bends: neighbours' first edge
+    straight; concatenations low below; others above or below, wherever fewer arcs already span
+    this stretch (recorded in ``arcs``), higher the farther they reach and the more repeats."""
+    lo, hi = pair
+    span = hi - lo
+    if span == 1 and repeat == 0:
+        return 0.0
+    if style == "concat":  # below, unlabelled, so they can stay low
+        return -(0.2 + 0.1 * span)
+    crowd = {d: sum(1 for a, b in arcs[d] if a < hi and lo < b) for d in (1, -1)}
+    direction = 1 if crowd[1] <= crowd[-1] else -1
+    arcs[direction].append(pair)
+    return direction * (0.3 + 0.3 * (span - 1) + 0.22 * repeat)
 
 
 def _footnote(sheet, text):
@@ -359,18 +308,16 @@ def _footnote(sheet, text):
 
 # -- chains -------------------------------------------------------------------------------------
 
-def _chain(sheet, boxes: list[tuple[str, list[str], str]], per_row: int = 7):
-    """Boxes left to right (wrapping after ``per_row``), arrows between them.
-
-    ``boxes``: (heading, lines, kind) with kind in COLORS.
-    """
-    texts = [(heading, "\n".join(lines)) for heading, lines, _ in boxes]
+def draw_chain(sheet: _Sheet, chain: Chain) -> None:
+    """Boxes left to right (wrapping after ``chain.per_row``), arrows between them, then the note."""
+    boxes = chain.boxes
+    texts = [(box.heading, "\n".join(box.lines)) for box in boxes]
     sizes = []
     for heading, body in texts:
         hw, hh = _text_size(heading)
         bw, bh = _text_size(body) if body else (0.0, 0.0)
         sizes.append((max(hw, bw, 0.5) + 0.24, hh + bh + (0.06 if body else 0) + 0.2))
-    rows = [list(range(k, min(k + per_row, len(boxes)))) for k in range(0, len(boxes), per_row)]
+    rows = [list(range(k, min(k + chain.per_row, len(boxes)))) for k in range(0, len(boxes), chain.per_row)]
     height = max(h for _, h in sizes)
     gap = 0.45
     patches, centres = [], []
@@ -380,7 +327,7 @@ def _chain(sheet, boxes: list[tuple[str, list[str], str]], per_row: int = 7):
         for i in row:
             w, _ = sizes[i]
             heading, body = texts[i]
-            patches.append(sheet.box(x + w / 2, y, w, height, COLORS[boxes[i][2]]))
+            patches.append(sheet.box(x + w / 2, y, w, height, COLORS[boxes[i].kind]))
             centres.append((x + w / 2, y))
             hh = _text_size(heading)[1]
             top = y + height / 2 - 0.1
@@ -389,8 +336,14 @@ def _chain(sheet, boxes: list[tuple[str, list[str], str]], per_row: int = 7):
                 sheet.text(x + w / 2, top - hh - 0.06, body, va="top")
             x += w + gap
         y -= height + 0.55
-    starts = {row[0] for row in rows}
-    for k in range(1, len(boxes)):
+    _chain_arrows(sheet, centres, patches, {row[0] for row in rows}, height)
+    if chain.note is not None:
+        _footnote(sheet, chain.note)
+
+
+def _chain_arrows(sheet, centres, patches, starts, height):
+    """An arrow from each box to the next; into the first box of a row from the end of the last."""
+    for k in range(1, len(centres)):
         if k not in starts:
             sheet.arrow(centres[k - 1], centres[k], patches[k - 1], patches[k])
             continue
@@ -401,74 +354,4 @@ def _chain(sheet, boxes: list[tuple[str, list[str], str]], per_row: int = 7):
         sheet.arrow((xb, turn), (xb, yb), None, patches[k])
 
 
-def _caption(sheet, arch, space):
-    _footnote(sheet, space.describe(arch))
-
-
-def _macro_cnn(sheet, arch, space):
-    boxes = [("input", [], "input"), ("stem", ["conv3x3-BN-ReLU", f"{arch['stem']} ch"], "box")]
-    for s in range(space.num_stages):
-        p = f"s{s}."
-        lines = [f"{arch[p + 'op']} x{arch[p + 'blocks']}", f"{arch[p + 'width']} ch"]
-        lines += (["stride 2"] if arch[p + "down"] else []) + (["residual"] if arch[p + "residual"] else [])
-        boxes.append((f"stage {s}", lines, "box"))
-    boxes.append(("head", ["global pool", "linear"], "head"))
-    _chain(sheet, boxes)
-
-
-def _mobilenet(sheet, arch, space):
-    stem = [f"width x{arch['width']}"] + ([f"resolution x{arch['resolution']}"] if "resolution" in arch.decisions else [])
-    boxes = [("input", [], "input"), ("stem", stem, "box")]
-    for s in range(space.num_stages):
-        p = f"s{s}."
-        lines = [f"{arch[p + 'depth']}x MBConv", f"expand {arch[p + 'expand']}, k{arch[p + 'kernel']}",
-                 ("SE, " if arch[p + "se"] else "") + arch[p + "act"]]
-        boxes.append((f"stage {s}", lines, "box"))
-    boxes.append(("head", ["1x1 conv, pool", "linear"], "head"))
-    _chain(sheet, boxes)
-
-
-def _transformer(sheet, arch, space):
-    boxes = [("input", [], "input"), ("embed", [f"d={arch['embed']}"], "box")]
-    for i in range(arch["layers"]):
-        mixer = f"{arch['mixer']}, {arch['heads']} heads" if arch["mixer"] == "attention" else arch["mixer"]
-        boxes.append((f"layer {i}", [mixer, f"ffn {arch['ffn_ratio']}x d", f"dropout {arch['dropout']}"], "box"))
-    boxes.append(("head", [f"{arch['pool']} pool", "linear"], "head"))
-    _chain(sheet, boxes)
-
-
-def _module_lines(module) -> list[str]:
-    lines = [part.strip() for part in module.extra_repr().split(",") if part.strip()]
-    lines = [line if len(line) <= 24 else line[:23] + "~" for line in lines]
-    return lines[:3] + (["..."] if len(lines) > 3 else [])
-
-
-def _define_by_run(sheet, arch, space):
-    """The top-level modules of the built model (on the meta device: no weights are allocated)."""
-    import torch
-
-    with torch.device("meta"):  # the shape validate() already ran the function with
-        model = space.build(arch, space.probe_shape, space.probe_classes)
-    children = list(model.named_children()) or [(type(model).__name__, model)]
-    boxes = [("input", [], "input")]
-    for name, child in children[:24]:
-        heading = type(child).__name__ if name.isdigit() else f"{name}: {type(child).__name__}"
-        boxes.append((heading, _module_lines(child), "box"))
-    if len(children) > 24:
-        boxes.append((f"... {len(children) - 24} more", [], "box"))
-    _chain(sheet, boxes, per_row=6)
-    _caption(sheet, arch, space)
-
-
-def _generic(sheet, arch, space):
-    """Any other space: one box per group of decisions (``stage.key`` names group by ``stage``)."""
-    groups: dict[str, list[str]] = {}
-    for key, value in arch.decisions.items():
-        group, dot, rest = key.partition(".")
-        text = f"{rest if dot else key}={json.dumps(value) if not isinstance(value, str) else value}"
-        groups.setdefault(group if dot else "", []).append(text[:30])
-    boxes = [("input", [], "input")]
-    if "" in groups:
-        boxes.append(("global", groups.pop(""), "box"))
-    boxes += [(name, lines, "box") for name, lines in groups.items()]
-    _chain(sheet, boxes)
+DRAWERS = {CellGraphs: draw_cells, Chain: draw_chain}  # drawing type -> the function that renders it

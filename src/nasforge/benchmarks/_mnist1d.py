@@ -22,6 +22,7 @@ import numpy as np
 
 from ..core import DatasetNotFoundError, Fidelity, Result, TrialStatus
 from ..spaces import NB201Space, nb201
+from ._registry import register
 from ._tabular import TabularBenchmark
 
 TABLE = Path(__file__).parent / "data" / "mnist1d_nb201.json.gz"
@@ -101,8 +102,12 @@ class CurveBenchmark(TabularBenchmark):
         return {k: mean(r) for k, r in self.table.items()}
 
 
-def from_table(path: str | os.PathLike | None = None, noisy: bool = True) -> CurveBenchmark:
+@register("mnist1d-nb201", space="nb201", curves=True, summary="nasforge's MNIST-1D benchmark: unique NB201 cells "
+          "(1-D), per-epoch curves, test accuracy, latency (epochs fidelity)")
+def from_table(path: str | os.PathLike | None = None, noisy: bool = True,
+               continue_runs: bool = False) -> CurveBenchmark:
     doc = load_table(path)
     meta = doc["meta"]
     space = NB201Space(**meta["space_options"])
-    return CurveBenchmark("mnist1d-nb201", space, doc["cells"], nb201.canonical, meta["epochs"], noisy)
+    return CurveBenchmark("mnist1d-nb201", space, doc["cells"], nb201.canonical, meta["epochs"], noisy,
+                          continue_runs)

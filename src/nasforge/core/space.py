@@ -6,13 +6,58 @@ No torch here: ``build`` returns a ``torch.nn.Module`` but only spaces import to
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .arch import Arch
 from .errors import InvalidArchError, UserInputError
+
+
+# -- what a drawing shows, as plain data (draw.py renders it; spaces never import draw) ---------
+
+@dataclass(frozen=True)
+class Box:
+    """One box of a chain: a bold ``heading`` over ``lines`` of text; ``kind`` ("input", "box"
+    or "head") sets its colour."""
+
+    heading: str
+    lines: tuple[str, ...] = ()
+    kind: str = "box"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Boxes left to right (stages, blocks, layers), wrapping after ``per_row``; ``note`` is a footnote."""
+
+    boxes: tuple[Box, ...]
+    per_row: int = 7
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CellGraph:
+    """A cell as a graph: ``nodes`` are (key, label, kind) with kind "input", "node" or
+    "output"; ``edges`` are (source key, target key, label, style) with style "op", "dead"
+    (dashed: no effect on the output) or "concat" (grey, unlabelled)."""
+
+    title: str
+    nodes: tuple[tuple[Any, str, str], ...]
+    edges: tuple[tuple[Any, Any, str, str], ...]
+
+
+@dataclass(frozen=True)
+class CellGraphs:
+    """Cell graphs side by side, one row below the other; ``note`` is a footnote."""
+
+    rows: tuple[tuple[CellGraph, ...], ...]
+    note: str | None = None
+
+
+Drawing = Chain | CellGraphs
 
 
 class SearchSpace(abc.ABC):
@@ -69,6 +114,21 @@ class SearchSpace(abc.ABC):
     def describe(self, arch: Arch) -> str:
         """A one-line human summary used in progress displays and tables."""
         return " ".join(f"{k}={v}" for k, v in arch.decisions.items())
+
+    def drawing(self, arch: Arch) -> Drawing:
+        """What a picture of ``arch`` shows (``nasforge draw``). By default one box per group
+        of decisions (``stage.key`` names group by ``stage``); spaces with stages or cells
+        override it."""
+        groups: dict[str, list[str]] = {}
+        for key, value in arch.decisions.items():
+            group, dot, rest = key.partition(".")
+            text = f"{rest if dot else key}={json.dumps(value) if not isinstance(value, str) else value}"
+            groups.setdefault(group if dot else "", []).append(text[:30])
+        boxes = [Box("input", kind="input")]
+        if "" in groups:
+            boxes.append(Box("global", tuple(groups.pop(""))))
+        boxes += [Box(name, tuple(lines)) for name, lines in groups.items()]
+        return Chain(tuple(boxes))
 
     def training_config(self, arch: Arch) -> dict[str, Any]:
         """Training settings chosen by the architecture itself (e.g. a learning rate)."""

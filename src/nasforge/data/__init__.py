@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ..core import Registry
+from ..core import NasforgeError, Registry, require
 from ._base import Dataset, split_indices
 from ._loaders import cache_dir, fashion_mnist_files, digits, fashion_mnist, generate_mnist1d, mnist1d, npz, read_idx
 
@@ -25,8 +25,6 @@ def load(name: str, val_fraction: float = 0.1, split_seed: int = 0) -> Dataset:
 
 def availability(name: str) -> str:
     """'yes', or what is missing and how to install it."""
-    from ..core import NasforgeError, require
-
     checks = {"fashion-mnist": fashion_mnist_files, "digits": lambda: require("sklearn", "data"),
               "mnist1d": lambda: require("mnist1d", "data")}
     REGISTRY.factory(name)

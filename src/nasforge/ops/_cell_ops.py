@@ -10,7 +10,8 @@ Every op works on images ``(N, C, H, W)`` and, through :func:`conv`, on
 sequences ``(N, C, L)``, and maps ``c_in`` channels to ``c_out`` with the
 spatial size divided by ``stride`` (rounded up), so ops of any kind can be
 summed at a node. :data:`CELL_OPS` maps names to factories
-``(dims, c_in, c_out, stride) -> nn.Module``.
+``(dims, c_in, c_out, stride) -> nn.Module``; build one with
+``make_op(name, dims, c_in, c_out, stride, CELL_OPS)``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._layers import OpFactory, batch_norm, conv
-
-
-def _pool(dims: int, kind: str, kernel: int, stride: int) -> nn.Module:
-    if kind == "max":
-        return (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(kernel, stride=stride, padding=kernel // 2)
-    return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(kernel, stride=stride, padding=kernel // 2,
-                                                          count_include_pad=False)
+from ._layers import OpTable, batch_norm, conv, pool_layer
 
 
 class ReLUConvBN(nn.Sequential):
@@ -131,7 +125,7 @@ def skip(dims, c_in, c_out, stride) -> nn.Module:
 def pool(dims, c_in, c_out, stride, kind) -> nn.Module:
     """3x3 max/avg pooling, no BN (as in the DARTS evaluation network); a ReLU-1x1-BN follows
     only if the width must change."""
-    layer = _pool(dims, kind, 3, stride)
+    layer = pool_layer(dims, kind, 3, stride)
     return layer if c_in == c_out else nn.Sequential(layer, ReLUConvBN(dims, c_in, c_out, 1))
 
 
@@ -196,7 +190,7 @@ class SelfAttention(nn.Module):
         return x + y.transpose(1, 2).reshape(x.shape)
 
 
-CELL_OPS: dict[str, OpFactory] = {
+CELL_OPS = OpTable("cell op", {
     # the eight DARTS search operations
     "none": lambda d, i, o, s: Zero(d, i, o, s),
     "max_pool_3x3": lambda d, i, o, s: pool(d, i, o, s, "max"),
@@ -216,13 +210,4 @@ CELL_OPS: dict[str, OpFactory] = {
     "mbconv_5x5_e6": lambda d, i, o, s: MBConv(d, i, o, 5, s, expand=6),
     "mbconv_3x3_e6_se": lambda d, i, o, s: MBConv(d, i, o, 3, s, expand=6, se=True),
     "self_attention": lambda d, i, o, s: SelfAttention(d, i, o, s),
-}
-
-
-def make_cell_op(name: str, dims: int, c_in: int, c_out: int, stride: int) -> nn.Module:
-    """A cell operation by name (see :data:`CELL_OPS`)."""
-    from ..core import UnknownNameError
-
-    if name not in CELL_OPS:
-        raise UnknownNameError("cell op", name, CELL_OPS)
-    return CELL_OPS[name](dims, c_in, c_out, stride)
+})

@@ -5,9 +5,11 @@ Every op maps ``(N, c_in, *spatial)`` to ``(N, c_out, *spatial / stride)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from torch import nn
+
+from ..core import UnknownNameError
 
 
 def conv(dims: int, *args, **kwargs) -> nn.Module:
@@ -26,6 +28,14 @@ def conv_bn_relu(dims, c_in, c_out, kernel, stride=1, dilation=1, groups=1) -> n
         batch_norm(dims, c_out),
         nn.ReLU(inplace=True),
     )
+
+
+def pool_layer(dims: int, kind: str, kernel: int = 3, stride: int = 1) -> nn.Module:
+    """A ``kind`` ("max" or "avg") pooling that keeps the size at stride 1; averages ignore padding."""
+    if kind == "max":
+        return (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(kernel, stride=stride, padding=kernel // 2)
+    return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(kernel, stride=stride, padding=kernel // 2,
+                                                          count_include_pad=False)
 
 
 def projection(dims, c_in, c_out, stride) -> nn.Module:
@@ -53,12 +63,7 @@ class Pool(nn.Sequential):
     """3x3 max/avg pooling, with a 1x1 projection when the width changes."""
 
     def __init__(self, dims, c_in, c_out, stride, kind):
-        if kind == "max":
-            pool = (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(3, stride=stride, padding=1)
-        else:
-            pool = (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(
-                3, stride=stride, padding=1, count_include_pad=False)
-        layers = [pool]
+        layers = [pool_layer(dims, kind, 3, stride)]
         if c_in != c_out:
             layers.append(projection(dims, c_in, c_out, 1))
         super().__init__(*layers)
@@ -66,7 +71,17 @@ class Pool(nn.Sequential):
 
 OpFactory = Callable[[int, int, int, int], nn.Module]  # (dims, c_in, c_out, stride)
 
-OPS: dict[str, OpFactory] = {
+
+class OpTable(dict):
+    """Op names -> factories, in a fixed order (spaces use it for their choices and encodings);
+    ``kind`` is what an unknown name is called in errors ("op", "cell op")."""
+
+    def __init__(self, kind: str, factories: Mapping[str, OpFactory]):
+        super().__init__(factories)
+        self.kind = kind
+
+
+OPS = OpTable("op", {
     "conv3x3": lambda d, i, o, s: conv_bn_relu(d, i, o, 3, s),
     "conv5x5": lambda d, i, o, s: conv_bn_relu(d, i, o, 5, s),
     "sep3x3": lambda d, i, o, s: SepConv(d, i, o, 3, s),
@@ -75,12 +90,12 @@ OPS: dict[str, OpFactory] = {
     "maxpool3x3": lambda d, i, o, s: Pool(d, i, o, s, "max"),
     "avgpool3x3": lambda d, i, o, s: Pool(d, i, o, s, "avg"),
     "identity": lambda d, i, o, s: projection(d, i, o, s),
-}
+})
 
 
-def make_op(name: str, dims: int, c_in: int, c_out: int, stride: int) -> nn.Module:
-    from ..core import UnknownNameError
-
-    if name not in OPS:
-        raise UnknownNameError("op", name, OPS)
-    return OPS[name](dims, c_in, c_out, stride)
+def make_op(name: str, dims: int, c_in: int, c_out: int, stride: int, table: OpTable = OPS) -> nn.Module:
+    """An op by name from ``table``: the macro ops (:data:`OPS`) unless told otherwise, e.g.
+    :data:`~nasforge.ops.CELL_OPS` for the cell ops of the NAS literature."""
+    if name not in table:
+        raise UnknownNameError(table.kind, name, table)
+    return table[name](dims, c_in, c_out, stride)

@@ -13,34 +13,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core import Decision, DecisionSpace, Registry, SearchSpace, SpaceDefinitionError, UserInputError
-from ._darts import DartsSpace
+from ..core import Decision, DecisionSpace, SearchSpace, SpaceDefinitionError, UserInputError
+from ..core.space import Box, CellGraph, CellGraphs, Chain, Drawing
+from ._common import dag_edges, live_edges, scaled, spatial_dims
 from ._define_by_run import HP, DefineByRunSpace
 from ._from_file import FILE_SUFFIXES, load_space_file
+from ._registry import REGISTRY, register
+
+# Each space family registers itself beside its class (@register("name")) when its module is
+# imported. The modules are listed here rather than discovered: explicit imports are simpler,
+# register in a fixed order, fail loudly when a module is broken, and keep the import graph
+# visible to readers and to tests/test_layers.py. A new family is one file plus one line here.
+from ._darts import DartsSpace
 from ._hierarchical import HierarchicalSpace
 from ._macro_cnn import MacroCNNSpace
 from ._mobilenet import ElasticMobileNet, MobileNetSpace
 from ._nasbench_macro import NASBenchMacroSpace
 from ._nb201 import NB201Space
 from ._transformer import TransformerSpace
-from . import _nb201 as nb201
 from . import _darts as darts
-
-REGISTRY: Registry[SearchSpace] = Registry("space")
-REGISTRY.register("macro-cnn")(MacroCNNSpace)
-REGISTRY.register("nb201")(NB201Space)
-REGISTRY.register("nasbench-macro")(NASBenchMacroSpace)
-REGISTRY.register("darts")(DartsSpace)
-REGISTRY.register("mobilenet-elastic")(MobileNetSpace)
-REGISTRY.register("transformer")(TransformerSpace)
-REGISTRY.register("hierarchical")(HierarchicalSpace)
+from . import _nasbench_macro as nasbench_macro
+from . import _nb201 as nb201
 
 
 def space(name: str):
     """Decorator: register a define-by-run function ``fn(hp) -> nn.Module`` as a space."""
 
     def decorate(fn):
-        REGISTRY.register(name, summary=(fn.__doc__ or "define-by-run space").strip().splitlines()[0])(
+        register(name, summary=(fn.__doc__ or "define-by-run space").strip().splitlines()[0])(
             lambda: DefineByRunSpace(fn, name=name))
         return fn
 
@@ -89,7 +89,8 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["Decision", "DecisionSpace", "DefineByRunSpace", "ElasticMobileNet", "HP", "HierarchicalSpace",
-           "MacroCNNSpace", "MobileNetSpace", "NB201Space", "REGISTRY", "TransformerSpace", "nb201",
-           "SearchSpace", "get", "load_from_file", "load_space_file", "names", "space"]
-__all__ += ["DartsSpace", "darts"]
+__all__ = ["Box", "CellGraph", "CellGraphs", "Chain", "DartsSpace", "Decision", "DecisionSpace", "DefineByRunSpace",
+           "Drawing", "ElasticMobileNet", "HP", "HierarchicalSpace", "MacroCNNSpace", "MobileNetSpace",
+           "NASBenchMacroSpace", "NB201Space", "REGISTRY", "SearchSpace", "TransformerSpace", "dag_edges", "darts",
+           "get", "live_edges", "load_from_file", "load_space_file", "names", "nasbench_macro", "nb201", "register",
+           "scaled", "space", "spatial_dims"]

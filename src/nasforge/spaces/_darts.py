@@ -36,9 +36,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError
-from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_cell_op
-from ._macro_cnn import spatial_dims
+from ..core import Arch, InvalidArchError, SearchSpace, UnknownNameError, UserInputError, check_int
+from ..core.space import CellGraph, CellGraphs
+from ..ops import CELL_OPS, FactorizedReduce, ReLUConvBN, batch_norm, conv, make_op
+from ._common import spatial_dims
+from ._registry import register
 
 SEARCH_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")  # DARTS's PRIMITIVES
@@ -142,7 +144,7 @@ class DartsCell(nn.Module):
             FactorizedReduce(dims, c_pp, c) if reduction_prev else ReLUConvBN(dims, c_pp, c, 1))
         self.pre1 = ReLUConvBN(dims, c_p, c, 1) if 1 in used else None
         self.sources = [src for node in nodes for _, src in node]
-        self.ops = nn.ModuleList(make_cell_op(op, dims, c, c, 2 if reduction and src < 2 else 1)
+        self.ops = nn.ModuleList(make_op(op, dims, c, c, 2 if reduction and src < 2 else 1, CELL_OPS)
                                  for node in nodes for op, src in node)
         self.concat = tuple(concat)
         self.multiplier = len(concat)
@@ -240,6 +242,7 @@ def _short(op: str) -> str:
     return _SHORT.get(op, op.replace("_conv_", "").replace("conv_", "c"))
 
 
+@register("darts")
 class DartsSpace(SearchSpace):
     """DARTS cells (normal + reduction; 4 nodes, each two ops on two earlier nodes) in DARTS's
     evaluation network.
@@ -253,9 +256,8 @@ class DartsSpace(SearchSpace):
     name = "darts"
 
     def __init__(self, C: int = 16, layers: int = 8, auxiliary: bool = False):
-        for key, value, low in (("C", C, 2), ("layers", layers, 1)):
-            if not _is_int(value) or value < low:
-                raise UserInputError(f"The {key!r} parameter of darts must be an int >= {low}. Got {value!r} instead.")
+        check_int("darts", "C", C, 2)
+        check_int("darts", "layers", layers, 1)
         if not isinstance(auxiliary, bool):
             raise UserInputError(f"The 'auxiliary' parameter of darts must be a bool. Got {auxiliary!r} instead.")
         self.C, self.layers, self.auxiliary = C, layers, auxiliary
@@ -383,12 +385,31 @@ class DartsSpace(SearchSpace):
             parts.append(f"{cell[0].upper()}[{text}]")
         return " ".join(parts)
 
+    def drawing(self, arch):
+        """The normal and the reduction cell side by side."""
+        note = ("c[k-2], c[k-1]: outputs of the two previous cells; 0..: intermediate nodes; "
+                "grey: concatenated into the output c[k]")
+        cells = (_cell_graph(arch, "normal", "normal cell"), _cell_graph(arch, "reduce", "reduction cell"))
+        return CellGraphs((cells,), note)
+
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)
         dims = spatial_dims(input_shape, self.name)
         C = max(2, round(self.C * width_multiplier))
         return DartsNet(cell_spec(arch, "normal"), cell_spec(arch, "reduce"), dims, input_shape[0], C,
                         self.layers, num_classes, self.auxiliary, min(input_shape[1:]))
+
+
+def _cell_graph(arch: Arch, cell: str, title: str) -> CellGraph:
+    """One cell as a graph: the two cell inputs, the intermediate nodes (numbered from 0, as
+    DARTS's figures do), the output; 'none' ops left out, concatenated nodes in grey."""
+    nodes, concat = cell_spec(arch, cell)
+    keys = range(2, len(nodes) + 2)
+    graph_nodes = ((0, "c[k-2]", "input"), (1, "c[k-1]", "input"), *((k, str(k - 2), "node") for k in keys),
+                   ("out", "c[k]", "output"))
+    edges = [(src, k, op, "op") for k, node in zip(keys, nodes) for op, src in node if op != "none"]
+    edges += [(k, "out", "", "concat") for k in concat]
+    return CellGraph(title, graph_nodes, tuple(edges))
 
 
 # -- DARTS genotype notation -----------------------------------------------------------------------

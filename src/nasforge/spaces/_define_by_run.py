@@ -28,8 +28,10 @@ import numpy as np
 import torch
 
 from ..core import Arch, InvalidArchError, SearchSpace, SpaceDefinitionError
+from ..core.space import Box, Chain
 
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "optimizer", "label_smoothing")
+MAX_DRAWN = 24  # top-level modules a drawing shows
 
 
 class _RangeParam:
@@ -326,3 +328,23 @@ class DefineByRunSpace(SearchSpace):
         def fmt(v):
             return f"{v:.3g}" if isinstance(v, float) else str(v)
         return " ".join(f"{k}={fmt(v)}" for k, v in arch.decisions.items())
+
+    def drawing(self, arch):
+        """The top-level modules of the built model (on the meta device: no weights are allocated)."""
+        with torch.device("meta"):  # the shape validate() already ran the function with
+            model = self.build(arch, self.probe_shape, self.probe_classes)
+        children = list(model.named_children()) or [(type(model).__name__, model)]
+        boxes = [Box("input", kind="input")]
+        for name, child in children[:MAX_DRAWN]:
+            heading = type(child).__name__ if name.isdigit() else f"{name}: {type(child).__name__}"
+            boxes.append(Box(heading, _module_lines(child)))
+        if len(children) > MAX_DRAWN:
+            boxes.append(Box(f"... {len(children) - MAX_DRAWN} more"))
+        return Chain(tuple(boxes), per_row=6, note=self.describe(arch))
+
+
+def _module_lines(module: torch.nn.Module) -> tuple[str, ...]:
+    """Up to three of a module's settings (its ``extra_repr``), each cut to 24 characters."""
+    lines = [part.strip() for part in module.extra_repr().split(",") if part.strip()]
+    lines = [line if len(line) <= 24 else line[:23] + "~" for line in lines]
+    return tuple(lines[:3] + (["..."] if len(lines) > 3 else []))

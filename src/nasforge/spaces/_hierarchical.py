@@ -23,30 +23,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..core import Decision, DecisionSpace, UserInputError
-from ..ops import SepConv, conv_bn_relu
-from ._macro_cnn import spatial_dims
+from ..core import Decision, DecisionSpace, check_int
+from ..core.space import CellGraph, CellGraphs
+from ..ops import SepConv, conv_bn_relu, pool_layer
+from ._common import dag_edges, live_edges, spatial_dims
+from ._registry import register
 
 PRIMITIVES = ("conv1x1", "dwconv3x3", "sepconv3x3", "maxpool3x3", "avgpool3x3", "identity", "none")
 CELLS = (1, 2, 3)
-
-
-def dag_edges(nodes: int) -> list[tuple[int, int]]:
-    """All forward edges ``i->j`` of a DAG on ``nodes`` nodes, ordered by target."""
-    return [(i, j) for j in range(1, nodes) for i in range(j)]
-
-
-def live_edges(ops: dict[tuple[int, int], str], nodes: int) -> list[tuple[int, int]]:
-    """Edges that are not 'none', are fed from the input and lead to the output."""
-    edges = [e for e in dag_edges(nodes) if ops[e] != "none"]
-    fed, leads = {0}, {nodes - 1}
-    for i, j in edges:
-        if i in fed:
-            fed.add(j)
-    for i, j in reversed(edges):
-        if j in leads:
-            leads.add(i)
-    return [(i, j) for i, j in edges if i in fed and j in leads]
 
 
 def primitive(name: str, dims: int, channels: int) -> nn.Module:
@@ -57,9 +41,7 @@ def primitive(name: str, dims: int, channels: int) -> nn.Module:
     if name == "sepconv3x3":
         return SepConv(dims, channels, channels, 3, 1)
     if name in ("maxpool3x3", "avgpool3x3"):
-        if name == "maxpool3x3":
-            return (nn.MaxPool1d if dims == 1 else nn.MaxPool2d)(3, stride=1, padding=1)
-        return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(3, stride=1, padding=1, count_include_pad=False)
+        return pool_layer(dims, "max" if name == "maxpool3x3" else "avg", 3, 1)
     if name == "identity":
         return nn.Identity()
     raise ValueError(f"no module for primitive {name!r}")
@@ -95,6 +77,7 @@ class HierarchicalNet(nn.Module):
         return self.classifier(torch.flatten(self.pool(self.body(self.stem(x))), 1))
 
 
+@register("hierarchical")
 class HierarchicalSpace(DecisionSpace):
     """Liu et al. 2018: level-1 primitives -> level-2 motifs -> a level-3 cell, stacked with reductions."""
 
@@ -105,9 +88,7 @@ class HierarchicalSpace(DecisionSpace):
         for key, value, low, high in (("motifs", motifs, 1, 8), ("motif_nodes", motif_nodes, 2, 6),
                                       ("cell_nodes", cell_nodes, 2, 6), ("channels", channels, 1, 1024),
                                       ("num_stages", num_stages, 1, 5)):
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise UserInputError(f"The {key!r} parameter of hierarchical must be an int in [{low}, {high}]. "
-                                     f"Got {value!r} instead.")
+            check_int("hierarchical", key, value, low, high)
         self.motifs, self.motif_nodes, self.cell_nodes = motifs, motif_nodes, cell_nodes
         self.channels, self.num_stages = channels, num_stages
         self.motif_names = tuple(f"m{k}" for k in range(motifs))
@@ -191,3 +172,24 @@ class HierarchicalSpace(DecisionSpace):
         cell = dag({e: arch[f"cell.{e[0]}->{e[1]}"] for e in dag_edges(self.cell_nodes)})
         return " ".join([f"{arch['cells']}x[{cell}]"] + [f"{m}=[{dag(self._motif_ops(arch, m))}]" for m in used])
 
+    def _graph(self, arch, prefix: str, nodes: int, title: str) -> CellGraph:
+        """One DAG of ``arch`` as a graph: 'none' edges left out, dead edges dashed."""
+        ops = {(i, j): arch[f"{prefix}.{i}->{j}"] for i, j in dag_edges(nodes)}
+        live = set(live_edges(ops, nodes))
+        labels = ["in"] + [str(k) for k in range(1, nodes - 1)] + ["out"]
+        kinds = ["input"] + ["node"] * (nodes - 2) + ["output"]
+        edges = tuple((i, j, op, "op" if (i, j) in live else "dead") for (i, j), op in ops.items() if op != "none")
+        return CellGraph(title, tuple(zip(range(nodes), labels, kinds)), edges)
+
+    def drawing(self, arch):
+        """The level-3 cell, and below it, three to a row, the level-2 motifs its live edges use."""
+        cell = self._graph(arch, "cell", self.cell_nodes,
+                           f"level 3: cell (x{arch['cells']} per stage, {self.num_stages} stages)")
+        used_ops = {op for i, j, op, style in cell.edges if style == "op"}
+        used = [m for m in self.motif_names if m in used_ops]
+        motifs = [self._graph(arch, m, self.motif_nodes, f"level 2: motif {m}") for m in used]
+        note = "'none' edges omitted; dashed: no path from input to output"
+        unused = [m for m in self.motif_names if m not in used]
+        if unused:
+            note += f"; motif(s) {', '.join(unused)} unused by this cell"
+        return CellGraphs(((cell,), *(tuple(motifs[k:k + 3]) for k in range(0, len(motifs), 3))), note)

@@ -13,8 +13,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core import Arch, Decision, DecisionSpace, SpaceDefinitionError, UserInputError
+from ..core import Arch, Decision, DecisionSpace, SpaceDefinitionError, check_int
+from ..core.space import Box, Chain
 from ..ops import OPS, conv_bn_relu, make_op, projection
+from ._common import scaled, spatial_dims
+from ._registry import register
 
 STEM_WIDTHS = (8, 16, 24, 32)
 WIDTH_LADDER = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # stage s chooses from WIDTH_LADDER[s:s+STAGE_WIDTHS]
@@ -79,19 +82,7 @@ def _choices(where, given, default, check) -> tuple:
     return tuple(check(where, v) for v in values)
 
 
-def scaled(width: int, multiplier: float) -> int:
-    return max(4, int(round(width * multiplier)))
-
-
-def spatial_dims(input_shape: Sequence[int], space: str) -> int:
-    if len(input_shape) not in (2, 3):
-        raise UserInputError(
-            f"space {space!r} needs inputs shaped (channels, length) or (channels, height, width); "
-            f"got per-sample shape {tuple(input_shape)}"
-        )
-    return len(input_shape) - 1
-
-
+@register("macro-cnn")
 class MacroCNNSpace(DecisionSpace):
     """Chain of conv stages: op, depth, width, downsampling and residuals per stage."""
 
@@ -107,9 +98,7 @@ class MacroCNNSpace(DecisionSpace):
             if not isinstance(stages, (list, tuple)) or not stages:
                 raise SpaceDefinitionError("'stages' must be a non-empty list of stage dicts")
             num_stages = len(stages)
-        if not isinstance(num_stages, int) or not 1 <= num_stages <= 6:
-            raise UserInputError(f"The 'num_stages' parameter of macro-cnn must be an int in [1, 6]. Got {num_stages!r} instead.")
-        self.num_stages = num_stages
+        self.num_stages = check_int("macro-cnn", "num_stages", num_stages, 1, 6)
         for s, given in enumerate(stages or []):
             if given is not None and not isinstance(given, dict):
                 raise SpaceDefinitionError(f"stage {s}: expected a dict of choices; got {given!r}")
@@ -186,6 +175,15 @@ class MacroCNNSpace(DecisionSpace):
             tags = ("/2" if arch[p + "down"] else "") + ("+res" if arch[p + "residual"] else "")
             parts.append(f"{arch[p + 'op']}x{arch[p + 'blocks']}@{arch[p + 'width']}{tags}")
         return " ".join(parts)
+
+    def drawing(self, arch):
+        boxes = [Box("input", kind="input"), Box("stem", ("conv3x3-BN-ReLU", f"{arch['stem']} ch"))]
+        for s in range(self.num_stages):
+            p = f"s{s}."
+            lines = [f"{arch[p + 'op']} x{arch[p + 'blocks']}", f"{arch[p + 'width']} ch"]
+            lines += (["stride 2"] if arch[p + "down"] else []) + (["residual"] if arch[p + "residual"] else [])
+            boxes.append(Box(f"stage {s}", tuple(lines)))
+        return Chain((*boxes, Box("head", ("global pool", "linear"), "head")))
 
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)

@@ -33,9 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError
+from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError, check_int
+from ..core.space import Box, Chain
 from ..ops import batch_norm, conv
-from ._macro_cnn import scaled, spatial_dims
+from ._common import scaled, spatial_dims
+from ._registry import register
 
 STEM_WIDTH = 16
 STAGE_WIDTHS = (16, 24, 40, 80, 112, 160)  # MobileNetV3's stage widths; stage s uses STAGE_WIDTHS[s]
@@ -202,15 +204,14 @@ class ElasticMobileNet(nn.Module):
         return F.linear(x, self.classifier.weight[:, :a.head], self.classifier.bias)
 
 
+@register("mobilenet-elastic")
 class MobileNetSpace(DecisionSpace):
     """MobileNetV3/OFA-style elastic stages: depth, kernel, expansion, SE, activation; width and resolution."""
 
     name = "mobilenet-elastic"
 
     def __init__(self, num_stages: int = 3, resolution: bool = False):
-        if not isinstance(num_stages, int) or isinstance(num_stages, bool) or not 1 <= num_stages <= len(STAGE_WIDTHS):
-            raise UserInputError(f"The 'num_stages' parameter of mobilenet-elastic must be an int in "
-                                 f"[1, {len(STAGE_WIDTHS)}]. Got {num_stages!r} instead.")
+        check_int("mobilenet-elastic", "num_stages", num_stages, 1, len(STAGE_WIDTHS))
         if not isinstance(resolution, bool):
             raise UserInputError(f"The 'resolution' parameter of mobilenet-elastic must be true or false. "
                                  f"Got {resolution!r} instead.")
@@ -277,3 +278,13 @@ class MobileNetSpace(DecisionSpace):
             parts.append(f"{arch[p + 'depth']}xMB{arch[p + 'expand']}k{arch[p + 'kernel']}"
                          f"{'+se' if arch[p + 'se'] else ''}-{arch[p + 'act']}")
         return " ".join(parts)
+
+    def drawing(self, arch):
+        stem = (f"width x{arch['width']}",) + ((f"resolution x{arch['resolution']}",) if self.resolution else ())
+        boxes = [Box("input", kind="input"), Box("stem", stem)]
+        for s in range(self.num_stages):
+            p = f"s{s}."
+            lines = (f"{arch[p + 'depth']}x MBConv", f"expand {arch[p + 'expand']}, k{arch[p + 'kernel']}",
+                     ("SE, " if arch[p + "se"] else "") + arch[p + "act"])
+            boxes.append(Box(f"stage {s}", lines))
+        return Chain((*boxes, Box("head", ("1x1 conv, pool", "linear"), "head")))

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..ops import conv, conv_bn_relu, batch_norm, projection
-from ..ops._cell_ops import MBConv
 from ..core import Decision, DecisionSpace
-from ._macro_cnn import spatial_dims
+from ..ops import MBConv, batch_norm, conv, conv_bn_relu, projection
+from ._common import spatial_dims
+from ._registry import register
 
 CHOICES = ("identity", "mb3_k3", "mb6_k5")  # encoded 0 / 1 / 2 in the benchmark's keys
 STAGES = (2, 3, 3)
@@ -35,6 +35,7 @@ def make_layer(choice: str, dims: int, c_in: int, c_out: int, stride: int) -> nn
     return MBConv(dims, c_in, c_out, kernel=kernel, stride=stride, expand=expand)
 
 
+@register("nasbench-macro")
 class NASBenchMacroSpace(DecisionSpace):
     """NAS-Bench-Macro: 8 layers x {identity, MB3_K3, MB6_K5} in a MobileNetV2-style chain."""
 

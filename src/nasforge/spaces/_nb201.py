@@ -16,22 +16,17 @@ import re
 import torch
 from torch import nn
 
-from ..core import Arch, Decision, DecisionSpace, InvalidArchError, UserInputError
-from ..ops import batch_norm, conv
-from ._macro_cnn import spatial_dims
+from ..core import Arch, Decision, DecisionSpace, InvalidArchError, check_int
+from ..core.space import CellGraph, CellGraphs
+from ..ops import ReLUConvBN, batch_norm, conv, pool_layer
+from ._common import live_edges, spatial_dims
+from ._registry import register
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # the order of NB201's arch string
 EDGE_NAMES = tuple(f"{i}->{j}" for i, j in EDGES)
 NUM_NODES = 4
 ZERO = "#"
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, dims, c_in, c_out, kernel, stride=1):
-        super().__init__(nn.ReLU(inplace=False),
-                         conv(dims, c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
-                         batch_norm(dims, c_out))
 
 
 def make_edge_op(name: str, dims: int, channels: int) -> nn.Module:
@@ -42,32 +37,23 @@ def make_edge_op(name: str, dims: int, channels: int) -> nn.Module:
     if name == "nor_conv_3x3":
         return ReLUConvBN(dims, channels, channels, 3)
     if name == "avg_pool_3x3":
-        return (nn.AvgPool1d if dims == 1 else nn.AvgPool2d)(3, stride=1, padding=1, count_include_pad=False)
+        return pool_layer(dims, "avg", 3, 1)
     raise ValueError(f"no module for op {name!r}")
 
 
-def live_edges(ops: dict[str, str]) -> list[tuple[int, int]]:
-    """Edges that can affect the output: not 'none', fed from the input and
-    leading to the output node. The rest are dropped when building."""
-    edges = [(i, j) for (i, j), name in zip(EDGES, EDGE_NAMES) if ops[name] != "none"]
-    fed = {0}
-    for i, j in edges:  # EDGES are in topological order of their targets
-        if i in fed:
-            fed.add(j)
-    leads = {NUM_NODES - 1}
-    for i, j in sorted(edges, key=lambda e: -e[0]):
-        if j in leads:
-            leads.add(i)
-    return [(i, j) for i, j in edges if i in fed and j in leads]
+def cell_live_edges(ops: dict[str, str]) -> list[tuple[int, int]]:
+    """The cell's edges that can affect its output (see :func:`~nasforge.spaces.live_edges`;
+    EDGES are the DAG's edges in order). The rest are dropped when building."""
+    return live_edges({edge: ops[name] for edge, name in zip(EDGES, EDGE_NAMES)}, NUM_NODES)
 
 
 class Cell(nn.Module):
-    """Node j = sum of op_ij(node i) over its live incoming edges (see :func:`live_edges`);
+    """Node j = sum of op_ij(node i) over its live incoming edges (see :func:`cell_live_edges`);
     a cell whose output has no live input outputs zeros."""
 
     def __init__(self, ops: dict[str, str], dims: int, channels: int):
         super().__init__()
-        self.edges = live_edges(ops)
+        self.edges = cell_live_edges(ops)
         self.ops = nn.ModuleList(make_edge_op(ops[f"{i}->{j}"], dims, channels) for i, j in self.edges)
 
     def forward(self, x):
@@ -114,17 +100,15 @@ class NB201Net(nn.Module):
         return self.classifier(self.head(self.cells(self.stem(x))))
 
 
+@register("nb201")
 class NB201Space(DecisionSpace):
     """NAS-Bench-201 cells: 6 edges x 5 ops (15,625 cells), in the benchmark's skeleton."""
 
     name = "nb201"
 
     def __init__(self, channels: int = 16, cells_per_stage: int = 5):
-        for key, value in (("channels", channels), ("cells_per_stage", cells_per_stage)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UserInputError(f"The {key!r} parameter of nb201 must be an int >= 1. Got {value!r} instead.")
-        self.channels = channels
-        self.cells_per_stage = cells_per_stage
+        self.channels = check_int("nb201", "channels", channels, 1)
+        self.cells_per_stage = check_int("nb201", "cells_per_stage", cells_per_stage, 1)
         super().__init__([Decision(name, OPS) for name in EDGE_NAMES])
 
     def config(self):
@@ -132,6 +116,19 @@ class NB201Space(DecisionSpace):
 
     def describe(self, arch):
         return to_string(arch)
+
+    def drawing(self, arch):
+        """The cell; 'none' edges left out, edges with no path from input to output dashed."""
+        live = set(cell_live_edges(arch.decisions))
+        kinds = ["input"] + ["node"] * (NUM_NODES - 2) + ["output"]
+        nodes = tuple((k, str(k), kind) for k, kind in enumerate(kinds))
+        edges = tuple((i, j, arch[f"{i}->{j}"], "op" if (i, j) in live else "dead")
+                      for i, j in EDGES if arch[f"{i}->{j}"] != "none")
+        note = "node 0 = cell input, 3 = output; 'none' edges omitted"
+        if any(style == "dead" for *_, style in edges):
+            note += "; dashed: no path from input to output"
+        title = f"NB201 cell (x{self.cells_per_stage} per stage, 3 stages)"
+        return CellGraphs(((CellGraph(title, nodes, edges),),), note)
 
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         self.validate(arch)

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core import Decision, DecisionSpace, UserInputError
+from ..core.space import Box, Chain
+from ._registry import register
 
 LAYERS = (1, 2, 3, 4)
 EMBEDS = (16, 32, 48, 64)
@@ -102,6 +104,7 @@ class TransformerNet(nn.Module):
         return self.classifier(x[:, 0] if self.cls is not None else x.mean(dim=1))
 
 
+@register("transformer")
 class TransformerSpace(DecisionSpace):
     """Encoder for sequences and image rows: layers, width, heads, FFN ratio, mixer, dropout, pooling."""
 
@@ -143,3 +146,10 @@ class TransformerSpace(DecisionSpace):
     def describe(self, arch):
         return (f"{arch['layers']}x{arch['mixer']} d{arch['embed']} h{arch['heads']} ffn{arch['ffn_ratio']}x "
                 f"drop{arch['dropout']} {arch['pool']}-pool")
+
+    def drawing(self, arch):
+        boxes = [Box("input", kind="input"), Box("embed", (f"d={arch['embed']}",))]
+        mixer = f"{arch['mixer']}, {arch['heads']} heads" if arch["mixer"] == "attention" else arch["mixer"]
+        boxes += [Box(f"layer {i}", (mixer, f"ffn {arch['ffn_ratio']}x d", f"dropout {arch['dropout']}"))
+                  for i in range(arch["layers"])]
+        return Chain((*boxes, Box("head", (f"{arch['pool']} pool", "linear"), "head")))
