@@ -13,9 +13,10 @@ search by running the same command again.
 >>> summary = nasforge.auto("digits", time_budget=60, out="runs/digits")  # doctest: +SKIP
 >>> summary["test_accuracy"]  # doctest: +SKIP
 
-The steps live in modules named for them: ``plan`` (budget split, deadline),
-``search``, ``select`` (winner, augmentation), ``final`` (training until the
-deadline), ``report``; ``job`` runs them in order.
+The steps live in modules named for them: ``plan`` (argument checks, budget
+split, deadline), ``threads``, ``search``, ``select`` (winner, augmentation),
+``final`` (training until the deadline), ``report``; ``job.auto`` runs them
+in order.
 """
 
 import sys
