@@ -89,7 +89,7 @@ class HandSpace:
 def run_hand(args, deadline, out, augment="none"):
     from nasforge import data
     from nasforge.core import Arch
-    from nasforge.budget import train_until_deadline
+    from nasforge.auto import train_until_deadline
     from nasforge.estimation import TrainConfig
 
     ds = data.load(args.dataset)
@@ -107,7 +107,7 @@ def run_optuna(args, deadline, out):
     from nasforge.core import Arch
     from dataclasses import replace
 
-    from nasforge.budget import (ETA, RUNGS, SEARCH_VAL_SAMPLES, WRAP_UP_GUESS, choose_augment,
+    from nasforge.auto import (ETA, RUNGS, SEARCH_VAL_SAMPLES, WRAP_UP_GUESS, choose_augment,
                                  fastest_thread_count, make_plan, train_until_deadline)
     from nasforge.estimation import TrainConfig, evaluate_model, train_model
 
@@ -173,7 +173,7 @@ def run_small_pick(args, out, auto_summary, hand_params):
     """Retrain the best-validated auto candidate with <= 1/3 of the hand net's parameters."""
     from nasforge import data, spaces
     from nasforge.core import Arch
-    from nasforge.budget import Deadline, train_until_deadline
+    from nasforge.auto import Deadline, train_until_deadline
     from nasforge.estimation import TrainConfig
 
     fronts = auto_summary["candidates"]
@@ -196,7 +196,7 @@ def run_small_pick(args, out, auto_summary, hand_params):
 def one(args):
     import torch
 
-    from nasforge.budget import Deadline
+    from nasforge.auto import Deadline
 
     torch.set_num_threads(args.threads)
     out = Path(args.out) / f"{args.one}-seed{args.seed}"

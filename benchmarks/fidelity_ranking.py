@@ -38,7 +38,7 @@ def kendall(a, b) -> float:
 
 
 def measure(space, arch, ds, looks, final_seconds, seed, val_samples):
-    from nasforge.budget import continue_until
+    from nasforge.auto import continue_until
     from nasforge.estimation import TrainConfig, TrainingRun, count_params, evaluate_model
 
     torch.manual_seed(seed)

@@ -62,7 +62,7 @@ def main():
     args = p.parse_args()
     from nasforge import data
     from nasforge.estimation import TrainConfig, evaluate_model, train_model
-    from nasforge.estimation._trainer import bf16_is_native
+    from nasforge.estimation._precision import bf16_is_native
 
     torch.set_num_threads(args.threads)
     ds = data.load("fashion-mnist")

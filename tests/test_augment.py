@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasforge.budget import choose_augment, mirror_test
+from nasforge.auto import choose_augment, mirror_test
 from nasforge.core import UserInputError
 from nasforge.estimation import TrainConfig, train_model
 from nasforge.estimation._augment import augment_batch, shift_pixels

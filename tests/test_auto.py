@@ -245,6 +245,14 @@ def test_auto_default_time_rungs_continue_the_winner_into_the_final_training(tmp
         nasforge.auto("digits", time_budget=30, out=tmp_path / "y", augment="rotate")
 
 
+def test_nasforge_auto_stays_callable_once_its_package_is_imported(tmp_path):
+    import nasforge.auto.plan  # noqa: F401  (importing a submodule makes nasforge.auto the package itself)
+
+    assert nasforge.auto is sys.modules["nasforge.auto"] and callable(nasforge.auto)
+    with pytest.raises(UserInputError, match="at least 10 seconds"):
+        nasforge.auto("digits", time_budget=5, out=tmp_path / "tiny")
+
+
 def test_random_ablation_continues_its_winner_and_honours_a_requested_augmentation(tmp_path):
     summary = nasforge.auto("digits", time_budget=20, out=tmp_path / "run", log=lambda m: None, search="random",
                             augment="none")

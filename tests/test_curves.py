@@ -4,7 +4,7 @@ import types
 import pytest
 
 from nasforge import spaces, strategies
-from nasforge.budget import _choose, extrapolated_ranking
+from nasforge.auto import choose, extrapolated_ranking
 from nasforge.estimation import extrapolate_accuracy, power_law_exponent
 
 
@@ -29,15 +29,17 @@ def test_a_slow_starter_that_learns_faster_wins_only_when_the_final_training_is_
 def test_ranking_uses_each_top_rung_candidates_own_looks():
     space = spaces.get("macro-cnn")
     small, big, dropped = space.priors()[3], space.priors()[1], space.priors()[2]
-    asha = strategies.get("asha", space, seed=0, resource="seconds", min_resource=20.5, max_resource=61.6, eta=3)
+    asha = strategies.get("asha", space, seed=0, resource="seconds", min_resource=20.5, max_resource=61.6, eta=4)
+    assert asha.levels == [20.5, 61.6]  # two rungs
     asha.rungs = [[(small.to_json(), 0.898), (big.to_json(), 0.880), (dropped.to_json(), 0.86)],
                   [(small.to_json(), 0.924), (big.to_json(), 0.9195)]]
-    seconds = (20.5, 61.6)
-    long = extrapolated_ranking(asha, 1, seconds, 440.0)
+    looks = asha.standing().looks  # the top rung's candidates only, each with its own looks
+    assert list(looks) == [small.to_json(), big.to_json()]
+    long = extrapolated_ranking(looks, 440.0)
     assert [r["arch"] for r in long] == [big.to_json(), small.to_json()]
     assert long[0]["looks"] == [(20.5, 0.880), (61.6, 0.9195)]
     assert math.isclose(long[0]["exponent"], math.log(0.12 / 0.0805) / math.log(61.6 / 20.5), abs_tol=1e-4)
-    assert [r["arch"] for r in extrapolated_ranking(asha, 1, seconds, 61.6)] == [small.to_json(), big.to_json()]
+    assert [r["arch"] for r in extrapolated_ranking(looks, 61.6)] == [small.to_json(), big.to_json()]
 
 
 def test_the_winner_is_extrapolated_from_the_rung_it_reached_plus_the_final_training():
@@ -50,9 +52,9 @@ def test_the_winner_is_extrapolated_from_the_rung_it_reached_plus_the_final_trai
     study = types.SimpleNamespace(strategy=asha)
     assert asha.top_rung() == 1
     assert asha.levels == [20.5, 61.5, 184.5]
-    choice = _choose(study, "asha", final_s=378.5)
+    choice = choose(study, "asha", final_s=378.5)
     assert choice.seconds == 61.5 and choice.horizon_s == pytest.approx(440.0)
     assert choice.arch == big and choice.score == 0.9195  # the steeper curve, with its own last look
     assert [row["arch"] for row in choice.extrapolation] == [big.to_json(), small.to_json()]
     asha.rungs = [[], [], []]
-    assert asha.top_rung() is None and _choose(study, "asha", 100.0).arch is None
+    assert asha.top_rung() is None and choose(study, "asha", 100.0).arch is None

@@ -107,31 +107,31 @@ def test_unknown_precision_is_a_clear_error():
 
 
 def test_precision_chooser_fixed_modes_and_reproducible_auto(monkeypatch):
-    from nasforge.estimation import _trainer
+    from nasforge.estimation import _precision
 
     cpu = torch.device("cpu")
-    monkeypatch.setattr(_trainer, "bf16_is_native", lambda device: True)
-    assert not any(_trainer.PrecisionChooser("fp32", cpu, timed=True).use_bf16(s) for s in range(20))
-    assert all(_trainer.PrecisionChooser("bf16", cpu, timed=False).use_bf16(s) for s in range(20))
+    monkeypatch.setattr(_precision, "bf16_is_native", lambda device: True)
+    assert not any(_precision.PrecisionChooser("fp32", cpu, timed=True).use_bf16(s) for s in range(20))
+    assert all(_precision.PrecisionChooser("bf16", cpu, timed=False).use_bf16(s) for s in range(20))
     # without a time limit, auto stays in fp32 so that epoch-based training is reproducible
-    assert not any(_trainer.PrecisionChooser("auto", cpu, timed=False).use_bf16(s) for s in range(20))
-    monkeypatch.setattr(_trainer, "bf16_is_native", lambda device: False)
-    assert not any(_trainer.PrecisionChooser("auto", cpu, timed=True).use_bf16(s) for s in range(20))
+    assert not any(_precision.PrecisionChooser("auto", cpu, timed=False).use_bf16(s) for s in range(20))
+    monkeypatch.setattr(_precision, "bf16_is_native", lambda device: False)
+    assert not any(_precision.PrecisionChooser("auto", cpu, timed=True).use_bf16(s) for s in range(20))
 
 
 @pytest.mark.parametrize("bf16_faster", [True, False])
 def test_auto_precision_keeps_the_faster_after_probing_both(monkeypatch, bf16_faster):
-    from nasforge.estimation import _trainer
+    from nasforge.estimation import _precision
 
-    monkeypatch.setattr(_trainer, "bf16_is_native", lambda device: True)
-    chooser = _trainer.PrecisionChooser("auto", torch.device("cpu"), timed=True)
-    probe = 2 + 2 * _trainer.PROBE_STEPS
+    monkeypatch.setattr(_precision, "bf16_is_native", lambda device: True)
+    chooser = _precision.PrecisionChooser("auto", torch.device("cpu"), timed=True)
+    probe = 2 + 2 * _precision.PROBE_STEPS
     used = []
     for step in range(probe + 10):
         bf16 = chooser.use_bf16(step)
         used.append(bf16)
         chooser.record(step, bf16, (0.01 if bf16_faster else 0.05) if bf16 else 0.03)
-    assert used[:probe].count(True) == used[:probe].count(False) == 1 + _trainer.PROBE_STEPS
+    assert used[:probe].count(True) == used[:probe].count(False) == 1 + _precision.PROBE_STEPS
     assert all(b == bf16_faster for b in used[probe:])
 
 

@@ -6,21 +6,23 @@ and ``nasforge --help`` stay fast.
 
 __version__ = "0.1.0"
 
+import importlib
+
 from .core import Arch, NasforgeError
 
-_LAZY = {
+_LAZY = {  # name -> (module, attribute; None for the module itself)
     "HP": ("spaces", "HP"), "space": ("spaces", "space"),
     "search": ("api", "search"), "open_study": ("api", "open_study"), "SearchSpec": ("api", "SearchSpec"),
-    "load_model": ("export", "load_model"), "auto": ("budget", "auto"),
+    "load_model": ("export", "load_model"),
+    "auto": ("auto", None),  # a package that runs nasforge.auto.auto when called (see auto/__init__.py)
 }
 
 
 def __getattr__(name):
     if name in _LAZY:
-        import importlib
-
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f".{module}", __name__), attr)
+        loaded = importlib.import_module(f".{module}", __name__)
+        return loaded if attr is None else getattr(loaded, attr)
     raise AttributeError(f"module 'nasforge' has no attribute {name!r}")
 
 

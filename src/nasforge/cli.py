@@ -274,15 +274,10 @@ def cmd_search(args, console) -> int:
 # -- auto ---------------------------------------------------------------------------
 
 def cmd_auto(args, console) -> int:
-    from .budget import SEARCH_FRACTION, auto
+    from .auto import SEARCH_FRACTION, auto
+    from .study import SilentReporter
 
-    class _Reporter:  # per-trial lines; the search is short, so no live status line
-        def trial_started(self, number, request, fidelity):
-            pass
-
-        def epoch_done(self, point):
-            pass
-
+    class Reporter(SilentReporter):  # one line per finished trial; the search is short, so no live status line
         def trial_finished(self, record, best):
             if args.quiet:
                 return
@@ -299,7 +294,7 @@ def cmd_auto(args, console) -> int:
     try:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
-             onnx=not args.no_onnx, reporter=_Reporter(), log=lambda m: console.print(m, markup=False),
+             onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
              started_at=STARTED, rungs=args.rungs, augment=args.augment)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "

@@ -1,12 +1,22 @@
-"""Performance estimation: train at a fidelity, measure costs, retrain the winner."""
+"""Performance estimation: train at a fidelity, measure costs, retrain the winner.
 
-from ._metrics import count_flops, count_params, measure_latency_ms
-from ._final import train_final
+Every training goes through one loop (``_loop.py``): a trial's epochs
+(``_trainer.py``), a continued run (``_continued.py``) and the final model
+(``_final.py``, whose writer ``nasforge train`` and ``nasforge auto`` share).
+"""
+
+from ._augment import AUGMENTATIONS
+from ._config import TrainConfig, resolve_device
 from ._continued import TrainingRun, decay_lr, stable_lr
 from ._curves import extrapolate_accuracy, power_law_exponent
-from ._trainer import TrainConfig, TrainingEstimator, evaluate_model, resolve_device, subset_indices, train_model
+from ._estimator import TrainingEstimator
+from ._final import save_final_model, train_final
+from ._loop import evaluate_model
+from ._metrics import count_flops, count_params, measure_latency_ms
+from ._trainer import subset_indices, train_model
 
-__all__ = ["TrainConfig", "TrainingEstimator",
+__all__ = ["AUGMENTATIONS", "TrainConfig", "TrainingEstimator",
            "extrapolate_accuracy", "power_law_exponent",
            "count_flops", "count_params", "evaluate_model", "measure_latency_ms", "resolve_device",
-           "subset_indices", "train_final", "train_model", "TrainingRun", "decay_lr", "stable_lr"]
+           "save_final_model", "subset_indices", "train_final", "train_model", "TrainingRun", "decay_lr",
+           "stable_lr"]

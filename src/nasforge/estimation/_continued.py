@@ -24,10 +24,11 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from ..core import TrialError
-from ._augment import augment_batch
-from ._trainer import PrecisionChooser, TrainConfig, make_optimizer, resolve_device, train_step
+from ._config import TrainConfig, resolve_device
+from ._loop import LossTally, Loop
 
 WARMUP_STEPS = 100
 EMA_DECAY = 0.99  # evaluation weights: an average over the last ~100 steps (see TrainingRun.eval_model)
@@ -63,23 +64,14 @@ def _ema_update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_ave
             a.copy_(c)
 
 
-class TrainingRun:
+class TrainingRun(Loop):
     """One model's training, continued across calls to :meth:`run`."""
 
     def __init__(self, model: nn.Module, config: TrainConfig, seed: int):
-        self.config = config
-        self.device = resolve_device(config.device)
-        self.model = model.to(self.device)
-        self.opt = make_optimizer(model, config)
-        self.precision = PrecisionChooser(config.precision, self.device, timed=True)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.channels_last: bool | None = None  # decided by the first batch's shape
-        self.step = 0
+        super().__init__(model.to(resolve_device(config.device)), config, seed, timed=True)
         self.seconds = 0.0  # training seconds so far, over every call
         self.samples = 0
-        self._order: torch.Tensor | None = None
-        self._position = 0
-        self._ema: torch.optim.swa_utils.AveragedModel | None = None
+        self._ema: AveragedModel | None = None
         self.target_seconds = 0.0  # the training seconds its latest trial asked for (an estimator's bookkeeping)
         self.costs: dict | None = None  # params, FLOPs, latency: measured once per run
 
@@ -90,49 +82,23 @@ class TrainingRun:
         ``lr_factor(seconds_done, step)`` scales ``config.lr``; the data order is
         a fresh permutation whenever the previous one is used up (or the data
         changed size, e.g. validation data joining for the final phase)."""
-        config, model = self.config, self.model
-        if self.channels_last is None:
-            self.channels_last = config.precision != "fp32" and x.dim() == 4
-            if self.channels_last:
-                model.to(memory_format=torch.channels_last)
-        x, y = x.to(self.device), y.to(self.device)
+        x, y = self.start(x, y)
         n = len(y)
-        if self._order is not None and len(self._order) != n:
-            self._order = None
-        model.train()
-        total, seen = torch.zeros((), device=self.device), 0
+        tally = LossTally(self.device)
         start = time.perf_counter()
-        while True:
-            spent = time.perf_counter() - start
-            if spent >= seconds:
-                break
-            if self._order is None or self._position + 2 > n:
-                self._order = torch.randperm(n, generator=self.generator).to(self.device)
-                self._position = 0
-            idx = self._order[self._position:self._position + config.batch_size]
-            self._position += config.batch_size
-            xb = augment_batch(x[idx], config.augment, self.generator)
-            xb = xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
-            for group in self.opt.param_groups:
-                group["lr"] = config.lr * lr_factor(self.seconds + spent, self.step)
-            loss = train_step(model, self.opt, self.precision, self.step, xb, y[idx], config.label_smoothing)
+        while (spent := time.perf_counter() - start) < seconds:
+            if self.epoch_over(n):
+                self.new_epoch(n)
+            self.train_batch(x, y, lr_factor(self.seconds + spent, self.step), tally)
             self._average()
-            self.step += 1
-            total += loss * len(idx)
-            seen += len(idx)
         self.seconds += time.perf_counter() - start
-        self.samples += seen
-        if seen == 0:
+        self.samples += tally.seen
+        if tally.seen == 0:
             raise TrialError(f"no training step fitted in {seconds:g}s")
-        mean = (total / seen).item()
-        if not math.isfinite(mean):
-            raise TrialError(f"training loss became {mean}; try a lower learning rate (lr={config.lr})")
-        return mean
+        return tally.mean(self.config.lr)
 
     def _average(self) -> None:
         if self._ema is None:
-            from torch.optim.swa_utils import AveragedModel
-
             self._ema = AveragedModel(self.model, multi_avg_fn=_ema_update, use_buffers=True)
         else:
             self._ema.update_parameters(self.model)
@@ -143,13 +109,6 @@ class TrainingRun:
         accuracy of one prior read 0.48 after 12 s, 0.74 for its sibling); the average
         is what a decayed learning rate would have settled near."""
         return self._ema.module if self._ema is not None else self.model
-
-    def finish(self) -> nn.Module:
-        """The trained model in the default memory layout (for saving, export and latency)."""
-        if self.channels_last:
-            self.model.to(memory_format=torch.contiguous_format)
-            self.channels_last = None
-        return self.model
 
 
 class RunCache:

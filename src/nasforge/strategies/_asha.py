@@ -19,6 +19,7 @@ cheap evaluations); ``random_fraction`` of them stay random for exploration.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 from ..core import Arch, Strategy, TrialRequest, UserInputError
 
@@ -34,6 +35,20 @@ def rung_resources(min_resource: float, max_resource: float, eta: float) -> list
         r *= eta
     levels.append(float(max_resource))
     return levels
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an ASHA search stands, for a caller choosing its winner (see :meth:`ASHA.standing`)."""
+
+    resource: str
+    levels: tuple[float, ...]  # each rung's resource: epochs, seconds or a data share
+    seconds: tuple[float, ...]  # each rung's training seconds (the levels themselves unless subsets are timed)
+    rung: int | None = None  # the highest rung with a successful result; None before any
+    best: Arch | None = None  # that rung's best architecture
+    best_score: float | None = None
+    looks: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # that rung's successful
+    # candidates (arch JSON, in the order they finished) -> (seconds, score) at each rung each reached
 
 
 class ASHA(Strategy):
@@ -143,6 +158,21 @@ class ASHA(Strategy):
             return None
         arch_json, score = max(self.rungs[rung], key=lambda r: r[1])
         return Arch.from_json(arch_json), score, rung
+
+    def standing(self) -> Standing:
+        """The rungs' resources and seconds, and the finalists: the highest rung with a successful
+        result, its best candidate, and each of its candidates' looks (the scores it had at every
+        rung on its way up), from which a caller can extrapolate who leads after longer training."""
+        seconds = tuple(self.levels)
+        if self.seconds_per_unit is not None:
+            seconds = tuple(round(level * self.seconds_per_unit, 3) for level in self.levels)
+        top = self.best_at_top()
+        if top is None:
+            return Standing(self.resource, tuple(self.levels), seconds)
+        arch, score, rung = top
+        scores = [dict((a, s) for a, s in self.rungs[r] if s > -math.inf) for r in range(rung + 1)]
+        looks = {a: [(seconds[r], scores[r][a]) for r in range(rung + 1) if a in scores[r]] for a in scores[rung]}
+        return Standing(self.resource, tuple(self.levels), seconds, rung, arch, score, looks)
 
     def _state(self):
         return {"rungs": [[[a, s if s > -math.inf else None] for a, s in rung] for rung in self.rungs],

@@ -1,0 +1,90 @@
+"""The budgeted job, start to end: plan, search, choose, train the winner until the deadline, report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..core import Arch, TrialStatus
+from ..study import Reporter, Study
+from .final import train_until_deadline
+from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
+from .report import search_summary, write_report
+from .search import SEARCH_VAL_SAMPLES, open_search, run_search, search_spec
+from .select import Choice, announce, choose, choose_augment
+
+
+def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
+         seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
+         search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
+         started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
+         rungs: str = "time", augment: str = "auto") -> dict[str, Any]:
+    """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
+
+    ``search="random"`` replaces successive halving with random candidates
+    trained for the middle rung's time (an ablation for benchmarks; its
+    winner continues into the final training too).
+    ``rungs="time"`` (default): all the training data for equal seconds, a
+    promotion continuing its training and the winner continuing into the
+    final training; ``rungs="subset"``: rung ``k`` trains on a data subset
+    for the same share of the final training time, so each candidate sees as
+    many epochs as the final training will give it (see docs/auto.md).
+    ``augment``: the final training's data augmentation (``auto``: random
+    shifts, and mirror flips when the data pass :func:`mirror_test`; the
+    search trains without, see docs/auto.md).
+    ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
+    spent before this call (the CLI counts its own start-up). Rerunning with
+    the same ``out`` resumes the search from ``out/study.db``.
+    """
+    check_arguments(time_budget, search_fraction, search, rungs, augment)
+    deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    study_path, space_options = out / "study.db", space_options or {}
+    # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
+    plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction, rung0_share)
+    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists())
+    study = open_search(study_path, spec, "subset" if rungs == "subset" else "seconds", log)
+    if search == "asha":  # the study's own rung times (a resumed study keeps its first plan's)
+        plan = replace(plan, rung_seconds=study.strategy.standing().seconds)
+    ds = study.estimator.dataset
+    log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
+        f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
+    run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
+               search, plan, seed, reporter, log)
+    choice = choose(study, search, deadline.left() - WRAP_UP_GUESS)
+    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log)
+    summary.update(search_summary(study, plan, choice, search, why))
+    summary.update({"study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent()})
+    write_report(out, summary)
+    study.storage.close()
+    log(f"Done in {summary['total_seconds']:.1f}s of a {time_budget:g}s budget: test accuracy "
+        f"{summary['test_accuracy']:.4f}, {summary['params']:,} parameters. Wrote {out}/")
+    return summary
+
+
+def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
+                 space_options: dict[str, Any], log) -> tuple[dict[str, Any], str]:
+    """Train the chosen architecture until the deadline (continuing its search training when this
+    process has it) and record it in the study; (its summary, why its augmentation was chosen)."""
+    arch: Arch = choice.arch
+    if arch is None:
+        arch = study.strategy.space.sample(study.strategy.rng)
+        log("No candidate finished in the search time; training a random architecture.")
+    est = study.estimator
+    announce(choice, est.space, log)
+    run = est.run_for(arch, study.fidelity) if est.continue_runs else None
+    if run is None and est.continue_runs and choice.score is not None:
+        log("The chosen candidate's training is not in this process (a resumed search); retraining it from scratch.")
+    augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
+                                       SEARCH_VAL_SAMPLES)
+    log(f"Final training augmentation: {augmentation} ({why}).")
+    summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
+                                   deadline, out, seed, onnx, log, space_options, run=run)
+    chosen = [t.id for t in study.storage.trials((TrialStatus.OK,)) if t.arch == arch]
+    if chosen:
+        study.storage.add_final_model(chosen[-1], summary["files"]["pytorch"], {
+            k: summary[k] for k in ("test_accuracy", "params", "latency_ms", "seed")})
+    return summary, why

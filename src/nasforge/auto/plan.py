@@ -1,0 +1,71 @@
+"""How ``auto`` splits its budget: the checks of its arguments, the plan, and the deadline."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..core import UserInputError
+from ..estimation import AUGMENTATIONS
+
+# Defaults chosen by measurement; see docs/auto.md for the experiments.
+SEARCH_FRACTION = 0.35
+RUNG0_SHARE = 1 / 10  # rung-0 training seconds as a share of the search time (rungs continue, see docs/auto.md)
+ETA = 3
+RUNGS = 2  # few, long looks: at 10-30 s of training the light and the full-resolution nets tie (docs/auto.md)
+MIN_RUNG_SECONDS = 1.0
+WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
+RUNG_MODES = ("subset", "time")
+AUGMENT_MODES = ("auto", *AUGMENTATIONS)  # auto: chosen by mirror_test
+SEARCHES = ("asha", "random")  # random: the single-fidelity ablation used by benchmarks/budgeted_search.py
+
+
+@dataclass(frozen=True)
+class AutoPlan:
+    """How a budget is split: search seconds, the rung training times, the final training."""
+
+    budget_s: float
+    search_s: float
+    rung_seconds: tuple[float, ...]
+    available_s: float = 0.0  # search + final training seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budget_s": self.budget_s, "search_s": self.search_s, "rung_seconds": list(self.rung_seconds),
+                "available_s": self.available_s}
+
+
+def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION,
+              rung0_share: float = RUNG0_SHARE) -> AutoPlan:
+    """Split the ``available_s`` seconds left after loading the data between search and final training."""
+    search_s = max(0.0, search_fraction * available_s)
+    rung0 = round(max(MIN_RUNG_SECONDS, search_s * rung0_share), 2)
+    rungs = tuple(rung0 * ETA ** k for k in range(RUNGS))  # exact multiples: ASHA rebuilds them from rung 0
+    return AutoPlan(budget_s, search_s, rungs, available_s)
+
+
+class Deadline:
+    """Seconds left until a fixed moment on the monotonic clock."""
+
+    def __init__(self, start: float, budget_s: float):
+        self.start, self.budget_s = start, budget_s
+        self.end = start + budget_s
+
+    def left(self) -> float:
+        return self.end - time.monotonic()
+
+    def spent(self) -> float:
+        return time.monotonic() - self.start
+
+
+def check_arguments(time_budget, search_fraction, search: str, rungs: str, augment: str) -> None:
+    """A UserInputError for the first argument of ``auto`` that cannot work."""
+    if not (isinstance(time_budget, (int, float)) and math.isfinite(time_budget) and time_budget >= 10):
+        raise UserInputError(f"--time-budget must be at least 10 seconds; got {time_budget!r}")
+    if not (isinstance(search_fraction, (int, float)) and 0.0 <= search_fraction < 1.0):
+        raise UserInputError(f"--search-fraction must be in [0, 1); got {search_fraction!r}")
+    for name, value, known in (("search", search, SEARCHES), ("rungs", rungs, RUNG_MODES),
+                               ("augment", augment, AUGMENT_MODES)):
+        if value not in known:
+            raise UserInputError(f"unknown {name} {value!r}; known: {', '.join(known)}")

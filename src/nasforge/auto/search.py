@@ -1,0 +1,92 @@
+"""``auto``'s search: the study it runs (ASHA over time or data subsets, or the random
+ablation), resuming a matching study, and the search itself on the faster thread count."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import data, spaces
+from ..api import SearchSpec, open_study
+from ..core import StudyError
+from ..study import Reporter, Study
+from .plan import ETA, RUNGS, AutoPlan
+from .threads import fastest_thread_count, using_threads
+
+SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation data (see docs/auto.md)
+MIN_SUBSET_SAMPLES = 500  # the smallest training subset a rung uses (fewer makes rankings noise)
+
+
+def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str, rungs: str,
+                plan: AutoPlan, resuming: bool) -> SearchSpec:
+    """The study's spec: ASHA whose rungs train for the plan's seconds (promotions continue their
+    training), ASHA over data subsets, or random candidates trained for the middle rung's time.
+    A resumed study keeps its stored spec, so the subset rungs are not worked out (nor the data
+    loaded for them) then."""
+    priors = [a.to_dict() for a in spaces.get(space, **space_options).priors()]
+    common = {"space": space, "dataset": dataset, "seed": seed, "epochs": 1000, "space_options": space_options,
+              "val_samples": SEARCH_VAL_SAMPLES}
+    if search != "asha":  # the ablation: random architectures, each trained for the middle rung's time
+        return SearchSpec(strategy="random", seconds=plan.rung_seconds[1], continue_runs=True,
+                          strategy_options={"initial": priors}, **common)
+    if rungs == "subset" and not resuming:
+        final_s = max(1.0, plan.available_s - plan.search_s)
+        n_train = len(data.load(dataset).y_train)
+        first = min(1.0, max(plan.rung_seconds[0] / final_s, MIN_SUBSET_SAMPLES / n_train))
+        return SearchSpec(strategy="asha", **common,
+                          strategy_options={"resource": "subset", "min_resource": round(first, 5),
+                                            "max_resource": round(min(1.0, first * ETA ** (RUNGS - 1)), 5),
+                                            "eta": ETA, "seconds_per_unit": round(final_s, 2),
+                                            "sampler": "evolution", "initial": priors})
+    return SearchSpec(strategy="asha", continue_runs=True, **common,
+                      strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
+                                        "max_resource": plan.rung_seconds[-1], "eta": ETA,
+                                        "sampler": "evolution", "initial": priors})
+
+
+def open_search(study_path: Path, spec: SearchSpec, resource: str, log) -> Study:
+    """The study at ``study_path``: created from ``spec``, or resumed if it holds the same search
+    (data set, space and its options, strategy, seed and, for ASHA, ``resource``)."""
+    if not study_path.exists():
+        return open_study(study_path, spec)
+    study = open_study(study_path, None)
+    stored = study.storage.meta()["spec"]
+    same = ((stored.get("dataset"), stored.get("space"), stored.get("strategy"), stored.get("seed"),
+             stored.get("space_options") or {}) == (spec.dataset, spec.space, spec.strategy, spec.seed,
+                                                    spec.space_options)
+            and (spec.strategy != "asha" or stored.get("strategy_options", {}).get("resource") == resource))
+    if not same:
+        study.storage.close()
+        raise StudyError(f"{str(study_path)!r} holds another search ({stored.get('strategy')} of "
+                         f"{stored.get('space')!r} on {stored.get('dataset')!r}, seed {stored.get('seed')}); "
+                         f"choose another --out for {spec.space!r} on {spec.dataset!r} with seed {spec.seed}")
+    log(f"Resuming the search in {study_path}: {study.finished_count()} trial(s) already finished.")
+    return study
+
+
+def _fidelity_words(study: Study, search: str, plan: AutoPlan) -> str:
+    """What a candidate's training is in this search, for the log."""
+    seconds = ", ".join(f"{r:g}s" for r in plan.rung_seconds)
+    if search != "asha":
+        return f"random candidates of {plan.rung_seconds[1]:g}s"
+    standing = study.strategy.standing()
+    if standing.resource == "subset":
+        return (f"successive halving on training subsets of {', '.join(f'{100 * f:.3g}%' for f in standing.levels)}"
+                f" for {seconds} (as many epochs as the final training)")
+    return f"successive halving with rungs of {seconds} (promotions continue their training)"
+
+
+def run_search(study: Study, search_s: float, search: str, plan: AutoPlan, seed: int,
+               reporter: Reporter | None, log) -> None:
+    """Search for ``search_s`` more seconds, on 1 or all threads, whichever trains a sample of the space faster."""
+    if search_s <= 0:
+        return
+    est, ds = study.estimator, study.estimator.dataset
+    probe = est.space.build(est.space.sample(np.random.default_rng(seed)), ds.input_shape, ds.num_classes)
+    threads = fastest_thread_count(probe, ds.x_train, ds.y_train, est.train_config.batch_size)
+    log(f"Searching {study.storage.meta()['spec']['space']} for {search_s:.0f}s on {threads} thread(s): "
+        f"{_fidelity_words(study, search, plan)} of training per candidate.")
+    with using_threads(threads):
+        study.optimize(time_budget=study.elapsed() + search_s, reporter=reporter, max_failures=20)

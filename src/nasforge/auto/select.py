@@ -1,0 +1,103 @@
+"""``auto``'s choices after the search: the winner (ranked by where its learning curve
+extrapolates to) and the final training's data augmentation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import torch
+
+from ..core import Arch
+from ..estimation import evaluate_model, extrapolate_accuracy, power_law_exponent
+from ..study import Study
+
+MIRROR_KEEP = 0.9  # mirrored validation images keep >= 90% of the accuracy: mirroring preserves labels
+
+
+class Choice(NamedTuple):
+    """The search's winner: its validation score after ``seconds`` of training, and (when
+    ASHA's top rung has several candidates) the extrapolation table that ranked them after
+    ``horizon_s`` seconds of training in all."""
+
+    arch: Arch | None
+    score: float | None = None
+    seconds: float | None = None
+    extrapolation: Sequence[dict[str, Any]] = ()
+    horizon_s: float = 0.0
+
+
+def choose(study: Study, search: str, final_s: float = 0.0) -> Choice:
+    """The winner: of the highest ASHA rung, the candidate whose learning curve promises the best
+    accuracy after its rung's training plus ``final_s`` more seconds (see
+    :func:`extrapolated_ranking`), or the best trial of a single-fidelity search."""
+    if search != "asha":
+        best = study.best()
+        return Choice(None) if best is None else Choice(best.arch, best.objective, best.fidelity.get("seconds"))
+    standing = study.strategy.standing()
+    if standing.rung is None:
+        return Choice(None)
+    seconds = standing.seconds[standing.rung]
+    if standing.resource != "seconds" or standing.rung == 0:  # one look each, or looks at other data
+        return Choice(standing.best, standing.best_score, seconds)
+    horizon = seconds + final_s
+    table = extrapolated_ranking(standing.looks, horizon)
+    arch, score = standing.best, standing.best_score
+    if table:
+        arch, score = Arch.from_json(table[0]["arch"]), table[0]["looks"][-1][1]
+    return Choice(arch, score, seconds, table, horizon)
+
+
+def extrapolated_ranking(looks: dict[str, list[tuple[float, float]]], horizon_s: float) -> list[dict[str, Any]]:
+    """Candidates (arch JSON -> their looks, ``(seconds, accuracy)`` one per rung reached), best
+    first by the accuracy their looks extrapolate to after ``horizon_s`` seconds of training (a
+    power law in time; equal-time rungs favour nets that learn fast early, the final training
+    lasts minutes)."""
+    table = [{"arch": arch_json, "looks": arch_looks, "exponent": round(power_law_exponent(arch_looks), 4),
+              "extrapolated_accuracy": round(extrapolate_accuracy(arch_looks, horizon_s), 4)}
+             for arch_json, arch_looks in looks.items()]
+    return sorted(table, key=lambda row: (-row["extrapolated_accuracy"], -row["looks"][-1][1]))
+
+
+def format_looks(looks) -> str:
+    """'0.9195 at 21s, 0.9310 at 62s': a candidate's validation accuracy after each look."""
+    return ", ".join(f"{accuracy:.4f} at {seconds:g}s" for seconds, accuracy in looks)
+
+
+def announce(choice: Choice, space, log) -> None:
+    """Log the extrapolation table (each row gets its description instead of its JSON) and the winner."""
+    if choice.score is None:
+        return
+    for row in choice.extrapolation:
+        row["description"] = space.describe(Arch.from_json(row.pop("arch")))
+        log(f"  {row['description']}: {format_looks(row['looks'])} -> "
+            f"{row['extrapolated_accuracy']:.4f} extrapolated to {choice.horizon_s:.0f}s")
+    log(f"Chosen: {space.describe(choice.arch)} (val accuracy {choice.score:.4f} after {choice.seconds:g}s of "
+        "training" + (", the best extrapolated to the final training's length)" if len(choice.extrapolation) > 1
+                      else ")"))
+
+
+def mirror_test(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(accuracy, accuracy on the same samples mirrored along the last axis) of ``model``.
+
+    A model trained without flips still recognises mirrored clothes or
+    animals, but not mirrored digits or letters; the ratio tells ``auto``
+    whether mirror flips are a label-preserving augmentation for this data."""
+    plain, _ = evaluate_model(model, x, y)
+    mirrored, _ = evaluate_model(model, x.flip(-1), y)
+    return plain, mirrored
+
+
+def choose_augment(requested: str, model: torch.nn.Module | None, ds, val_samples: int) -> tuple[str, str]:
+    """(augmentation for the final training, why). ``auto``: random shifts for every
+    image or sequence, plus mirror flips if the search's winner passes :func:`mirror_test`;
+    none for tabular features."""
+    if requested != "auto":
+        return requested, "as requested"
+    if ds.tabular:
+        return "none", "tabular features (columns on different scales): shifting or mirroring would mix them"
+    if model is None:
+        return "shift", "no trained candidate to test mirroring with"
+    plain, mirrored = mirror_test(model, ds.x_val[:val_samples], ds.y_val[:val_samples])
+    why = f"val accuracy {plain:.3f}, mirrored {mirrored:.3f}"
+    return ("shift-flip" if mirrored >= MIRROR_KEEP * plain else "shift"), why

@@ -1,0 +1,142 @@
+"""The estimator: scores an architecture by training it at a fidelity and measuring its costs."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import replace
+
+import torch
+
+from ..core import Arch, Estimator, Fidelity, Result, TrialStatus, check_int
+from ._config import TrainConfig, resolve_device
+from ._continued import RunCache, TrainingRun
+from ._loop import evaluate_model
+from ._metrics import count_flops, count_params, measure_latency_ms
+from ._trainer import subset_indices, train_model
+
+
+class TrainingEstimator(Estimator):
+    """Scores an architecture by training it at a fidelity and measuring its costs."""
+
+    def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True,
+                 report_test: bool = False, val_samples: int | None = None, continue_runs: bool = False):
+        """``report_test`` also scores each trained model on the test split: for building
+        benchmark tables only (a search must never select on test accuracy).
+        ``val_samples`` scores trials on the first that many validation samples (a
+        fixed subset): evaluating big models on all of them can cost more than a
+        short trial's training. ``continue_runs``: a time-limited trial of an
+        architecture this estimator trained before (in this process) for fewer
+        seconds continues that training instead of restarting (successive halving
+        without restarts, see ``_continued.py``); the learning rate then warms up
+        and stays constant, so any run can be continued further."""
+        if val_samples is not None:
+            check_int(None, "val_samples", val_samples, low=10, kind="option")
+        self.space = space
+        self.dataset = dataset
+        self.train_config = config or TrainConfig()
+        self.measure_latency = measure_latency
+        self.report_test = report_test
+        self.val_samples = val_samples
+        self.continue_runs = continue_runs
+        self.runs = RunCache()
+
+    def config(self):
+        return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency,
+                "val_samples": self.val_samples, "continue_runs": self.continue_runs}
+
+    def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
+        start = time.perf_counter()
+        try:
+            metrics, curve = self._train(arch, fidelity, seed, on_epoch)
+            return Result(TrialStatus.OK, metrics, curve, fidelity.to_dict(), time.perf_counter() - start)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # recorded as a failed trial; the study goes on
+            text = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+            return Result(TrialStatus.FAILED, {}, [], fidelity.to_dict(), time.perf_counter() - start, text)
+
+    def run_for(self, arch: Arch, fidelity: Fidelity):
+        """The continued training behind ``arch``'s latest trial at ``fidelity``'s subset and width, or None."""
+        return self.runs.get(self._run_key(arch, fidelity))
+
+    @staticmethod
+    def _run_key(arch, fidelity) -> str:
+        return f"{arch.to_json()}|{fidelity.subset}|{fidelity.width_multiplier}"
+
+    def _training_data(self, fidelity):
+        """The training samples a trial at ``fidelity`` sees (a fixed subset when ``subset`` < 1)."""
+        x, y = self.dataset.x_train, self.dataset.y_train
+        if fidelity.subset < 1.0:
+            idx = subset_indices(len(y), fidelity.subset)
+            x, y = x[idx], y[idx]
+        return x, y
+
+    def _validation(self):
+        ds = self.dataset
+        return (ds.x_val[:self.val_samples], ds.y_val[:self.val_samples]) if self.val_samples else (ds.x_val, ds.y_val)
+
+    def _continue(self, arch, fidelity, seed, config):
+        """Continue (or start) the run of ``arch`` up to ``fidelity.seconds`` of training in total."""
+        ds = self.dataset
+        key = self._run_key(arch, fidelity)
+        run = self.runs.get(key)
+        if run is None or run.target_seconds >= fidelity.seconds:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                model = self.space.build(arch, ds.input_shape, ds.num_classes, fidelity.width_multiplier)
+            run = TrainingRun(model, config, seed)
+        x, y = self._training_data(fidelity)
+        t0 = time.perf_counter()
+        train_loss = run.run(x, y, fidelity.seconds - run.target_seconds)
+        train_seconds = time.perf_counter() - t0
+        run.target_seconds = fidelity.seconds
+        self.runs.put(key, run)
+        point = {"epoch": round(run.samples / len(y), 4), "train_loss": train_loss, "epoch_seconds": train_seconds,
+                 "bf16": float(bool(run.precision.fixed)), "train_seconds_total": run.seconds}
+        point["val_accuracy"], point["val_loss"] = evaluate_model(run.eval_model(), *self._validation(),
+                                                                 config.eval_batch_size)
+        return run.model, [point], train_seconds, run
+
+    def _train(self, arch, fidelity, seed, on_epoch):
+        ds = self.dataset
+        config = replace(self.train_config, **self.space.training_config(arch))
+        if self.continue_runs and fidelity.seconds is not None:
+            model, curve, train_seconds, run = self._continue(arch, fidelity, seed, config)
+            if run.costs is None:  # measured once per run, in the default layout
+                model = run.finish()
+                run.costs = {"params": count_params(model), "flops": count_flops(model, ds.input_shape)}
+                if self.measure_latency:
+                    run.costs["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+            last = curve[-1]
+            metrics = {"val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
+                       "train_loss": last["train_loss"], "train_seconds": train_seconds, **run.costs}
+            if on_epoch is not None:
+                on_epoch(last)
+            if self.report_test:
+                metrics["test_accuracy"] = evaluate_model(model, *ds.test(), config.eval_batch_size)[0]
+            return metrics, curve
+        device = resolve_device(config.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = self.space.build(arch, ds.input_shape, ds.num_classes, fidelity.width_multiplier).to(device)
+            x, y = self._training_data(fidelity)
+            t0 = time.perf_counter()
+            val = self._validation()
+            curve = train_model(model, x, y, fidelity.epochs, config, seed, val, on_epoch,
+                                time_limit=fidelity.seconds)
+            train_seconds = time.perf_counter() - t0
+        last = curve[-1]
+        metrics = {
+            "val_accuracy": last["val_accuracy"],
+            "val_loss": last["val_loss"],
+            "train_loss": last["train_loss"],
+            "params": count_params(model),
+            "flops": count_flops(model, ds.input_shape),
+            "train_seconds": train_seconds,
+        }
+        if self.measure_latency:
+            metrics["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+        if self.report_test:
+            metrics["test_accuracy"] = evaluate_model(model, *ds.test(), config.eval_batch_size)[0]
+        return metrics, curve
