@@ -18,13 +18,13 @@ from typing import Any
 from ..core import Strategy, TrialRequest, UserInputError
 from ._asha import ASHA
 from ._bananas import Bananas
+from ._common import REGISTRY
 from ._evolution import RegularizedEvolution
 from ._gp_bo import GPBO
 from ._hyperband import BOHB, Hyperband
 from ._local import LocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
-from ._common import REGISTRY
 from ._tpe import TPE
 
 

@@ -38,11 +38,11 @@ class Reinforce(Strategy):
         if not isinstance(space, DecisionSpace):
             raise UserInputError(f"reinforce needs a space of fixed decisions (such as macro-cnn or nb201); "
                                  f"{space.name!r} is not one")
-        n = self.name
-        self.learning_rate = check_float(n, "learning_rate", learning_rate, 0.0, 10.0, open_low=True)
-        self.baseline_decay = check_float(n, "baseline_decay", baseline_decay, 0.0, 1.0)
-        self.entropy_weight = check_float(n, "entropy_weight", entropy_weight, 0.0, 10.0)
-        self.temperature = check_float(n, "temperature", temperature, 0.0, 100.0, open_low=True)
+        owner = self.name
+        self.learning_rate = check_float(owner, "learning_rate", learning_rate, 0.0, 10.0, open_low=True)
+        self.baseline_decay = check_float(owner, "baseline_decay", baseline_decay, 0.0, 1.0)
+        self.entropy_weight = check_float(owner, "entropy_weight", entropy_weight, 0.0, 10.0)
+        self.temperature = check_float(owner, "temperature", temperature, 0.0, 100.0, open_low=True)
         self.sizes = [len(d.choices) for d in space.decisions]
         # params: per decision k, a bias (n_k) and, per earlier decision j, a (n_j x n_k) table
         self.params = [np.zeros(n) for n in self.sizes] + [
