@@ -1,10 +1,13 @@
-"""Isolated parallel trials: crashes, hangs and memory hogs stay in their worker."""
+"""Isolated parallel trials: crashes, hangs and memory hogs stay in their worker; a study
+runs on any Executor it is given."""
 
+import dataclasses
 
 import numpy as np
+import pytest
 
-from nasforge import spaces, strategies
-from nasforge.core import Fidelity
+from nasforge import execution, spaces, strategies
+from nasforge.core import Arch, Event, Executor, Fidelity, UnknownNameError
 from nasforge.execution import describe_exit
 from nasforge.study import Storage, Study
 
@@ -72,3 +75,53 @@ def test_trials_in_flight_at_a_kill_are_run_again_once_in_parallel_mode(tmp_path
     assert sum(t.status == "ok" for t in trials) == 8
     resumed.optimize(n_trials=10, workers=2)  # no second retry of the same interruption
     assert sum("retry_of" in t.request_meta for t in resumed.trials) == 2
+
+
+class InProcess(Executor):
+    """The smallest executor: each trial runs in this process when submitted."""
+
+    def __init__(self, size, factory):
+        self.size, self.estimator = size, factory()
+        self.done, self.closed = {}, False
+
+    def idle(self):
+        return [i for i in range(self.size) if i not in self.done]
+
+    def submit(self, worker, arch_json, fidelity, seed, timeout):
+        result = self.estimator.evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed)
+        self.done[worker] = dataclasses.asdict(result)
+
+    def wait(self, poll=0.5):
+        events = [Event(w, "result", r) for w, r in self.done.items()]
+        self.done.clear()
+        return events
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_study_runs_on_an_executor_factory_it_is_given(tmp_path):
+    space = spaces.get("macro-cnn")
+    made = []
+
+    def factory(size, estimator_factory):
+        made.append(InProcess(size, estimator_factory))
+        return made[-1]
+
+    given = make(tmp_path / "given.db", MatchTarget(space, noise=0.05), "evolution")
+    assert given.optimize(n_trials=12, executor=factory).reason == "trials"
+    inline = make(tmp_path / "inline.db", MatchTarget(space, noise=0.05), "evolution")
+    inline.optimize(n_trials=12)
+    trials = lambda study: [(t.number, t.arch, t.seed, t.objective) for t in study.trials]
+    assert trials(given) == trials(inline)  # one worker asks and tells in the inline order
+    assert len(made) == 1 and made[0].size == 1 and made[0].closed
+    assert given.optimize(n_trials=16, workers=4, executor=factory).reason == "trials"
+    assert len(given.trials) == 16 and made[1].size == 4 and made[1].closed
+
+
+def test_executors_are_registered_by_name(tmp_path):
+    assert execution.names() == ["process", "ray"]
+    assert execution.get("process") is execution.WorkerPool and execution.get("ray") is execution.RayExecutor
+    study = make(tmp_path / "u.db", MatchTarget(spaces.get("macro-cnn")))
+    with pytest.raises(UnknownNameError, match="unknown executor 'dask'; known: process, ray"):
+        study.optimize(n_trials=1, executor="dask")

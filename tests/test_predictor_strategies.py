@@ -175,3 +175,24 @@ def test_bad_options_name_the_option(name, option, value):
 def test_path_encoding_is_refused_where_the_space_has_none():
     with pytest.raises(UserInputError, match="no path encoding"):
         strategies.get("bananas", spaces.get("macro-cnn"), encoding="path")
+
+
+class PathEncodedNB201(spaces.NB201Space):
+    """NB201 declaring a (toy) path encoding: the flag is the capability BANANAS checks."""
+
+    has_path_encoding = True
+
+    def path_encode(self, arch):
+        return np.append(self.encode(arch), 1.0)
+
+
+def test_a_declared_path_encoding_is_used_unless_the_space_encoding_is_asked_for():
+    space = PathEncodedNB201()
+    arch = space.sample(np.random.default_rng(0))
+    auto = strategies.get("bananas", space, encoding="auto")
+    assert auto.use_path and len(auto.featurize(arch)) == len(space.encode(arch)) + 1
+    assert strategies.get("bananas", space, encoding="path").use_path
+    assert not strategies.get("bananas", space, encoding="space").use_path
+    assert not strategies.get("bananas", spaces.get("nb201"), encoding="auto").use_path
+    with pytest.raises(UserInputError, match="no path encoding"):
+        spaces.get("nb201").path_encode(arch)

@@ -119,6 +119,45 @@ def test_strategy_errors(space):
         strategies.get("evolution", space, crossover_rate=2)
 
 
+@pytest.mark.parametrize("name", strategies.names())
+def test_each_strategy_is_registered_under_its_own_name(name):
+    assert strategies.REGISTRY.factory(name).name == name
+
+
+@pytest.mark.parametrize("name, option, value, message", [
+    ("evolution", "population_size", 1, "an int >= 2"), ("evolution", "crossover_rate", -0.5, "a number in [0, 1]"),
+    ("asha", "resource", "flops", "one of 'epochs', 'seconds', 'subset'"), ("asha", "eta", 1, "a number > 1"),
+    ("asha", "sampler", "tpe", "one of 'random', 'evolution'"), ("asha", "min_resource", 0, "a number > 0"),
+    ("asha", "max_resource", 0.5, "a number >= 1"), ("asha", "tournament_size", 0, "an int >= 1"),
+    ("asha", "random_fraction", 1.5, "a number in [0, 1]"), ("asha", "seconds_per_unit", -1, "a number > 0"),
+    ("hyperband", "eta", 1.5, "an int >= 2"), ("hyperband", "resource", "flops", "one of"),
+    ("hyperband", "sampler", "evolution", "one of 'random', 'tpe'"), ("bohb", "min_resource", -1, "a number > 0"),
+    ("reinforce", "learning_rate", 0, "a number in (0, 10]"), ("reinforce", "baseline_decay", 2, "[0, 1]"),
+    ("reinforce", "entropy_weight", "x", "a number in [0, 10]"), ("tpe", "n_startup_trials", 0, "an int >= 1"),
+])
+def test_bad_options_are_named_in_one_message_style(name, option, value, message, space):
+    with pytest.raises(UserInputError, match=rf"The '{option}' parameter of {name} must be .*Got .* instead"
+                       ) as error:
+        strategies.get(name, space, **{option: value})
+    assert message in str(error.value)
+
+
+def test_multi_fidelity_resources_are_checked_together(space):
+    with pytest.raises(UserInputError, match=r"'max_resource' parameter of asha must be a number in \[0.1, 1\]"):
+        strategies.get("asha", space, resource="subset", min_resource=0.1, max_resource=2)
+    with pytest.raises(UserInputError, match="'seconds_per_unit' parameter of asha needs resource='subset'"):
+        strategies.get("asha", space, seconds_per_unit=10)
+    with pytest.raises(UserInputError, match="'tournament_size' parameter of evolution must be <= population_size"):
+        strategies.get("evolution", space, population_size=3, tournament_size=4)
+
+
+def test_decision_models_refuse_spaces_without_fixed_decisions():
+    free = spaces.DefineByRunSpace(lambda hp: None, name="x")
+    for name, options in (("tpe", {}), ("hyperband", {"sampler": "tpe"}), ("bohb", {})):
+        with pytest.raises(UserInputError, match="fixed decisions"):
+            strategies.get(name, free, **options)
+
+
 def test_local_search_climbs_to_the_optimum_of_a_separable_objective():
     nb = spaces.get("nb201")  # all decisions categorical: every wrong edge is fixable in one step
     history = drive(strategies.get("local", nb, seed=0), MatchTarget(nb), 300)

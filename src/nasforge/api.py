@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,6 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
                         "rerun with the study's settings to resume it, choose a new --study path, or pass "
                         "--allow-changes to continue it with the new strategy, fidelity or training settings")
                 raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
-            import time
-
             meta = storage.meta()
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}

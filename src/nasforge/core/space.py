@@ -89,6 +89,14 @@ class SearchSpace(abc.ABC):
     def encode(self, arch: Arch) -> np.ndarray:
         """A fixed-length float vector describing ``arch`` (for predictors)."""
 
+    has_path_encoding: bool = False  # True where a space implements path_encode
+
+    def path_encode(self, arch: Arch) -> np.ndarray:
+        """BANANAS's path encoding of ``arch`` (which input-to-output paths of operations
+        it contains), for spaces with ``has_path_encoding``; a declared capability, so
+        strategies check the flag instead of probing for the method."""
+        raise UserInputError(f"space {self.name!r} has no path encoding")
+
     @abc.abstractmethod
     def validate(self, arch: Arch) -> None:
         """Raise :class:`InvalidArchError` naming the bad decision, if any."""

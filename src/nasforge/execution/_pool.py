@@ -19,13 +19,12 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
 
-from ..core import Event, Executor
+from ..core import Arch, Event, Executor, Fidelity
+from ._common import register
 
 
 def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
-    import torch
-
-    from ..core import Arch, Fidelity
+    import torch  # heavy: imported by the worker that trains, not by the study
 
     torch.set_num_threads(threads)
     estimator = factory()
@@ -64,6 +63,7 @@ def _context():
     return ctx
 
 
+@register("process")
 class WorkerPool(Executor):
     """``size`` worker processes that each evaluate one trial at a time."""
 

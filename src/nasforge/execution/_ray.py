@@ -1,8 +1,8 @@
 """Trials as Ray tasks, on a local Ray instance or an existing cluster.
 
-Same interface as :class:`WorkerPool` (``idle``/``submit``/``wait``/``close``
-with numbered slots), so the study loop does not care where trials run and
-the study file is written only by the driver, exactly as with local workers.
+An :class:`~nasforge.core.Executor` like :class:`WorkerPool` (``idle``/``submit``/
+``wait``/``close`` with numbered slots), so the study loop does not care where trials
+run and the study file is written only by the driver, exactly as with local workers.
 
 Each trial is one task with its own CPU/GPU request. Ray re-runs a task
 whose worker process died (``max_retries``, for lost nodes or killed
@@ -17,24 +17,22 @@ for resources: ask for no more workers than the cluster can run at once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pickle
 import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core import Event, Executor, UserInputError, require
+from ..core import Arch, Event, Executor, Fidelity, UserInputError, require
+from ._common import register
 
 _ESTIMATORS: dict[str, Any] = {}  # per Ray worker process: study key -> estimator
 
 
 def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str, fidelity: dict,
               seed: int) -> dict:
-    import dataclasses
-
-    import torch
-
-    from ..core import Arch, Fidelity
+    import torch  # heavy: imported by the Ray worker that trains, not by the driver
 
     torch.set_num_threads(threads)
     if key not in _ESTIMATORS:
@@ -43,6 +41,7 @@ def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str
     return dataclasses.asdict(result)
 
 
+@register("ray")
 class RayExecutor(Executor):
     """``size`` concurrent trial slots backed by Ray tasks."""
 

@@ -1,5 +1,9 @@
 """Search strategies behind one ask/tell interface, by name.
 
+Each strategy lives in its own module and registers itself beside its class
+(``@register("name")`` from ``_common``); importing the module here is what
+makes it known.
+
 >>> from nasforge import spaces, strategies
 >>> s = strategies.get("evolution", spaces.get("macro-cnn"), seed=0, population_size=8)
 >>> s.ask().arch.space
@@ -11,9 +15,10 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..core import Registry, Strategy, TrialRequest, UserInputError
+from ..core import Strategy, TrialRequest, UserInputError
 from ._asha import ASHA
 from ._bananas import Bananas
+from ._common import REGISTRY
 from ._evolution import RegularizedEvolution
 from ._gp_bo import GPBO
 from ._hyperband import BOHB, Hyperband
@@ -21,18 +26,6 @@ from ._local import LocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
 from ._tpe import TPE
-
-REGISTRY: Registry[Strategy] = Registry("strategy")
-REGISTRY.register("random")(RandomSearch)
-REGISTRY.register("evolution")(RegularizedEvolution)
-REGISTRY.register("local")(LocalSearch)
-REGISTRY.register("reinforce")(Reinforce)
-REGISTRY.register("bananas")(Bananas)
-REGISTRY.register("gp-bo")(GPBO)
-REGISTRY.register("asha")(ASHA)
-REGISTRY.register("tpe")(TPE)
-REGISTRY.register("hyperband")(Hyperband)
-REGISTRY.register("bohb")(BOHB)
 
 
 def options(name: str) -> dict[str, Any]:
@@ -55,5 +48,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["ASHA", "GPBO", "REGISTRY", "Bananas", "LocalSearch", "RandomSearch", "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest",
-           "get", "names", "options"]
+__all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "RandomSearch",
+           "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "get", "names", "options"]

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..core import Arch, Strategy, TrialRequest, UserInputError
+from ..core import Arch, Strategy, TrialRequest, UserInputError, check_choice, check_float, check_int
+from ._common import RESOURCES, check_resources, register
 
-RESOURCES = ("epochs", "seconds", "subset")
 SAMPLERS = ("random", "evolution")
 
 
@@ -51,6 +51,7 @@ class Standing:
     # candidates (arch JSON, in the order they finished) -> (seconds, score) at each rung each reached
 
 
+@register("asha")
 class ASHA(Strategy):
     """Successive halving without synchronisation barriers, over epochs, seconds or data subset."""
 
@@ -60,27 +61,19 @@ class ASHA(Strategy):
                  eta: float = 3, sampler: str = "random", population_size: int = 20, tournament_size: int = 5,
                  random_fraction: float = 0.2, initial: list | None = None, seconds_per_unit: float | None = None):
         super().__init__(space, seed)
-        if resource not in RESOURCES:
-            raise UserInputError(f"The 'resource' parameter of asha must be one of {RESOURCES}. Got {resource!r} instead.")
-        if sampler not in SAMPLERS:
-            raise UserInputError(f"The 'sampler' parameter of asha must be one of {SAMPLERS}. Got {sampler!r} instead.")
-        if not (isinstance(min_resource, (int, float)) and min_resource > 0 and max_resource >= min_resource):
-            raise UserInputError(f"asha needs 0 < min_resource <= max_resource. "
-                                 f"Got min_resource={min_resource!r}, max_resource={max_resource!r} instead.")
-        if resource == "subset" and max_resource > 1:
-            raise UserInputError(f"The 'max_resource' of asha over 'subset' is a fraction <= 1. Got {max_resource!r}.")
-        if seconds_per_unit is not None and (resource != "subset" or not (
-                isinstance(seconds_per_unit, (int, float)) and seconds_per_unit > 0)):
-            raise UserInputError("The 'seconds_per_unit' option of asha needs resource='subset' and a positive "
-                                 f"number of seconds. Got {seconds_per_unit!r} with resource={resource!r}.")
-        if not (isinstance(eta, (int, float)) and eta > 1):
-            raise UserInputError(f"The 'eta' parameter of asha must be a number > 1. Got {eta!r} instead.")
-        for name, value, low in (("population_size", population_size, 2), ("tournament_size", tournament_size, 1)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise UserInputError(f"The {name!r} parameter of asha must be an int >= {low}. Got {value!r} instead.")
-        if not 0.0 <= random_fraction <= 1.0:
-            raise UserInputError(f"The 'random_fraction' parameter of asha must be in [0, 1]. "
-                                 f"Got {random_fraction!r} instead.")
+        n = self.name
+        check_choice(n, "resource", resource, RESOURCES)
+        check_choice(n, "sampler", sampler, SAMPLERS)
+        check_resources(n, resource, min_resource, max_resource)
+        if seconds_per_unit is not None:
+            check_float(n, "seconds_per_unit", seconds_per_unit, 0.0, open_low=True)
+            if resource != "subset":
+                raise UserInputError(f"The 'seconds_per_unit' parameter of asha needs resource='subset'. "
+                                     f"Got resource={resource!r} instead.")
+        check_float(n, "eta", eta, 1.0, open_low=True)
+        check_int(n, "population_size", population_size, 2)
+        check_int(n, "tournament_size", tournament_size, 1)
+        check_float(n, "random_fraction", random_fraction, 0.0, 1.0)
         self.resource, self.sampler = resource, sampler
         self.min_resource, self.max_resource, self.eta = min_resource, max_resource, eta
         self.population_size, self.tournament_size = population_size, tournament_size

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..core import Arch, Strategy, TrialRequest, UserInputError
+from ..core import Arch, Strategy, TrialRequest, UserInputError, check_float, check_int
+from ._common import register
 
 
-def _check_int(name, value, low):
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise UserInputError(f"The {name!r} parameter of evolution must be an int >= {low}. Got {value!r} instead.")
-
-
+@register("evolution")
 class RegularizedEvolution(Strategy):
     """Aging evolution with tournament selection, mutation and crossover.
 
@@ -29,17 +26,12 @@ class RegularizedEvolution(Strategy):
     def __init__(self, space, seed=0, population_size: int = 10, tournament_size: int = 3,
                  crossover_rate: float = 0.25):
         super().__init__(space, seed)
-        _check_int("population_size", population_size, 2)
-        _check_int("tournament_size", tournament_size, 1)
+        self.population_size = check_int(self.name, "population_size", population_size, 2)
+        self.tournament_size = check_int(self.name, "tournament_size", tournament_size, 1)
         if tournament_size > population_size:
             raise UserInputError(f"The 'tournament_size' parameter of evolution must be <= population_size "
                                  f"({population_size}). Got {tournament_size!r} instead.")
-        if not isinstance(crossover_rate, (int, float)) or not 0.0 <= crossover_rate <= 1.0:
-            raise UserInputError(f"The 'crossover_rate' parameter of evolution must be in [0, 1]. "
-                                 f"Got {crossover_rate!r} instead.")
-        self.population_size = population_size
-        self.tournament_size = tournament_size
-        self.crossover_rate = float(crossover_rate)
+        self.crossover_rate = check_float(self.name, "crossover_rate", crossover_rate, 0.0, 1.0)
         self.population: deque[tuple[Arch, float]] = deque()
         self.asked = 0
 

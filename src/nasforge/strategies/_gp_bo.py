@@ -22,14 +22,9 @@ import math
 
 import numpy as np
 
-from ._bananas import (
-    PredictorStrategy,
-    check_choice,
-    check_float,
-    gaussian_ranks,
-    normal_cdf,
-    normal_pdf,
-)
+from ..core import check_choice, check_float
+from ._common import register
+from ._predictor import PredictorStrategy, gaussian_ranks, normal_cdf, normal_pdf
 
 LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # multiples of the median pairwise distance
 NOISE_RATIOS = (1e-3, 1e-2, 0.05, 0.2, 0.5)  # noise variance / signal variance
@@ -88,6 +83,7 @@ class GaussianProcess:
         return mean * self.y_scale + self.y_mean, np.sqrt(var) * self.y_scale
 
 
+@register("gp-bo")
 class GPBO(PredictorStrategy):
     """Bayesian optimisation with a Gaussian process on architecture encodings.
 

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 
-from ..core import Arch, Strategy, TrialRequest, UserInputError
-from ._asha import RESOURCES
+from ..core import Arch, DecisionSpace, Strategy, TrialRequest, UserInputError, check_choice, check_int
+from ._common import RESOURCES, check_resources, register
+from ._tpe import TPE
 
 SAMPLERS = ("random", "tpe")
 
 
+@register("hyperband")
 class Hyperband(Strategy):
     """Brackets of successive halving over epochs, seconds or data subset."""
 
@@ -33,27 +35,19 @@ class Hyperband(Strategy):
     def __init__(self, space, seed=0, resource: str = "epochs", min_resource: float = 1, max_resource: float = 27,
                  eta: int = 3, sampler: str = "random", random_fraction: float = 1 / 3, min_points: int | None = None):
         super().__init__(space, seed)
-        if resource not in RESOURCES:
-            raise UserInputError(f"The 'resource' parameter of {self.name} must be one of {RESOURCES}. "
-                                 f"Got {resource!r} instead.")
-        if not (isinstance(min_resource, (int, float)) and 0 < min_resource <= max_resource):
-            raise UserInputError(f"{self.name} needs 0 < min_resource <= max_resource. Got "
-                                 f"min_resource={min_resource!r}, max_resource={max_resource!r} instead.")
-        if resource == "subset" and max_resource > 1:
-            raise UserInputError(f"The 'max_resource' of {self.name} over 'subset' is a fraction <= 1. "
-                                 f"Got {max_resource!r}.")
-        if not isinstance(eta, int) or eta < 2:
-            raise UserInputError(f"The 'eta' parameter of {self.name} must be an int >= 2. Got {eta!r} instead.")
-        if sampler not in SAMPLERS:
-            raise UserInputError(f"The 'sampler' parameter of {self.name} must be one of {SAMPLERS}. "
-                                 f"Got {sampler!r} instead.")
-        if sampler == "tpe" and not hasattr(space, "decisions"):
-            raise UserInputError(f"{self.name} with the tpe sampler needs a space of fixed decisions; "
+        n = self.name
+        check_choice(n, "resource", resource, RESOURCES)
+        check_resources(n, resource, min_resource, max_resource)
+        check_int(n, "eta", eta, 2)
+        check_choice(n, "sampler", sampler, SAMPLERS)
+        fixed_decisions = isinstance(space, DecisionSpace)
+        if sampler == "tpe" and not fixed_decisions:
+            raise UserInputError(f"{n} with the tpe sampler needs a space of fixed decisions; "
                                  f"{space.name!r} is not one (use sampler='random')")
         self.resource, self.min_resource, self.max_resource, self.eta = resource, min_resource, max_resource, eta
         self.sampler, self.random_fraction = sampler, float(random_fraction)
         self.s_max = int(math.floor(math.log(max_resource / min_resource, eta) + 1e-9))
-        self.min_points = min_points or len(getattr(space, "decisions", ())) + 1
+        self.min_points = min_points or (len(space.decisions) if fixed_decisions else 0) + 1
         self._histories: dict = {}  # resource -> the TPE model's Optuna study (derived, not in the state)
         self.brackets: list[dict] = []  # each: {"s": int, "rungs": [{"asked": [json], "results": [(json, score)]}]}
 
@@ -109,8 +103,6 @@ class Hyperband(Strategy):
         if self.sampler == "tpe" and self.rng.random() >= self.random_fraction:
             key, results = self._results_for_model()
             if results is not None:
-                from ._tpe import TPE
-
                 model = TPE(self.space, seed=int(self.rng.integers(2**31)), n_startup_trials=1)
                 model.results, model.history = results, self._histories.get(key)
                 model.seen = self.seen  # shared, so the model's pick counts as asked
@@ -157,6 +149,7 @@ class Hyperband(Strategy):
             for r in b["rungs"]]} for b in state["brackets"]]
 
 
+@register("bohb")
 class BOHB(Hyperband):
     """Hyperband with TPE-sampled new architectures (Falkner et al. 2018)."""
 

@@ -6,8 +6,10 @@ the Art for NAS Benchmarks", 2020)."""
 from __future__ import annotations
 
 from ..core import Arch, Strategy, TrialRequest
+from ._common import register
 
 
+@register("local")
 class LocalSearch(Strategy):
     """Hill climbing: evaluate the incumbent's neighbours in random order and
     move to the first one that is better; restart at a local optimum."""

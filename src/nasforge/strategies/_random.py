@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..core import Strategy, TrialRequest
+from ._common import register
 
 
+@register("random")
 class RandomSearch(Strategy):
     """Uniform samples from the space, without repeats where the space allows.
 

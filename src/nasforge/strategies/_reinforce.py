@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import Arch, DecisionSpace, Strategy, TrialRequest, UserInputError
+from ..core import Arch, DecisionSpace, Strategy, TrialRequest, UserInputError, check_float
+from ._common import register
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -20,6 +21,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+@register("reinforce")
 class Reinforce(Strategy):
     """Policy-gradient controller over the space's decisions.
 
@@ -36,12 +38,11 @@ class Reinforce(Strategy):
         if not isinstance(space, DecisionSpace):
             raise UserInputError(f"reinforce needs a space of fixed decisions (such as macro-cnn or nb201); "
                                  f"{space.name!r} is not one")
-        for key, value, low, high in (("learning_rate", learning_rate, 0, 10), ("baseline_decay", baseline_decay, 0, 1),
-                                      ("entropy_weight", entropy_weight, 0, 10), ("temperature", temperature, 0, 100)):
-            if not isinstance(value, (int, float)) or not low <= value <= high or (key in ("learning_rate", "temperature") and value == 0):
-                raise UserInputError(f"The {key!r} parameter of reinforce must be in ({low}, {high}]. Got {value!r} instead.")
-        self.learning_rate, self.baseline_decay = float(learning_rate), float(baseline_decay)
-        self.entropy_weight, self.temperature = float(entropy_weight), float(temperature)
+        owner = self.name
+        self.learning_rate = check_float(owner, "learning_rate", learning_rate, 0.0, 10.0, open_low=True)
+        self.baseline_decay = check_float(owner, "baseline_decay", baseline_decay, 0.0, 1.0)
+        self.entropy_weight = check_float(owner, "entropy_weight", entropy_weight, 0.0, 10.0)
+        self.temperature = check_float(owner, "temperature", temperature, 0.0, 100.0, open_low=True)
         self.sizes = [len(d.choices) for d in space.decisions]
         # params: per decision k, a bias (n_k) and, per earlier decision j, a (n_j x n_k) table
         self.params = [np.zeros(n) for n in self.sizes] + [

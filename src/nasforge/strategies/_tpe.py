@@ -12,9 +12,11 @@ Needs the optional extra: ``pip install 'nasforge[optuna]'``.
 
 from __future__ import annotations
 
-from ..core import Arch, Strategy, TrialRequest, UserInputError, require
+from ..core import Arch, DecisionSpace, Strategy, TrialRequest, UserInputError, check_int, require
+from ._common import register
 
 
+@register("tpe")
 class TPE(Strategy):
     """TPE over the space's decisions; ``n_startup_trials`` random trials first.
 
@@ -28,12 +30,10 @@ class TPE(Strategy):
     def __init__(self, space, seed=0, n_startup_trials: int = 10, multivariate: bool = True,
                  n_ei_candidates: int = 24):
         super().__init__(space, seed)
-        if not hasattr(space, "decisions"):
+        if not isinstance(space, DecisionSpace):
             raise UserInputError(f"tpe needs a space of fixed decisions; {space.name!r} is not one "
                                  "(use evolution, random, local or reinforce)")
-        if not isinstance(n_startup_trials, int) or n_startup_trials < 1:
-            raise UserInputError(f"The 'n_startup_trials' parameter of tpe must be an int >= 1. "
-                                 f"Got {n_startup_trials!r} instead.")
+        check_int(self.name, "n_startup_trials", n_startup_trials, 1)
         self.optuna = require("optuna", "optuna")
         self.n_startup_trials, self.multivariate, self.n_ei_candidates = n_startup_trials, multivariate, n_ei_candidates
         self.results: list[tuple[str, float | None]] = []  # (arch json, score or None if failed)

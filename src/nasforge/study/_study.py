@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import time
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from ..core import (FINISHED, Clock, Estimator, Fidelity, Result, Strategy, TrialRequest, TrialStatus, UserInputError,
-                    WallClock)
+from .. import execution
+from ..core import (FINISHED, Clock, Estimator, Event, Executor, Fidelity, Result, Strategy, TrialRequest,
+                    TrialStatus, WallClock)
 from ._storage import Storage, TrialRecord
 
+ExecutorFactory = Callable[..., Executor]  # (workers, estimator_factory, **options) -> Executor
 
 
 def trial_seed(study_seed: int, number: int) -> int:
@@ -44,9 +47,23 @@ class StopReason:
     message: str
 
 
+StopRule = Callable[..., "StopReason | None"]  # (elapsed_s, in_flight=0) -> why to stop now, or None
+
+
 def _same(estimator):
     """Picklable ``lambda: estimator`` for worker processes."""
     return estimator
+
+
+def result_of(event: Event) -> Result:
+    """The result an executor's event stands for: the trial's own, or a failure saying why its worker stopped."""
+    if event.kind == "result":
+        return Result(**event.payload)
+    if event.kind == "timeout":
+        return Result(TrialStatus.FAILED, error=f"TrialTimeout: the trial ran past --trial-timeout "
+                                                f"({event.payload:g}s) and its worker was stopped")
+    return Result(TrialStatus.FAILED, error=f"WorkerCrashed: the trial's worker process died ({event.payload}); "
+                                            "a segfault or running out of memory are the usual causes")
 
 
 class Study:
@@ -93,8 +110,8 @@ class Study:
 
     def optimize(self, n_trials: int | None = None, time_budget: float | None = None,
                  reporter: Reporter | None = None, max_failures: int | None = None, workers: int = 1,
-                 trial_timeout: float | None = None, estimator_factory=None, executor: str = "process",
-                 executor_options: dict | None = None) -> StopReason:
+                 trial_timeout: float | None = None, estimator_factory: Callable[[], Estimator] | None = None,
+                 executor: str | ExecutorFactory = "process", executor_options: dict | None = None) -> StopReason:
         """Run until ``n_trials`` trials have finished in total or ``time_budget``
         seconds of search (summed over every run of this study) are spent;
         on a tabular benchmark those are simulated seconds of recorded training.
@@ -103,41 +120,97 @@ class Study:
         With ``max_failures``, the study also stops once that many of its
         trials have failed (a study that only fails is misconfigured).
 
-        With ``workers`` > 1 or a ``trial_timeout``, trials run in isolated
-        worker processes (see :meth:`_optimize_isolated`); with
-        ``executor="ray"`` they run as Ray tasks (``executor_options`` go to
-        :class:`~nasforge.execution.RayExecutor`: address, cpus_per_trial, ...).
+        With ``workers`` > 1, a ``trial_timeout`` or an ``executor`` other than
+        the default, trials run isolated in an :class:`~nasforge.core.Executor`
+        (see :meth:`_optimize_isolated`). ``executor`` is a registered name
+        (``"process"``: local worker processes; ``"ray"``: Ray tasks) or a
+        factory called as ``executor(workers, estimator_factory, **executor_options)``
+        (for Ray the options are address, cpus_per_trial, ...). Workers build
+        their estimator with ``estimator_factory`` (default: a copy of this one).
         """
         if n_trials is None and time_budget is None:
             raise ValueError("give n_trials, time_budget or both, or the study would never stop")
         reporter = reporter or SilentReporter()
-        if executor not in ("process", "ray"):
-            raise UserInputError(f"unknown executor {executor!r}; known: process, ray")
-        if workers > 1 or trial_timeout is not None or executor == "ray":
-            return self._optimize_isolated(n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
-                                           estimator_factory, executor, executor_options or {})
-        clock = self._start_clock()
+        make_executor = execution.get(executor) if isinstance(executor, str) else executor
+        stop_at = functools.partial(self._stop_reason, n_trials, time_budget, max_failures)
+        self.clock.start(self.elapsed())  # before the workers start: their start-up counts as search time
+        if workers > 1 or trial_timeout is not None or executor != "process":
+            factory = estimator_factory or functools.partial(_same, self.estimator)
+            pool = make_executor(workers, factory, **(executor_options or {}))
+            return self._optimize_isolated(pool, stop_at, reporter, trial_timeout)
+        return self._optimize_inline(stop_at, reporter)
+
+    def _optimize_inline(self, stop_at: StopRule, reporter: Reporter) -> StopReason:
+        """Run trials one after another in this process (bit-for-bit reproducible)."""
         number = self.finished_count()
-        while True:
-            stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now())
-            if stop is not None:
-                return stop
+        while (stop := stop_at(self.clock.now())) is None:
             request, trial_id, fidelity, seed = self._start_trial(number, reporter)
             try:
                 result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=reporter.epoch_done)
             except KeyboardInterrupt:
-                self.storage.mark_interrupted(trial_id, "stopped by the user (Ctrl-C); asked again on resume")
-                self.storage.set_meta({"elapsed_s": clock.now()})
+                self._interrupted([trial_id], "stopped by the user (Ctrl-C); asked again on resume")
                 raise
-            clock.advance(result.cost_s)
-            self.strategy.tell(request, result)
-            self._commit(trial_id, result, clock.now())
+            self._finish(trial_id, request, result, reporter)
             number += 1
-            reporter.trial_finished(self.storage.trial(trial_id), self.best())
+        return stop
 
-    def _start_clock(self) -> Clock:
-        self.clock.start(self.elapsed())
-        return self.clock
+    def _optimize_isolated(self, pool: Executor, stop_at: StopRule, reporter: Reporter,
+                           trial_timeout: float | None) -> StopReason:
+        """Run trials on ``pool``'s workers, asking while others run; close the pool at the end.
+
+        A worker that crashes or passes ``trial_timeout`` is replaced and its
+        trial stored as failed. Trials finish in any order, so results are
+        not bit-for-bit reproducible across runs (the sequential path is).
+        After a kill, trials that were running are recorded as interrupted;
+        on resume each is run again first (same architecture, fidelity and
+        seed; ``request_meta["retry_of"]`` names the interrupted trial) and
+        its result told to the strategy like any other.
+        """
+        running: dict[int, tuple[int, TrialRequest]] = {}  # worker -> (trial id, request)
+        retries = self._unretried_interruptions()
+        try:
+            while True:
+                stop = self._submit_to_idle(pool, running, retries, stop_at, reporter, trial_timeout)
+                if not running:
+                    return stop or stop_at(self.clock.now()) or StopReason("trials", "nothing left to run")
+                for event in pool.wait():
+                    trial_id, request = running.pop(event.worker)
+                    self._finish(trial_id, request, result_of(event), reporter)
+        except KeyboardInterrupt:
+            self._interrupted([trial_id for trial_id, _ in running.values()], "stopped by the user (Ctrl-C)")
+            raise
+        finally:
+            pool.close()
+
+    def _submit_to_idle(self, pool: Executor, running: dict, retries: list[TrialRecord], stop_at: StopRule,
+                        reporter: Reporter, trial_timeout: float | None) -> StopReason | None:
+        """Start a trial on each idle worker (interrupted ones first, each once) and note it in
+        ``running``, until a budget counting the trials in flight says stop: that reason."""
+        for worker in pool.idle():
+            stop = stop_at(self.clock.now(), len(running))
+            if stop is not None:
+                return stop
+            number = self.storage.next_number()
+            if retries:
+                request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), number, reporter)
+            else:
+                request, trial_id, fidelity, seed = self._start_trial(number, reporter)
+            pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
+            running[worker] = (trial_id, request)
+        return None
+
+    def _finish(self, trial_id: int, request: TrialRequest, result: Result, reporter: Reporter) -> None:
+        """Count the trial's cost on the clock, tell the strategy, commit both, report."""
+        self.clock.advance(result.cost_s)  # counts only on a simulated (benchmark) clock
+        self.strategy.tell(request, result)
+        self._commit(trial_id, result, self.clock.now())
+        reporter.trial_finished(self.storage.trial(trial_id), self.best())
+
+    def _interrupted(self, trial_ids: list[int], reason: str) -> None:
+        """Record the trials in flight at a Ctrl-C as interrupted (asked again on resume) and the time spent."""
+        for trial_id in trial_ids:
+            self.storage.mark_interrupted(trial_id, reason)
+        self.storage.set_meta({"elapsed_s": self.clock.now()})
 
     def _start_trial(self, number: int, reporter: Reporter) -> tuple[TrialRequest, int, Fidelity, int]:
         """Ask the strategy and record the request as a running trial."""
@@ -174,70 +247,6 @@ class Study:
             return StopReason("failures", f"{self._failed} trials failed (limit {max_failures}); "
                                           f"last error: {first_line}")
         return None
-
-    def _optimize_isolated(self, n_trials, time_budget, reporter, max_failures, workers, trial_timeout,
-                           estimator_factory, executor="process", executor_options=None) -> StopReason:
-        """Run trials in a pool of worker processes, asking while others run.
-
-        A worker that crashes or passes ``trial_timeout`` is replaced and its
-        trial stored as failed. Trials finish in any order, so results are
-        not bit-for-bit reproducible across runs (the sequential path is).
-        After a kill, trials that were running are recorded as interrupted;
-        on resume each is run again first (same architecture, fidelity and
-        seed; ``request_meta["retry_of"]`` names the interrupted trial) and
-        its result told to the strategy like any other.
-        """
-        import functools
-
-        from ..execution import RayExecutor, WorkerPool
-
-        factory = estimator_factory or functools.partial(_same, self.estimator)
-        clock = self._start_clock()
-        if executor == "ray":
-            pool = RayExecutor(workers, factory, **(executor_options or {}))
-        else:
-            pool = WorkerPool(workers, factory)
-        running: dict[int, tuple[int, TrialRequest, int]] = {}  # worker -> (trial id, request, number)
-        retries = self._unretried_interruptions()
-        stop = None
-        try:
-            while True:
-                for worker in pool.idle():
-                    stop = self._stop_reason(n_trials, time_budget, max_failures, clock.now(), len(running))
-                    if stop is not None:
-                        break
-                    number = self.storage.next_number()
-                    if retries:
-                        request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), number, reporter)
-                    else:
-                        request, trial_id, fidelity, seed = self._start_trial(number, reporter)
-                    pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
-                    running[worker] = (trial_id, request, number)
-                if not running:
-                    return stop or self._stop_reason(n_trials, time_budget, max_failures, clock.now()) \
-                        or StopReason("trials", "nothing left to run")
-                for event in pool.wait():
-                    trial_id, request, _ = running.pop(event.worker)
-                    if event.kind == "result":
-                        result = Result(**event.payload)
-                    elif event.kind == "timeout":
-                        result = Result(TrialStatus.FAILED, error=f"TrialTimeout: the trial ran past --trial-timeout "
-                                                       f"({event.payload:g}s) and its worker was stopped")
-                    else:
-                        result = Result(TrialStatus.FAILED, error=f"WorkerCrashed: the trial's worker process died "
-                                                      f"({event.payload}); a segfault or running out of memory "
-                                                      "are the usual causes")
-                    clock.advance(result.cost_s)  # counts only on a simulated (benchmark) clock
-                    self.strategy.tell(request, result)
-                    self._commit(trial_id, result, clock.now())
-                    reporter.trial_finished(self.storage.trial(trial_id), self.best())
-        except KeyboardInterrupt:
-            for trial_id, _, _ in running.values():
-                self.storage.mark_interrupted(trial_id, "stopped by the user (Ctrl-C)")
-            self.storage.set_meta({"elapsed_s": clock.now()})
-            raise
-        finally:
-            pool.close()
 
     def _commit(self, trial_id: int, result: Result, elapsed: float) -> None:
         objective = self.strategy.score(result)
