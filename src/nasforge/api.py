@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, benchmarks, data, spaces, strategies
-from .core import Clock, Fidelity, SimulatedClock, StudyError, TrialStatus, UserInputError, WallClock
+from .core import Clock, Fidelity, SimulatedClock, StudyError, StudyExistsError, TrialStatus, UserInputError, WallClock
 from .estimation import TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
 
@@ -120,6 +120,11 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
     path = Path(path)
     if path.exists():
         storage, stored = open_storage(path)
+        try:
+            storage.claim()  # one writer per study: refuse before loading any data
+        except StudyError:
+            storage.close()
+            raise
         if spec is not None and (diff := stored.differences(spec)):
             changed = [k for k, (a, b) in ((k, (stored.to_dict()[k], spec.to_dict()[k])) for k in stored.to_dict())
                        if a != b]
@@ -134,7 +139,9 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
             if {"strategy", "strategy_options", "seed"} & set(changed):
-                update["strategy_state"] = None  # another strategy cannot use the old one's state
+                update["strategy_state"] = None  # another strategy cannot use the old one's state,
+                last = storage.trials()[-1:]  # nor run again what the old one asked
+                update["state_at_ask_after"] = last[0].id if last else 0
             storage.set_meta(update)
             stored = spec
         return build_study(storage, stored)
@@ -142,7 +149,10 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
         raise StudyError(f"study file {str(path)!r} does not exist")
     # build everything first: a bad option or a missing data set fails before any file is created
     fidelity, estimator, strategy = _components(spec)
-    storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
+    try:
+        storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
+    except StudyExistsError:  # another process created it meanwhile: resume it (or be refused as second writer)
+        return open_study(path, spec, allow_changes)
     return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
 
 

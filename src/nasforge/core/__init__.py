@@ -11,7 +11,8 @@ from .checks import check_choice, check_float, check_int
 from .decisions import Decision, DecisionSpace
 from .clock import Clock, SimulatedClock, WallClock
 from .errors import (DatasetNotFoundError, InvalidArchError, MissingDependencyError, NasforgeError,
-                     SpaceDefinitionError, StudyError, TrialError, UnknownNameError, UserInputError, require)
+                     SpaceDefinitionError, StudyBusyError, StudyError, StudyExistsError, TrialError, UnknownNameError,
+                     UserInputError, require)
 from .estimator import Estimator
 from .executor import Event, Executor
 from .registry import Registry
@@ -21,6 +22,7 @@ from .trial import FINISHED, Fidelity, Result, TrialRequest, TrialStatus
 
 __all__ = ["FINISHED", "Arch", "Clock", "DatasetNotFoundError", "Decision", "DecisionSpace", "Estimator", "Event", "Executor", "Fidelity",
            "InvalidArchError", "MissingDependencyError", "NasforgeError", "Registry", "Result", "SearchSpace",
-           "SimulatedClock", "SpaceDefinitionError", "Strategy", "StudyError", "TrialError", "TrialRequest",
+           "SimulatedClock", "SpaceDefinitionError", "Strategy", "StudyBusyError", "StudyError", "StudyExistsError",
+           "TrialError", "TrialRequest",
            "TrialStatus", "UnknownNameError", "UserInputError", "WallClock", "check_choice", "check_float",
            "check_int", "require"]

@@ -48,6 +48,14 @@ class StudyError(NasforgeError):
     """A study file is missing, foreign, corrupted or incompatible."""
 
 
+class StudyExistsError(StudyError):
+    """A new study was asked for at a path where one exists (or was just created by another process)."""
+
+
+class StudyBusyError(StudyError):
+    """Another process is writing the study; a study has one writer at a time."""
+
+
 class MissingDependencyError(NasforgeError, ImportError):
     """An optional extra is not installed; the message names the pip command."""
 

@@ -7,6 +7,8 @@ at any moment loses at most the trial in flight.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core import Arch, StudyError, TrialStatus
+from ..core import Arch, StudyBusyError, StudyError, StudyExistsError, TrialStatus
+from ._lock import WriterLock, describe_writer, this_process
 
 SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -80,6 +83,27 @@ def _side_files(path: Path) -> list[Path]:
     return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
 
 
+def _not_writable(path: Path) -> str | None:
+    """Why this process cannot write the study at ``path`` (SQLite also writes side files beside it), or None."""
+    if not os.access(path, os.W_OK):
+        return "the file is not writable"
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"its folder {str(path.parent)!r} is not writable"
+    return None
+
+
+def _failure(path: Path, what: str, exc: BaseException) -> str:
+    """One line saying why SQLite or the file system refused to ``what``, and what the user can do."""
+    text = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
+    if "full" in text.lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+        return (f"could not {what} in {str(path)!r}: the disk is full. Every trial finished before is stored and "
+                "the file is intact: free some space and run the same command again to resume")
+    if "readonly" in text or "read-only" in text or "ermission" in text:
+        return (f"could not {what} in {str(path)!r}: permission denied ({text}); choose a writable --study "
+                "path, or copy the study to a writable folder")
+    return f"could not {what} in {str(path)!r}: {text}"
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise StudyError(f"study file {str(path)!r} does not exist")
@@ -93,72 +117,153 @@ def _check_file(path: Path) -> None:
 
 
 class Storage:
-    """A study file. Use :meth:`create` for a new one and :meth:`open` for an existing one."""
+    """A study file. Use :meth:`create` for a new one and :meth:`open` for an existing one.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
+    Any process may read a study; only one at a time may write it (see
+    ``_lock.py``): the first write takes the writer lock, and a second
+    writer is refused with a message naming the first.
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, read_only: str | None = None,
+                 lock: WriterLock | None = None):
         self.path = path
         self.conn = conn
+        self.read_only = read_only  # why this process cannot write the file, or None
+        self._lock = lock
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+    def _connect(path: Path, read_only: str | None = None) -> sqlite3.Connection:
+        if read_only is None:
+            conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+        else:  # a read-only file or folder: SQLite must not try to create its side files
+            uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if "folder" in read_only else "")
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
         conn.row_factory = sqlite3.Row
         return conn
 
     @classmethod
     def create(cls, path: str | Path, meta: dict[str, Any]) -> Storage:
-        """A new study file, written whole under a temporary name and then renamed into place."""
+        """A new study file, written whole under a temporary name, locked for this writer, then
+        linked into place: a crash never leaves a half-made study, and of several processes
+        creating the same study at once exactly one succeeds (the others get StudyExistsError)."""
         path = Path(path)
         if path.exists():
-            raise StudyError(f"{str(path)!r} already exists; open it to resume, or choose a new path")
+            raise StudyExistsError(f"{str(path)!r} already exists; open it to resume, or choose a new path")
         leftovers = [side.name for side in _side_files(path) if side.exists()]
         if leftovers:  # SQLite would replay a stale write-ahead log into the new file and corrupt it
             raise StudyError(f"{str(path)!r} does not exist but its SQLite side files do ({', '.join(leftovers)}): "
                              "they belong to a study file that was moved or deleted. Move them back beside "
                              "that file (they may hold its latest trials) or delete them, then retry")
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.creating")
-        tmp.unlink(missing_ok=True)
-        conn = cls._connect(tmp)
-        conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
-        cls(tmp, conn).set_meta({"schema_version": SCHEMA_VERSION, "created_at": time.time(),
-                                 "elapsed_s": 0.0, **meta})
-        conn.close()
-        os.replace(tmp, path)
-        return cls.open(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+            cls._write_new(tmp, meta)
+        except (OSError, sqlite3.Error) as exc:
+            tmp.unlink(missing_ok=True)
+            raise StudyError(_failure(path, "create the study", exc)) from None
+        lock = WriterLock.try_acquire(tmp)  # nobody else knows this file yet
+        try:
+            os.link(tmp, path)  # fails if the path exists: no study is ever replaced
+        except FileExistsError:
+            lock.release()
+            raise StudyExistsError(f"{str(path)!r} was created by another process meanwhile") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return cls.open(path, lock=lock)
 
     @classmethod
-    def open(cls, path: str | Path) -> Storage:
+    def _write_new(cls, tmp: Path, meta: dict[str, Any]) -> None:
+        conn = cls._connect(tmp)
+        try:
+            conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
+            cls(tmp, conn)._put_meta({"schema_version": SCHEMA_VERSION, "created_at": time.time(),
+                                      "elapsed_s": 0.0, **meta})
+        finally:
+            conn.close()
+
+    @classmethod
+    def open(cls, path: str | Path, lock: WriterLock | None = None) -> Storage:
+        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use."""
         path = Path(path)
         _check_file(path)
+        read_only = _not_writable(path)
         try:
-            conn = cls._connect(path)
+            conn = cls._connect(path, read_only)
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.OperationalError as exc:  # cannot read: full disk, permissions, I/O
+            raise StudyError(_failure(path, "open the study", exc)) from None
         except sqlite3.DatabaseError as exc:
             raise StudyError(f"{str(path)!r} is a corrupted SQLite file ({exc}); it was left untouched") from None
         if check != "ok":
             raise StudyError(f"{str(path)!r} is corrupted (SQLite integrity check: {check}); it was left untouched")
         if not {"nasforge_meta", "trials"} <= tables:
             raise StudyError(f"{str(path)!r} is an SQLite database but not a nasforge study; it was left untouched")
-        store = cls(path, conn)
+        store = cls(path, conn, read_only, lock)
         version = store.meta().get("schema_version")
         if version != SCHEMA_VERSION:
             raise StudyError(f"{str(path)!r} has study schema version {version!r}; "
                              f"this nasforge reads version {SCHEMA_VERSION}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        if read_only is None:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                raise StudyError(_failure(path, "open the study", exc)) from None
+        if lock is not None:
+            store._announce_writer()
         return store
 
     def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         self.conn.close()
+
+    # -- the one writer ---------------------------------------------------------
+    def claim(self) -> None:
+        """Become this study's writer, or raise: it is read-only here, or another process writes it."""
+        if self._lock is not None:
+            return
+        if self.read_only is not None:
+            raise StudyError(f"study {str(self.path)!r} is read-only here ({self.read_only}); it can be shown but "
+                             "not continued: copy it to a writable folder to resume it")
+        lock = WriterLock.try_acquire(self.path)
+        if lock is None:
+            raise StudyBusyError(
+                f"study {str(self.path)!r} is being written by {describe_writer(self.meta().get('writer'))}; "
+                "a study has one writer at a time. Wait for it or stop it, use another --study path (and "
+                "`nasforge merge` the studies later), or read this one with `nasforge show` meanwhile")
+        self._lock = lock
+        self._announce_writer()
+
+    def _announce_writer(self) -> None:
+        with self._transaction("record the writer"):
+            self._put_meta({"writer": this_process()})
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str):
+        """An immediate write transaction, SQLite's write failures turned into one actionable line."""
+        try:
+            with self.conn:
+                self.conn.execute("BEGIN IMMEDIATE")
+                yield
+        except sqlite3.OperationalError as exc:
+            raise StudyError(_failure(self.path, what, exc)) from None
+
+    @contextlib.contextmanager
+    def _writing(self, what: str):
+        """A write by this study's writer (claimed on first use)."""
+        self.claim()
+        with self._transaction(what):
+            yield
 
     # -- metadata -----------------------------------------------------------
     def meta(self) -> dict[str, Any]:
         return {r["key"]: json.loads(r["value"]) for r in self.conn.execute("SELECT key, value FROM nasforge_meta")}
 
     def set_meta(self, values: dict[str, Any]) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self._writing("update the study's settings"):
             self._put_meta(values)
 
     def _put_meta(self, values: dict[str, Any]) -> None:
@@ -166,20 +271,23 @@ class Storage:
                               [(k, json.dumps(v)) for k, v in values.items()])
 
     # -- trials ---------------------------------------------------------------
-    def start_trial(self, number: int, arch: Arch, fidelity: dict, seed: int, request_meta: dict) -> int:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+    def start_trial(self, number: int, arch: Arch, fidelity: dict, seed: int, request_meta: dict,
+                    meta: dict[str, Any] | None = None) -> int:
+        """Record a running trial and, in the same transaction, the study state in ``meta``."""
+        with self._writing(f"start trial {number}"):
             cur = self.conn.execute(
                 "INSERT INTO trials (number, status, arch, fidelity, seed, request_meta, started_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (number, TrialStatus.RUNNING, arch.to_json(), json.dumps(fidelity), seed, json.dumps(request_meta), time.time()))
+                (number, TrialStatus.RUNNING, arch.to_json(), json.dumps(fidelity), seed, json.dumps(request_meta),
+                 time.time()))
+            if meta:
+                self._put_meta(meta)
             return cur.lastrowid
 
     def finish_trial(self, trial_id: int, status: str, metrics: dict, curve: list, objective: float | None,
                      error: str | None, duration_s: float, meta: dict[str, Any]) -> None:
         """Store a finished trial and, in the same transaction, the study state in ``meta``."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self._writing(f"store trial {trial_id}"):
             self.conn.execute(
                 "UPDATE trials SET status=?, metrics=?, curve=?, objective=?, error=?, finished_at=?, duration_s=? "
                 "WHERE id=?",
@@ -194,8 +302,7 @@ class Storage:
         if trial_id is not None:
             sql += " AND id=?"
             args += (trial_id,)
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self._writing("mark interrupted trials"):
             return self.conn.execute(sql, args).rowcount
 
     def _record(self, row: sqlite3.Row) -> TrialRecord:
@@ -236,8 +343,11 @@ class Storage:
 
     # -- final models -----------------------------------------------------------
     def add_final_model(self, trial_id: int, path: str, summary: dict) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        """Record a trained final model. Not a study write (it adds no trial), so it needs no
+        writer lock: `nasforge train` may record a model while a search continues the study."""
+        if self.read_only is not None:
+            return
+        with self._transaction("record the final model"):
             self.conn.execute("INSERT INTO final_models (trial_id, path, summary, created_at) VALUES (?, ?, ?, ?)",
                               (trial_id, path, json.dumps(summary), time.time()))
 

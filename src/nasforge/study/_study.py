@@ -72,9 +72,12 @@ class Study:
     ``clock`` says what a second of search is: wall time (the default) or, for
     a tabular benchmark, the simulated sum of recorded training costs.
 
-    Every finished trial is committed together with the strategy state that
-    includes it before the next ask, so a killed study resumes exactly:
-    trials in flight when it died are marked interrupted and asked again.
+    The strategy's state is committed with every trial it asks (in the same
+    transaction as the new running trial) and with every result it is told,
+    so a killed study resumes exactly: trials in flight when it died are
+    marked interrupted and run again first (same architecture, fidelity,
+    number and seed), and the restored strategy, which already asked them,
+    never proposes them a second time.
     """
 
     def __init__(self, storage: Storage, strategy: Strategy, estimator: Estimator, fidelity: Fidelity, seed: int,
@@ -85,13 +88,17 @@ class Study:
         self.estimator = estimator
         self.fidelity = fidelity
         self.seed = seed
-        state = storage.meta().get("strategy_state")
+        meta = storage.meta()
+        state = meta.get("strategy_state")
+        last = storage.trials()[-1:]  # a file from before states were stored at each ask: its trials up to now
+        self._asked_after = meta.get("state_at_ask_after", last[0].id if last else 0)
         if state is not None:
             strategy.load_state_dict(state)
         self.interrupted_on_open = storage.mark_interrupted(reason="the study stopped while this trial ran; "
-                                                                   "it was asked again on resume")
+                                                                   "it was run again on resume")
         finished = storage.trials(FINISHED)
-        strategy.remember(t.arch for t in finished)  # the history is the study's, not the state's
+        # the history is the study's, not the state's; trials to run again count as asked
+        strategy.remember([t.arch for t in finished] + [t.arch for t in self._unretried_interruptions()])
         self._finished = len(finished)
         self._failed = sum(t.status == TrialStatus.FAILED for t in finished)
 
@@ -142,16 +149,18 @@ class Study:
 
     def _optimize_inline(self, stop_at: StopRule, reporter: Reporter) -> StopReason:
         """Run trials one after another in this process (bit-for-bit reproducible)."""
-        number = self.finished_count()
+        retries = self._unretried_interruptions()
         while (stop := stop_at(self.clock.now())) is None:
-            request, trial_id, fidelity, seed = self._start_trial(number, reporter)
+            if retries:
+                request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), reporter)
+            else:
+                request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
             try:
                 result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=reporter.epoch_done)
             except KeyboardInterrupt:
                 self._interrupted([trial_id], "stopped by the user (Ctrl-C); asked again on resume")
                 raise
             self._finish(trial_id, request, result, reporter)
-            number += 1
         return stop
 
     def _optimize_isolated(self, pool: Executor, stop_at: StopRule, reporter: Reporter,
@@ -190,11 +199,10 @@ class Study:
             stop = stop_at(self.clock.now(), len(running))
             if stop is not None:
                 return stop
-            number = self.storage.next_number()
             if retries:
-                request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), number, reporter)
+                request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), reporter)
             else:
-                request, trial_id, fidelity, seed = self._start_trial(number, reporter)
+                request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
             pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
             running[worker] = (trial_id, request)
         return None
@@ -217,22 +225,27 @@ class Study:
         request = self.strategy.ask()
         fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
         seed = trial_seed(self.seed, number)
-        trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta)
+        trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta,
+                                            {"strategy_state": self.strategy.state_dict(), "state_at_ask_after": self._asked_after})
         reporter.trial_started(number, request, fidelity)
         return request, trial_id, fidelity, seed
 
     def _unretried_interruptions(self) -> list[TrialRecord]:
-        """Interrupted trials not yet run again (a Ctrl-C or kill hit them while in flight)."""
+        """Interrupted trials to run again (a Ctrl-C or kill hit them while in flight): those the
+        stored strategy state has already asked. Trials of files written before the state was
+        stored at each ask (ids up to ``state_at_ask_after``) were asked again by their strategy
+        itself, so they are not retried."""
         trials = self.storage.trials()
         retried = {t.request_meta.get("retry_of") for t in trials}
-        return [t for t in trials if t.status == TrialStatus.INTERRUPTED and t.id not in retried]
+        return [t for t in trials if t.status == TrialStatus.INTERRUPTED and t.id not in retried
+                and t.id > self._asked_after]
 
-    def _retry_trial(self, old: TrialRecord, number: int, reporter: Reporter):
-        """Run an interrupted trial again: same architecture, fidelity and seed."""
+    def _retry_trial(self, old: TrialRecord, reporter: Reporter):
+        """Run an interrupted trial again: same architecture, fidelity, number and seed."""
         request = TrialRequest(old.arch, old.fidelity, {**old.request_meta, "retry_of": old.id})
         fidelity = Fidelity.from_dict(old.fidelity)
-        trial_id = self.storage.start_trial(number, old.arch, fidelity.to_dict(), old.seed, request.meta)
-        reporter.trial_started(number, request, fidelity)
+        trial_id = self.storage.start_trial(old.number, old.arch, fidelity.to_dict(), old.seed, request.meta)
+        reporter.trial_started(old.number, request, fidelity)
         return request, trial_id, fidelity, old.seed
 
     def _stop_reason(self, n_trials, time_budget, max_failures, elapsed, in_flight=0) -> StopReason | None:
