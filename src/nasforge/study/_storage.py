@@ -96,6 +96,8 @@ def _failure(path: Path, what: str, exc: BaseException) -> str:
     """One line saying why SQLite or the file system refused to ``what``, and what the user can do."""
     text = str(exc.strerror if isinstance(exc, OSError) and exc.strerror else exc)
     if "full" in text.lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+        if what == "create the study":
+            return f"could not create the study {str(path)!r}: the disk is full; no file was left behind"
         return (f"could not {what} in {str(path)!r}: the disk is full. Every trial finished before is stored and "
                 "the file is intact: free some space and run the same command again to resume")
     if "readonly" in text or "read-only" in text or "ermission" in text:
@@ -155,6 +157,9 @@ class Storage:
                              "they belong to a study file that was moved or deleted. Move them back beside "
                              "that file (they may hold its latest trials) or delete them, then retry")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.creating")
+        if path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK):
+            raise StudyError(f"cannot create the study {str(path)!r}: its folder {str(path.parent)!r} is not "
+                             "writable; choose a --study path in a writable folder")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.unlink(missing_ok=True)
@@ -189,10 +194,14 @@ class Storage:
         _check_file(path)
         read_only = _not_writable(path)
         try:
-            conn = cls._connect(path, read_only)
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.OperationalError as exc:  # cannot read: full disk, permissions, I/O
+            try:
+                conn, check, tables = cls._read_header(path, read_only)
+            except sqlite3.OperationalError as exc:  # e.g. a full disk: SQLite cannot create its side files
+                if read_only is not None:
+                    raise
+                read_only = f"SQLite cannot write beside it: {exc}; the disk may be full"
+                conn, check, tables = cls._read_header(path, read_only + " folder")
+        except sqlite3.OperationalError as exc:
             raise StudyError(_failure(path, "open the study", exc)) from None
         except sqlite3.DatabaseError as exc:
             raise StudyError(f"{str(path)!r} is a corrupted SQLite file ({exc}); it was left untouched") from None
@@ -213,6 +222,13 @@ class Storage:
         if lock is not None:
             store._announce_writer()
         return store
+
+    @classmethod
+    def _read_header(cls, path: Path, read_only: str | None):
+        conn = cls._connect(path, read_only)
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return conn, check, tables
 
     def close(self) -> None:
         if self._lock is not None:
