@@ -1,12 +1,15 @@
 """The ``nasforge`` command: search, show, train, export, and list components.
 
-User errors print one line and exit with status 2; no tracebacks.
+User errors print one line and exit with status 2; no tracebacks. A closed
+output pipe (``nasforge show --json | head -1``) ends the command quietly, as
+it ends any Unix tool.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -17,6 +20,7 @@ from .core import NasforgeError, TrialStatus
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 STARTED = time.monotonic()  # `nasforge auto` counts its budget from here
 
 
@@ -39,6 +43,39 @@ class _UsageError(Exception):
 
 def _usage(message: str) -> _UsageError:
     return _UsageError(message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse answering a usage mistake with the one line that matters and where the help is,
+    instead of the whole usage text first; subcommand parsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing path at or above ``path`` if it is not a folder (a folder cannot be made there)."""
+    for existing in (path, *path.parents):
+        if existing.exists():
+            return None if existing.is_dir() else existing
+    return None
+
+
+def _check_out_folder(path: str) -> None:
+    """``--out`` of train/auto must be a folder or not exist yet: a file there is refused before any work."""
+    blocker = _file_in_the_way(Path(path))
+    if blocker is not None:
+        where = "is a file" if blocker == Path(path) else f"is under {str(blocker)!r}, which is a file"
+        raise _usage(f"--out {path!r} {where}; give a folder (it is created if missing)")
+
+
+def _check_out_file(path: str) -> None:
+    """``--out`` of export must name a file: a folder there is refused before any work."""
+    if Path(path).is_dir():
+        raise _usage(f"--out {path!r} is a folder; give the file to write, e.g. {str(Path(path) / 'model.onnx')!r}")
+    blocker = _file_in_the_way(Path(path).parent)
+    if blocker is not None:
+        raise _usage(f"--out {path!r} is under {str(blocker)!r}, which is a file; give a path in a folder")
 
 
 def _positive_int(text: str) -> int:
@@ -64,7 +101,7 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="nasforge", description="Neural architecture search that pays for itself.")
+    parser = _Parser(prog="nasforge", description="Neural architecture search that pays for itself.")
     parser.add_argument("--version", action="version", version=f"nasforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -182,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # the reader of our output went away: stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not complain again
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from rich.console import Console
@@ -290,6 +336,7 @@ def cmd_auto(args, console) -> int:
                 first = (record.error or "no error text").splitlines()[0][:100]
                 console.print(f"  trial {record.id:>3}  FAILED: {first}", markup=False)
 
+    _check_out_folder(args.out)
     fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
     try:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
@@ -345,6 +392,7 @@ def cmd_train(args, console) -> int:
     from .api import open_storage, select_trial
     from .estimation import TrainConfig, train_final
 
+    _check_out_folder(args.out)
     storage, spec = open_storage(args.study)
     trial = select_trial(storage, args.trial)
     if spec.benchmark is not None:
@@ -387,6 +435,7 @@ def cmd_export(args, console) -> int:
     from .api import open_storage, select_trial
     from .export import export_model, load_checkpoint
 
+    _check_out_file(args.out)
     storage, spec = open_storage(args.study)
     trial = select_trial(storage, args.trial)
     space = spaces.get(spec.space, **spec.space_options)
