@@ -541,7 +541,8 @@ def cmd_datasets(args, console) -> int:
     for name in data.names():
         table.add_row(name, data.availability(name), data.REGISTRY.summary(name))
     console.print(table)
-    console.print("Also: --dataset path/to/data.npz with arrays x, y (and optionally x_test, y_test).")
+    console.print("Also: --dataset path/to/data.npz with arrays x, y (and optionally x_test, y_test), "
+                  "or Keras's x_train, y_train, x_test, y_test.")
     return 0
 
 
