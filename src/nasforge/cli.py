@@ -284,6 +284,10 @@ def cmd_search(args, console) -> int:
     from .progress import SearchReporter, print_summary
 
     spec = _search_spec(args)
+    if spec.benchmark is None and args.executor != "ray":  # Ray trials may run on machines with other devices
+        from .estimation import resolve_device
+
+        resolve_device(spec.train_options.get("device", "auto"))  # before any study file or trial
     resuming = Path(args.study).exists()
     n_trials = args.trials
     if n_trials is None and args.time_budget is None:
@@ -400,7 +404,7 @@ def cmd_train(args, console) -> int:
                      "to train on")
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
-    config = TrainConfig(**spec.train_options)
+    config = TrainConfig.from_options(spec.train_options)
     epochs = args.epochs or (10_000 if args.time_budget else 15)
     length = f"{args.time_budget:g}s" if args.time_budget else f"{epochs} epochs"
     console.print(f"Training trial {trial.id} ({space.describe(trial.arch)}) on {dataset.name} "
