@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_positive_int, default=1,
                    help="run trials in this many isolated worker processes (default 1: in this process)")
     s.add_argument("--trial-timeout", type=_positive_float, metavar="SECONDS",
-                   help="stop a trial after this many seconds and record it as failed (runs trials in workers)")
+                   help="stop a trial after this many seconds and record it as failed (runs trials in workers; "
+                        "counted from when its worker begins it, so start-up does not count)")
     s.add_argument("--executor", choices=("process", "ray"), default="process",
                    help="where isolated trials run: local worker processes (default) or Ray tasks (nasforge[ray])")
     s.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
