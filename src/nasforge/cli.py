@@ -221,11 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _run(argv)
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # output still buffered meets a closed pipe here, not at interpreter exit
     except BrokenPipeError:  # the reader of our output went away: stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not complain again
         return EXIT_BROKEN_PIPE
+
+
+def _reader_gone() -> None:
+    """rich's reaction to a closed pipe would exit with status 1; end it like every other write instead."""
+    raise BrokenPipeError
 
 
 def _run(argv: list[str] | None) -> int:
@@ -234,6 +242,7 @@ def _run(argv: list[str] | None) -> int:
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    console.on_broken_pipe = _reader_gone
     try:
         return COMMANDS[args.command](args, console)
     except (NasforgeError, _UsageError) as exc:
