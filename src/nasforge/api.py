@@ -149,6 +149,11 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
                         "rerun with the study's settings to resume it, choose a new --study path, or pass "
                         "--allow-changes to continue it with the new strategy, fidelity or training settings")
                 raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
+            try:
+                _components(spec)  # a change that cannot run is refused before the study records it
+            except NasforgeError:
+                storage.close()
+                raise
             meta = storage.meta()
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
