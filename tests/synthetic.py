@@ -46,3 +46,12 @@ class MatchTarget(Estimator):
         match = np.mean([arch[k] == v for k, v in self.target.decisions.items()])
         score = float(match + self.noise * np.random.default_rng(seed).normal())
         return Result(TrialStatus.OK, {"val_accuracy": score}, [{"epoch": 1, "val_accuracy": score}], fidelity.to_dict(), 0.0)
+
+
+def slow_to_start(seconds, **kwargs):
+    """An estimator factory that takes ``seconds`` to build (as a worker loading a large data set on a
+    busy machine does); picklable by reference for worker processes."""
+    from nasforge import spaces
+
+    time.sleep(seconds)
+    return MatchTarget(spaces.get("macro-cnn"), **kwargs)

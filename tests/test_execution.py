@@ -2,6 +2,7 @@
 runs on any Executor it is given."""
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from nasforge.core import Arch, Event, Executor, Fidelity, UnknownNameError
 from nasforge.execution import describe_exit
 from nasforge.study import Storage, Study
 
-from synthetic import MatchTarget
+from synthetic import MatchTarget, slow_to_start
 
 
 def make(path, estimator, strategy="random"):
@@ -125,3 +126,19 @@ def test_executors_are_registered_by_name(tmp_path):
     study = make(tmp_path / "u.db", MatchTarget(spaces.get("macro-cnn")))
     with pytest.raises(UnknownNameError, match="unknown executor 'dask'; known: process, ray"):
         study.optimize(n_trials=1, executor="dask")
+
+
+def test_a_trial_timeout_counts_from_the_start_of_the_trial_not_of_its_worker(tmp_path):
+    study = make(tmp_path / "t.db", MatchTarget(spaces.get("macro-cnn")))
+    factory = functools.partial(slow_to_start, 3.0)  # each worker takes 3 s to start, each trial ~0 s
+    study.optimize(n_trials=4, workers=2, trial_timeout=1.0, estimator_factory=factory)
+    assert [t.status for t in study.trials] == ["ok"] * 4, [t.error for t in study.trials]
+
+
+def test_a_worker_that_never_starts_its_trial_is_stopped(tmp_path, monkeypatch):
+    from nasforge.execution import _pool
+
+    monkeypatch.setattr(_pool, "START_LIMIT_S", 1.0)
+    study = make(tmp_path / "h.db", MatchTarget(spaces.get("macro-cnn")))
+    study.optimize(n_trials=1, workers=1, trial_timeout=1.0, estimator_factory=functools.partial(slow_to_start, 600))
+    assert study.trials[0].status == "failed" and "TrialTimeout" in study.trials[0].error

@@ -2,6 +2,7 @@
 crashes retried then recorded as failed, hung trials cancelled, CLI flags."""
 
 import functools
+import os
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from nasforge import spaces, strategies
 from nasforge.core import Fidelity
 from nasforge.study import Storage, Study
 
-from synthetic import MatchTarget
+from synthetic import MatchTarget, slow_to_start
 
 import ray  # noqa: E402 - in the dev extra: the suite needs it
 
@@ -23,8 +24,8 @@ TESTS = str(Path(__file__).parent)
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray instance for the module; its workers can import this folder's helpers."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": TESTS}})
+    path = os.pathsep.join(filter(None, [TESTS, os.environ.get("PYTHONPATH")]))  # and the nasforge under test
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
     yield
     ray.shutdown()
 
@@ -91,6 +92,13 @@ def test_crashing_and_hung_trials_fail_without_stopping_a_ray_study(tmp_path, lo
     assert all(t.status == "failed" and "Ray task failed" in t.error for t in crashed)
     assert all(t.status == "failed" and "TrialTimeout" in t.error for t in hung)
     assert all(t.status == "ok" for t in fine)
+
+
+def test_a_ray_trial_timeout_counts_from_the_start_of_the_trial(tmp_path, local_ray):
+    study = make(tmp_path / "t.db")  # each worker takes 3 s to build its estimator, each trial ~0 s
+    study.optimize(n_trials=4, workers=2, trial_timeout=1.0, executor="ray",
+                   estimator_factory=functools.partial(slow_to_start, 3.0))
+    assert [t.status for t in study.trials] == ["ok"] * 4, [t.error for t in study.trials]
 
 
 def test_cli_search_on_ray(tmp_path):

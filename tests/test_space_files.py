@@ -100,7 +100,7 @@ def test_search_and_resume_a_file_space_from_the_cli(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("family: layers\nlayers:\n  - {conv: 16, kernel: 5}\n", "one layer per entry"),
     ("family: layers\nlayers:\n  - dropout\n", "'dropout' needs a value"),
-    ("family: layers\nlayers:\n  - activation: swish\n", "unknown activation 'swish'"),
+    ("family: layers\nlayers:\n  - activation: swish\n", "'swish' is not allowed; activation takes one of relu, gelu"),
     ("family: layers\nlayers:\n  - {repeat: 2, layers: [flatten], times: 3}\n", "got also ['times']"),
     ("family: macro\nstages:\n  - conv3x3\n", "stage 0: expected a dict of choices"),
 ])

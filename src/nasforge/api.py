@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__, benchmarks, data, spaces, strategies
-from .core import Clock, Fidelity, SimulatedClock, StudyError, StudyExistsError, TrialStatus, UserInputError, WallClock
+from .core import (Clock, Fidelity, NasforgeError, SimulatedClock, StudyError, StudyExistsError, TrialStatus,
+                   UserInputError, WallClock)
 from .estimation import TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
 
@@ -78,18 +81,34 @@ def estimator_from_spec(spec: dict[str, Any]):
         return benchmarks.get(spec.benchmark, continue_runs=spec.continue_runs)
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
-    try:
-        train_config = TrainConfig(**spec.train_options)
-    except TypeError as exc:
-        raise UserInputError(f"bad training option: {exc}") from None
+    train_config = TrainConfig.from_options(spec.train_options)
     return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples,
                              continue_runs=spec.continue_runs)
+
+
+def _check_chosen_training(estimator, seed: int) -> None:
+    """Training settings an architecture chooses (a space file's ``training:``, a define-by-run
+    ``hp.training(...)``) that cannot train fail here, before any study file or trial, instead of
+    failing every trial; checked on one sampled architecture. An error of the space itself while
+    sampling is left to the study, which meets it at its first ask."""
+    if not isinstance(estimator, TrainingEstimator):
+        return
+    space = estimator.space
+    try:
+        settings = space.training_config(space.sample(np.random.default_rng(seed)))
+    except NasforgeError:
+        return
+    try:
+        replace(estimator.train_config, **settings)
+    except UserInputError as exc:
+        raise UserInputError(f"space {space.name!r} chooses training settings that cannot work: {exc}") from None
 
 
 def _components(spec: SearchSpec):
     """The fidelity, estimator (space, data) and strategy a spec names; raises on any bad part."""
     fidelity = spec.fidelity
     estimator = estimator_from_spec(spec.to_dict())
+    _check_chosen_training(estimator, spec.seed)
     strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
     return fidelity, estimator, strategy
 
@@ -135,6 +154,11 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
                         "rerun with the study's settings to resume it, choose a new --study path, or pass "
                         "--allow-changes to continue it with the new strategy, fidelity or training settings")
                 raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
+            try:
+                _components(spec)  # a change that cannot run is refused before the study records it
+            except NasforgeError:
+                storage.close()
+                raise
             meta = storage.meta()
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}

@@ -1,12 +1,15 @@
 """The ``nasforge`` command: search, show, train, export, and list components.
 
-User errors print one line and exit with status 2; no tracebacks.
+User errors print one line and exit with status 2; no tracebacks. A closed
+output pipe (``nasforge show --json | head -1``) ends the command quietly, as
+it ends any Unix tool.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -17,6 +20,7 @@ from .core import NasforgeError, TrialStatus
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 STARTED = time.monotonic()  # `nasforge auto` counts its budget from here
 
 
@@ -39,6 +43,39 @@ class _UsageError(Exception):
 
 def _usage(message: str) -> _UsageError:
     return _UsageError(message)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse answering a usage mistake with the one line that matters and where the help is,
+    instead of the whole usage text first; subcommand parsers inherit it."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing path at or above ``path`` if it is not a folder (a folder cannot be made there)."""
+    for existing in (path, *path.parents):
+        if existing.exists():
+            return None if existing.is_dir() else existing
+    return None
+
+
+def _check_out_folder(path: str) -> None:
+    """``--out`` of train/auto must be a folder or not exist yet: a file there is refused before any work."""
+    blocker = _file_in_the_way(Path(path))
+    if blocker is not None:
+        where = "is a file" if blocker == Path(path) else f"is under {str(blocker)!r}, which is a file"
+        raise _usage(f"--out {path!r} {where}; give a folder (it is created if missing)")
+
+
+def _check_out_file(path: str) -> None:
+    """``--out`` of export must name a file: a folder there is refused before any work."""
+    if Path(path).is_dir():
+        raise _usage(f"--out {path!r} is a folder; give the file to write, e.g. {str(Path(path) / 'model.onnx')!r}")
+    blocker = _file_in_the_way(Path(path).parent)
+    if blocker is not None:
+        raise _usage(f"--out {path!r} is under {str(blocker)!r}, which is a file; give a path in a folder")
 
 
 def _positive_int(text: str) -> int:
@@ -64,7 +101,7 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="nasforge", description="Neural architecture search that pays for itself.")
+    parser = _Parser(prog="nasforge", description="Neural architecture search that pays for itself.")
     parser.add_argument("--version", action="version", version=f"nasforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -93,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_positive_int, default=1,
                    help="run trials in this many isolated worker processes (default 1: in this process)")
     s.add_argument("--trial-timeout", type=_positive_float, metavar="SECONDS",
-                   help="stop a trial after this many seconds and record it as failed (runs trials in workers)")
+                   help="stop a trial after this many seconds and record it as failed (runs trials in workers; "
+                        "counted from when its worker begins it, so start-up does not count)")
     s.add_argument("--executor", choices=("process", "ray"), default="process",
                    help="where isolated trials run: local worker processes (default) or Ray tasks (nasforge[ray])")
     s.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
@@ -182,11 +220,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # output still buffered meets a closed pipe here, not at interpreter exit
+    except BrokenPipeError:  # the reader of our output went away: stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not complain again
+        return EXIT_BROKEN_PIPE
+
+
+def _reader_gone() -> None:
+    """rich's reaction to a closed pipe would exit with status 1; end it like every other write instead."""
+    raise BrokenPipeError
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    console.on_broken_pipe = _reader_gone
     try:
         return COMMANDS[args.command](args, console)
     except (NasforgeError, _UsageError) as exc:
@@ -238,6 +294,10 @@ def cmd_search(args, console) -> int:
     from .progress import SearchReporter, print_summary
 
     spec = _search_spec(args)
+    if spec.benchmark is None and args.executor != "ray":  # Ray trials may run on machines with other devices
+        from .estimation import resolve_device
+
+        resolve_device(spec.train_options.get("device", "auto"))  # before any study file or trial
     resuming = Path(args.study).exists()
     n_trials = args.trials
     if n_trials is None and args.time_budget is None:
@@ -290,6 +350,7 @@ def cmd_auto(args, console) -> int:
                 first = (record.error or "no error text").splitlines()[0][:100]
                 console.print(f"  trial {record.id:>3}  FAILED: {first}", markup=False)
 
+    _check_out_folder(args.out)
     fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
     try:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
@@ -345,6 +406,7 @@ def cmd_train(args, console) -> int:
     from .api import open_storage, select_trial
     from .estimation import TrainConfig, train_final
 
+    _check_out_folder(args.out)
     storage, spec = open_storage(args.study)
     trial = select_trial(storage, args.trial)
     if spec.benchmark is not None:
@@ -352,7 +414,7 @@ def cmd_train(args, console) -> int:
                      "to train on")
     space = spaces.get(spec.space, **spec.space_options)
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
-    config = TrainConfig(**spec.train_options)
+    config = TrainConfig.from_options(spec.train_options)
     epochs = args.epochs or (10_000 if args.time_budget else 15)
     length = f"{args.time_budget:g}s" if args.time_budget else f"{epochs} epochs"
     console.print(f"Training trial {trial.id} ({space.describe(trial.arch)}) on {dataset.name} "
@@ -387,6 +449,7 @@ def cmd_export(args, console) -> int:
     from .api import open_storage, select_trial
     from .export import export_model, load_checkpoint
 
+    _check_out_file(args.out)
     storage, spec = open_storage(args.study)
     trial = select_trial(storage, args.trial)
     space = spaces.get(spec.space, **spec.space_options)
@@ -492,7 +555,8 @@ def cmd_datasets(args, console) -> int:
     for name in data.names():
         table.add_row(name, data.availability(name), data.REGISTRY.summary(name))
     console.print(table)
-    console.print("Also: --dataset path/to/data.npz with arrays x, y (and optionally x_test, y_test).")
+    console.print("Also: --dataset path/to/data.npz with arrays x, y (and optionally x_test, y_test), "
+                  "or Keras's x_train, y_train, x_test, y_test.")
     return 0
 
 

@@ -123,28 +123,89 @@ def _as_samples(x: np.ndarray, path: str) -> np.ndarray:
     raise UserInputError(f"{path}: 'x' must have 2 to 4 dimensions (samples first); got shape {x.shape}")
 
 
-def npz(path: str, val_fraction: float = 0.1, split_seed: int = 0) -> Dataset:
-    """A user's ``.npz`` with arrays ``x`` and ``y`` (and optionally ``x_test``, ``y_test``)."""
+TRAIN_KEYS = (("x", "y"), ("x_train", "y_train"))  # nasforge's names, and Keras's (keras.datasets, np.savez)
+TEST_KEYS = ("x_test", "y_test")
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
     file = Path(path)
     if not file.is_file():
         raise UserInputError(f"data file {path!r} does not exist")
     try:
         with np.load(file, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files}
     except Exception as exc:
         raise UserInputError(f"{path}: not a readable .npz file ({exc})") from None
-    if "x" not in arrays or "y" not in arrays:
-        raise UserInputError(f"{path}: an .npz data set needs arrays 'x' and 'y'; found {sorted(arrays)}")
-    x, y = arrays["x"], arrays["y"]
+
+
+def _pick_arrays(arrays: dict[str, np.ndarray], path: str):
+    """The training pair's names, and (x, y, x_test, y_test) under either naming; the test pair is both
+    or neither (None)."""
+    namings = [keys for keys in TRAIN_KEYS if any(k in arrays for k in keys)]
+    if len(namings) > 1:
+        raise UserInputError(f"{path}: has both 'x'/'y' and 'x_train'/'y_train'; keep one naming")
+    xk, yk = namings[0] if namings else TRAIN_KEYS[0]
+    if xk not in arrays or yk not in arrays:
+        raise UserInputError(f"{path}: an .npz data set needs arrays 'x' and 'y' (or Keras-style 'x_train' and "
+                             f"'y_train'), optionally 'x_test' and 'y_test'; found {sorted(arrays)}")
+    present = [k for k in TEST_KEYS if k in arrays]
+    if len(present) == 1:
+        missing = ({*TEST_KEYS} - {*present}).pop()
+        raise UserInputError(f"{path}: has {present[0]!r} but no {missing!r}; a test split needs both "
+                             "'x_test' and 'y_test' (or neither: 20% of the data is then held out)")
+    return (xk, yk), (arrays[xk], arrays[yk], arrays.get("x_test"), arrays.get("y_test"))
+
+
+def _labels(y: np.ndarray, name: str, path: str) -> np.ndarray:
+    """One label per sample: ``(N,)``, or Keras's ``(N, 1)``."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise UserInputError(f"{path}: {name!r} must hold one label per sample, shape (N,) or (N, 1); got shape "
+                             f"{y.shape} (one-hot labels: save y.argmax(1))")
+    return y
+
+
+def _check_finite(a: np.ndarray, name: str, path: str) -> None:
+    """NaN or infinite values would make every trial fail with a useless loss: refused with where they are."""
+    if not np.issubdtype(a.dtype, np.inexact):
+        return
+    bad = ~np.isfinite(a)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        nan = int(np.isnan(a).sum())
+        kinds = ", ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (int(bad.sum()) - nan, "infinite")) if n)
+        raise UserInputError(f"{path}: {name!r} has {int(bad.sum())} value(s) that are not finite ({kinds}), the "
+                             f"first at {name}[{', '.join(map(str, first))}]; drop or fill those samples")
+
+
+def _check_pair(x: np.ndarray, y: np.ndarray, names: tuple[str, str], path: str) -> np.ndarray:
+    """Samples and labels that fit together; returns the labels as one per sample."""
+    xn, yn = names
+    y = _labels(y, yn, path)
     if len(x) != len(y):
-        raise UserInputError(f"{path}: 'x' has {len(x)} samples but 'y' has {len(y)}")
+        raise UserInputError(f"{path}: {xn!r} has {len(x)} samples but {yn!r} has {len(y)}")
     if not np.issubdtype(x.dtype, np.number):
-        raise UserInputError(f"{path}: 'x' must be numeric; got dtype {x.dtype}")
-    has_test = "x_test" in arrays and "y_test" in arrays
-    all_labels = np.concatenate([y, arrays["y_test"]]) if has_test else y
-    classes, _ = np.unique(all_labels, return_inverse=True)
+        raise UserInputError(f"{path}: {xn!r} must be numeric; got dtype {x.dtype}")
+    _check_finite(x, xn, path)
+    _check_finite(y, yn, path)
+    return y
+
+
+def npz(path: str, val_fraction: float = 0.1, split_seed: int = 0) -> Dataset:
+    """A user's ``.npz`` with arrays ``x`` and ``y`` (and optionally ``x_test``, ``y_test``), or the same
+    under Keras's names ``x_train``, ``y_train``, ``x_test``, ``y_test``."""
+    names, (x, y, x_test, y_test) = _pick_arrays(_read_npz(path), path)
+    y = _check_pair(x, y, names, path)
+    has_test = x_test is not None
+    if has_test:
+        y_test = _check_pair(x_test, y_test, ("x_test", "y_test"), path)
+        if x_test.shape[1:] != x.shape[1:]:
+            raise UserInputError(f"{path}: 'x_test' samples have shape {x_test.shape[1:]} but {names[0]!r} samples "
+                                 f"have {x.shape[1:]}; test samples must have the training samples' shape")
+    classes = np.unique(np.concatenate([y, y_test]) if has_test else y)
     if len(classes) < 2:
-        raise UserInputError(f"{path}: 'y' needs at least two classes; found {len(classes)}")
+        raise UserInputError(f"{path}: {names[1]!r} needs at least two classes; found {len(classes)}")
 
     def to_index(labels):
         return np.searchsorted(classes, labels).astype(np.int64)
@@ -154,12 +215,12 @@ def npz(path: str, val_fraction: float = 0.1, split_seed: int = 0) -> Dataset:
     y = to_index(y)
     if has_test:
         def test():
-            return _as_samples(arrays["x_test"], path), to_index(arrays["y_test"])
+            return _as_samples(x_test, path), to_index(y_test)
         rest = np.arange(len(y))
     else:
         rest, test_idx = split_indices(len(y), 0.2, 12345)
 
         def test():
             return x[test_idx], y[test_idx]
-    return make_dataset(f"npz:{file.name}", x[rest], y[rest], test, val_fraction, split_seed,
+    return make_dataset(f"npz:{Path(path).name}", x[rest], y[rest], test, val_fraction, split_seed,
                         len(classes), [c.item() for c in classes], tabular)

@@ -2,10 +2,13 @@
 
 A trial that crashes its process (segfault, out of memory, ``os._exit``)
 or runs past its timeout takes only its worker down: the pool reports it
-and starts a fresh worker. Workers come from a fork server (or are
-spawned), never forked from the study's own multi-threaded process, so
-they are safe with PyTorch's threads, and each gets ``cores // workers``
-torch threads so the workers do not oversubscribe the machine.
+and starts a fresh worker. The timeout counts from when the worker begins
+the trial (it says so first), not from when the trial was handed to it, so
+a worker's start-up on a busy machine does not count. Workers come from a
+fork server (or are spawned), never forked from the study's own
+multi-threaded process, so they are safe with PyTorch's threads, and each
+gets ``cores // workers`` torch threads so the workers do not oversubscribe
+the machine.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..core import Arch, Event, Executor, Fidelity
-from ._common import register
+from ._common import START_LIMIT_S, STARTED, register
 
 
 def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
@@ -36,6 +39,7 @@ def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
         if message is None:
             return
         arch_json, fidelity, seed = message
+        conn.send(STARTED)
         result = estimator.evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed)
         conn.send(dataclasses.asdict(result))
 
@@ -74,7 +78,7 @@ class WorkerPool(Executor):
         self._ctx = _context()
         self._procs: list[Any] = [None] * size
         self._conns: list[Any] = [None] * size
-        self._started: dict[int, tuple[float, float | None]] = {}  # worker -> (start, timeout)
+        self._started: dict[int, list] = {}  # busy worker -> [submitted at, began at or None, timeout]
         for i in range(size):
             self._spawn(i)
 
@@ -90,7 +94,7 @@ class WorkerPool(Executor):
 
     def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
         self._conns[worker].send((arch_json, fidelity, seed))
-        self._started[worker] = (time.monotonic(), timeout)
+        self._started[worker] = [time.monotonic(), None, timeout]
 
     def _restart(self, i: int) -> None:
         proc = self._procs[i]
@@ -100,32 +104,49 @@ class WorkerPool(Executor):
         self._conns[i].close()
         self._spawn(i)
 
+    def _deadline(self, i: int) -> float | None:
+        """When worker ``i``'s trial times out: ``timeout`` after it began, or, while the worker has not
+        begun it yet, :data:`START_LIMIT_S` after it was submitted."""
+        submitted, began, timeout = self._started[i]
+        if timeout is None:
+            return None
+        return began + timeout if began is not None else submitted + START_LIMIT_S + timeout
+
+    def _read(self, i: int) -> dict | None:
+        """Worker ``i``'s messages so far: notes when it began its trial; its result, or None."""
+        conn = self._conns[i]
+        try:
+            while conn.poll():
+                message = conn.recv()
+                if message != STARTED:
+                    return message
+                self._started[i][1] = time.monotonic()
+        except (EOFError, OSError):
+            pass
+        return None
+
     def wait(self, poll: float = 0.5) -> list[Event]:
         """Block until a busy worker finishes, dies or times out (or ``poll`` seconds pass)."""
         busy = list(self._started)
         if not busy:
             return []
         now = time.monotonic()
-        deadlines = [s + t for s, t in (self._started[i] for i in busy) if t is not None]
+        deadlines = [d for d in map(self._deadline, busy) if d is not None]
         limit = max(0.0, min([poll, *(d - now for d in deadlines)]))
         ready = wait([self._conns[i] for i in busy] + [self._procs[i].sentinel for i in busy], timeout=limit)
         events = []
         for i in busy:
-            conn, proc = self._conns[i], self._procs[i]
-            start, timeout = self._started[i]
-            if conn in ready or conn.poll():
-                try:
-                    events.append(Event(i, "result", conn.recv()))
-                    del self._started[i]
-                    continue
-                except (EOFError, OSError):
-                    pass
-            if proc.sentinel in ready or not proc.is_alive():
+            proc, timeout = self._procs[i], self._started[i][2]
+            result = self._read(i)
+            if result is not None:
+                events.append(Event(i, "result", result))
+                del self._started[i]
+            elif proc.sentinel in ready or not proc.is_alive():
                 proc.join(5)
                 events.append(Event(i, "died", describe_exit(proc.exitcode)))
                 del self._started[i]
                 self._restart(i)
-            elif timeout is not None and time.monotonic() - start > timeout:
+            elif (deadline := self._deadline(i)) is not None and time.monotonic() > deadline:
                 events.append(Event(i, "timeout", timeout))
                 del self._started[i]
                 self._restart(i)

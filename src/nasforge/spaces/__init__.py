@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,22 @@ def load_from_file(spec: str) -> SearchSpace:
     return DefineByRunSpace(obj, name=spec)
 
 
+def options(name: str) -> dict[str, Any]:
+    """The options of a registered space and their defaults."""
+    return {k: p.default for k, p in inspect.signature(REGISTRY.factory(name)).parameters.items()}
+
+
 def get(name: str, **config: Any) -> SearchSpace:
     """A space by registered name (or ``file.py:function``), built with ``config``."""
     if ".py:" in name or name.endswith(FILE_SUFFIXES):
         if config:
             raise UserInputError(f"a space loaded from a file takes no options; got {sorted(config)}")
         return load_from_file(name) if ".py:" in name else load_space_file(name)
-    factory = REGISTRY.factory(name)
+    factory, known = REGISTRY.factory(name), options(name)
+    unknown = sorted(set(config) - set(known))
+    if unknown:
+        raise UserInputError(f"unknown option(s) {unknown} for space {name!r}; known: "
+                             f"{', '.join(f'{k} (default {v!r})' for k, v in known.items()) or 'none'}")
     try:
         return factory(**config)
     except TypeError as exc:
@@ -92,5 +102,5 @@ def names(pattern: str = "*") -> list[str]:
 __all__ = ["Box", "CellGraph", "CellGraphs", "Chain", "DartsSpace", "Decision", "DecisionSpace", "DefineByRunSpace",
            "Drawing", "ElasticMobileNet", "HP", "HierarchicalSpace", "MacroCNNSpace", "MobileNetSpace",
            "NASBenchMacroSpace", "NB201Space", "REGISTRY", "SearchSpace", "TransformerSpace", "dag_edges", "darts",
-           "get", "live_edges", "load_from_file", "load_space_file", "names", "nasbench_macro", "nb201", "register",
-           "scaled", "space", "spatial_dims"]
+           "get", "live_edges", "load_from_file", "load_space_file", "names", "nasbench_macro", "nb201", "options",
+           "register", "scaled", "space", "spatial_dims"]

@@ -28,7 +28,10 @@ classifier is added::
 Layers: ``flatten``, ``linear: UNITS``, ``conv: CHANNELS`` (3x3 conv + batch
 norm + ReLU; ``conv: {channels: C, kernel: K}``), ``pool: max|avg`` (halves
 the resolution), ``activation: relu|gelu|tanh|silu``, ``dropout: P``,
-``batchnorm``. The space's name is the file path, so a study records it and
+``batchnorm``. Every entry and every value a choice or range can take is
+checked when the file loads (units, channels and kernels positive, ``repeat``
+>= 0, dropout in [0, 1), conv and pool before any flatten or linear layer),
+so a mistake fails before a study exists. The space's name is the file path, so a study records it and
 resumes (and worker processes rebuild) from the same file.
 """
 
@@ -92,15 +95,32 @@ def load_space_file(path: str):
             raise SpaceDefinitionError(f"{path}: unknown key(s) {sorted(unknown)} for family layers; "
                                        "known: layers, training")
         _check_layers(doc.get("layers"), path)
-        for key in doc.get("training") or {}:
-            if key not in TRAINING_KEYS:
-                raise SpaceDefinitionError(f"{path}: training: unknown setting {key!r}; known: "
-                                           f"{', '.join(TRAINING_KEYS)}")
+        _check_training(doc.get("training") or {}, path)
         return DefineByRunSpace(LayerStack(doc), name=path)
     raise SpaceDefinitionError(f"{path}: unknown family {family!r}; known: macro, layers")
 
 
 NEEDS_VALUE = ("linear", "conv", "dropout", "activation", "repeat")
+NO_VALUE = ("flatten", "batchnorm")
+SPATIAL, FLAT = "spatial", "flat"  # what a layer receives: (C, L) / (C, H, W) samples, or flat features
+VALUE_FORMS = "a literal or one of {choice: [...]}, {int: [low, high]}, {int: [low, high, step]}, {float: [low, high]}"
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# what each layer's value may be: the test every possible value must pass, and how to say what is allowed
+VALUE_RULES = {
+    "linear": (lambda v: _is_int(v) and v >= 1, "a positive integer (units), e.g. 'linear: 64'"),
+    "conv": (lambda v: _is_int(v) and v >= 1, "a positive integer (channels), e.g. 'conv: 16'"),
+    "kernel": (lambda v: _is_int(v) and v >= 1, "a positive integer, e.g. 'kernel: 3'"),
+    "repeat": (lambda v: _is_int(v) and v >= 0, "an integer >= 0 (how many times), e.g. 'repeat: 2'"),
+    "dropout": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+                "a probability in [0, 1), e.g. 'dropout: 0.2'"),
+    "activation": (lambda v: isinstance(v, str) and v in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+    "pool": (lambda v: v in ("max", "avg"), "'max' or 'avg'"),
+}
 
 
 def layer_kind(layer) -> tuple[str | None, object]:
@@ -114,26 +134,102 @@ def layer_kind(layer) -> tuple[str | None, object]:
     return None, None
 
 
-def _check_layers(layers, where):
+def spec_values(spec, where: str) -> list:
+    """The values a literal or ``{choice|int|float: ...}`` spec can take (a range as its two ends),
+    after checking the spec's form, so a mistake fails when the file loads, not at the first trial."""
+    if not isinstance(spec, dict):
+        return [spec]
+    forms = [k for k in ("choice", "int", "float") if k in spec]
+    if len(forms) != 1 or set(spec) - {"choice", "int", "float", "log"}:
+        raise SpaceDefinitionError(f"{where}: a value is {VALUE_FORMS}; got {spec!r}")
+    form, body = forms[0], spec[forms[0]]
+    if form == "choice":
+        if not isinstance(body, list) or not body or any(isinstance(o, (dict, list)) for o in body):
+            raise SpaceDefinitionError(f"{where}: {{choice: [...]}} needs a non-empty list of plain values; "
+                                       f"got {body!r}")
+        return list(body)
+    sizes, number = ((2, 3), _is_int) if form == "int" else ((2,), lambda v: isinstance(v, (int, float))
+                                                              and not isinstance(v, bool) and math.isfinite(v))
+    if not isinstance(body, list) or len(body) not in sizes or not all(number(v) for v in body):
+        raise SpaceDefinitionError(f"{where}: {{{form}: ...}} takes [low, high]{', step' if form == 'int' else ''} "
+                                   f"as {'integers' if form == 'int' else 'numbers'}; got {body!r}")
+    low, high, *step = body
+    positive_low = low >= 1 if form == "int" else low > 0
+    if low > high or (step and step[0] < 1) or (spec.get("log") and not positive_low):
+        raise SpaceDefinitionError(f"{where}: {{{form}: {body}}} needs low <= high"
+                                   f"{', step >= 1' if form == 'int' else ''}"
+                                   f"{' and low > 0 with log' if spec.get('log') else ''}")
+    return [low, high]
+
+
+def _check_value(spec, where: str, rule: str) -> list:
+    """Every value ``spec`` can take, each passing ``rule`` of :data:`VALUE_RULES`."""
+    test, allowed = VALUE_RULES[rule]
+    values = spec_values(spec, where)
+    for v in values:
+        if not test(v):
+            raise SpaceDefinitionError(f"{where}: {v!r} is not allowed; {rule} takes {allowed}")
+    return values
+
+
+def _check_layer_value(kind: str, arg, where: str) -> None:
+    if kind in NEEDS_VALUE and arg is None:
+        raise SpaceDefinitionError(f"{where}: '{kind}' needs a value, e.g. '{kind}: ...'")
+    if kind in NO_VALUE and arg is not None:
+        raise SpaceDefinitionError(f"{where}: '{kind}' takes no value; got {arg!r}")
+    if kind == "conv" and isinstance(arg, dict) and "channels" in arg:
+        if set(arg) - {"channels", "kernel"}:
+            raise SpaceDefinitionError(f"{where}: conv takes 'channels' and 'kernel'; got {sorted(arg)}")
+        _check_value(arg["channels"], where, "conv")
+        _check_value(arg.get("kernel", 3), f"{where} kernel", "kernel")
+    elif kind in VALUE_RULES and arg is not None:
+        _check_value(arg, where, kind)
+
+
+def _check_layers(layers, where, shapes=frozenset({SPATIAL})) -> frozenset:
+    """Check a list of layers the way it will run: each entry, its values, and that conv and pool
+    still get (C, L) / (C, H, W) samples. ``shapes``: what the first layer may receive; returns
+    what the last one may pass on."""
     if not isinstance(layers, list) or not layers:
         raise SpaceDefinitionError(f"{where}: 'layers' must be a non-empty list")
     for i, layer in enumerate(layers):
         kind, arg = layer_kind(layer)
+        here = f"{where}: layer {i} ({kind})" if kind in LAYER_KINDS else f"{where}: layer {i}"
         if kind not in LAYER_KINDS:
-            raise SpaceDefinitionError(f"{where}: layer {i}: unknown layer {layer!r} (one layer per entry, e.g. "
+            raise SpaceDefinitionError(f"{here}: unknown layer {layer!r} (one layer per entry, e.g. "
                                        f"'linear: 64'); known: {', '.join(LAYER_KINDS)}")
-        if kind in NEEDS_VALUE and arg is None:
-            raise SpaceDefinitionError(f"{where}: layer {i}: '{kind}' needs a value, e.g. '{kind}: ...'")
+        _check_layer_value(kind, arg, here)
+        if kind in ("conv", "pool") and FLAT in shapes:
+            raise SpaceDefinitionError(f"{here}: {kind} needs (C, L) or (C, H, W) samples, but an earlier "
+                                       "flatten or linear layer made them flat; put it before them")
+        if kind in ("flatten", "linear"):
+            shapes = frozenset({FLAT})
         if kind == "repeat":
-            extra = set(layer) - {"repeat", "layers"}
-            if extra:
-                raise SpaceDefinitionError(f"{where}: layer {i}: a repeat block takes 'repeat' and 'layers'; "
-                                           f"got also {sorted(extra)}")
-            _check_layers(layer.get("layers"), f"{where}: layer {i} (repeat)")
-        if kind == "activation" and not isinstance(arg, dict) and arg not in ACTIVATIONS:
-            raise SpaceDefinitionError(f"{where}: layer {i}: unknown activation {arg!r}; known: {', '.join(ACTIVATIONS)}")
-        if kind == "pool" and not isinstance(arg, dict) and arg not in (None, "max", "avg"):
-            raise SpaceDefinitionError(f"{where}: layer {i}: pool is 'max' or 'avg'; got {arg!r}")
+            shapes = _check_repeat(layer, arg, here, shapes)
+    return shapes
+
+
+def _check_repeat(layer: dict, times, where: str, shapes: frozenset) -> frozenset:
+    """A repeat block: its keys, and its layers as they run once and, where it may repeat, again."""
+    extra = set(layer) - {"repeat", "layers"}
+    if extra:
+        raise SpaceDefinitionError(f"{where}: a repeat block takes 'repeat' and 'layers'; got also {sorted(extra)}")
+    counts = _check_value(times, where, "repeat")
+    after = _check_layers(layer.get("layers"), f"{where} block", shapes)
+    if max(counts) >= 2:
+        after = _check_layers(layer["layers"], f"{where} block, repeated", after)
+    return after | shapes if min(counts) == 0 else after
+
+
+def _check_training(training, path: str) -> None:
+    """The ``training:`` section: known settings whose values have a valid form (the trainer checks
+    the values themselves before the first trial)."""
+    if not isinstance(training, dict):
+        raise SpaceDefinitionError(f"{path}: 'training' is a mapping of settings, e.g. 'lr: 0.001'; got {training!r}")
+    for key, spec in training.items():
+        if key not in TRAINING_KEYS:
+            raise SpaceDefinitionError(f"{path}: training: unknown setting {key!r}; known: {', '.join(TRAINING_KEYS)}")
+        spec_values(spec, f"{path}: training.{key}")
 
 
 class LayerStack:
