@@ -69,7 +69,10 @@ def _serve(conn, make: Callable, payload: Any) -> None:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(("ready", None))
-    emit = lambda part: conn.send(("part", part))  # noqa: E731
+
+    def emit(part):
+        conn.send(("part", part))
+
     while True:
         try:
             request = conn.recv()
@@ -98,9 +101,18 @@ class Supervised:
 
     def call(self, request: Any) -> Outcome:
         """Run one request; raise :class:`CannotLoad` if the child cannot start."""
+        if self._proc is not None and not self._proc.is_alive():  # died while idle
+            self.close()
         if self._proc is None:
             self._start()
-        self._conn.send(request)
+        try:
+            self._conn.send(request)
+            return self._answer()
+        except (KeyboardInterrupt, SystemExit):  # a call cut short: its answer must not be read as the next one's
+            self.close(kill=True)
+            raise
+
+    def _answer(self) -> Outcome:
         out = Outcome()
         deadline = time.monotonic() + self.timeout
         while True:
@@ -121,14 +133,18 @@ class Supervised:
         is a setup problem (say, a main module without an ``if __name__ == "__main__"`` guard):
         :class:`CannotLoad`."""
         ctx = process_context()
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self.make, self.payload), daemon=True)
-        self._proc.start()
-        child.close()
+        conn, child = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(child, self.make, self.payload), daemon=True)
+        try:
+            proc.start()
+        finally:
+            child.close()
+        self._proc, self._conn = proc, conn
         kind, value = self._receive(self.start_timeout)
         if kind != "ready":
             self.close(kill=True)
-            raise CannotLoad(value if kind == "failed" else f"the helper process {value}")
+            raise CannotLoad(value if kind == "failed" else f"it did not start: {value}; a script that uses "
+                             "nasforge needs an `if __name__ == \"__main__\":` guard")
 
     def _receive(self, limit: float, deadline: float | None = None) -> tuple[str, Any]:
         """The child's next message before ``deadline`` (default: ``limit`` seconds from now), or
