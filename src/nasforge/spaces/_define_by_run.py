@@ -307,19 +307,20 @@ def load_function(source: str) -> Callable:
 class DefineByRunSpace(SearchSpace):
     """A search space defined by a function ``fn(hp) -> nn.Module``.
 
-    What strategies call (``sample``, ``mutate``, ``crossover``, ``neighbors``,
-    ``validate``, ``encode``) replays the function in a helper process, so a function
-    that crashes, hangs (past ``replay_timeout`` seconds) or raises for some decisions
-    cannot take the caller down: the replay keeps the decisions made before the failure,
-    and the architecture they form fails again, as a trial, where its model is built.
-    The helper costs about 1 ms per replay on a busy 2-core machine (a sample of
-    examples/kerastuner_mlp.py: median 3.0 ms instead of 1.5 ms in this process; a bare
-    round trip is 0.1-0.2 ms, the rest is waking the caller for each streamed decision)
-    and ~0.1 s to replace after a crash, both small next to a trial. ``build`` and
-    ``training_config`` run the function in the calling process: ``runs_user_code`` tells
-    a study to call them in a worker process. ``source`` is the ``file.py:function`` the
-    function was loaded from, so other processes load it the same way; without one, a
-    function that cannot be pickled (a lambda, a closure) is replayed in this process.
+    What strategies and a study's own process call (``sample``, ``mutate``, ``crossover``,
+    ``neighbors``, ``validate``, ``encode``, ``training_config``) replays the function in
+    a helper process, so a function that crashes, hangs (past ``replay_timeout`` seconds)
+    or raises for some decisions cannot take the caller down: the replay keeps the
+    decisions made before the failure, and the architecture they form fails again, as a
+    trial, where its model is built. The helper costs about 1 ms per replay on a busy
+    2-core machine (a sample of examples/kerastuner_mlp.py: median 3.0 ms instead of
+    1.5 ms in this process; a bare round trip is 0.1-0.2 ms, the rest is waking the
+    caller for each streamed decision) and ~0.1 s to replace after a crash, both small
+    next to a trial. ``build`` runs the function in the calling process:
+    ``runs_user_code`` tells a study to build in a worker process (which, being daemonic,
+    also replays in-process). ``source`` is the ``file.py:function`` the function was
+    loaded from, so other processes load it the same way; without one, a function that
+    cannot be pickled (a lambda, a closure) is replayed in this process.
     """
 
     runs_user_code = True
@@ -462,6 +463,10 @@ class DefineByRunSpace(SearchSpace):
                     out.append(child)
         return out
 
+    def training_config(self, arch):
+        """The settings ``arch`` chooses with ``hp.training``; none if its replay failed."""
+        return dict(self._checked(arch).training)
+
     def known_params(self) -> dict[str, Any]:
         """Decisions discovered by replaying the function on 256 fixed samples (fewer if it
         hangs, or crashes 8 times: each costs a timeout or a new helper process)."""
@@ -499,15 +504,11 @@ class DefineByRunSpace(SearchSpace):
 
     # -- the model: built in the calling process (a study's trial worker) ----------------------
 
-    def _run(self, values, input_shape=None, num_classes=None, width_multiplier=1.0, meta=True):
+    def _run(self, values, input_shape, num_classes, width_multiplier):
         """Run the function here; any exception it raises is a :class:`SpaceDefinitionError`."""
-        hp = HP(values, None, input_shape or self.probe_shape, num_classes or self.probe_classes, width_multiplier)
+        hp = HP(values, None, input_shape, num_classes, width_multiplier)
         try:
-            if meta:
-                with torch.device("meta"):
-                    model = self.fn(hp)
-            else:
-                model = self.fn(hp)
+            model = self.fn(hp)
         except (InvalidArchError, SpaceDefinitionError):
             raise
         except Exception as exc:
@@ -519,13 +520,9 @@ class DefineByRunSpace(SearchSpace):
     def build(self, arch, input_shape, num_classes, width_multiplier=1.0):
         """``arch``'s model, built by the function in this process (checked as :meth:`validate` does)."""
         self._check_space(arch)
-        hp, model = self._run(dict(arch.decisions), input_shape, num_classes, width_multiplier, meta=False)
+        hp, model = self._run(dict(arch.decisions), input_shape, num_classes, width_multiplier)
         self._check_used(arch, hp.values)
         return model
-
-    def training_config(self, arch):
-        hp, _ = self._run(dict(arch.decisions))
-        return dict(hp.training_settings)
 
     def describe(self, arch):
         def fmt(v):
