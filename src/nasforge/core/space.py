@@ -91,6 +91,11 @@ class SearchSpace(abc.ABC):
 
     has_path_encoding: bool = False  # True where a space implements path_encode
 
+    # True where ``build`` runs code the user wrote (a define-by-run function), which may
+    # crash, hang or raise for some architectures: a study then runs every trial in a
+    # worker process, so such a crash fails the trial instead of ending the study.
+    runs_user_code: bool = False
+
     def path_encode(self, arch: Arch) -> np.ndarray:
         """BANANAS's path encoding of ``arch`` (which input-to-output paths of operations
         it contains), for spaces with ``has_path_encoding``; a declared capability, so

@@ -14,15 +14,14 @@ the machine.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import os
-import signal
 import time
 from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
 
 from ..core import Arch, Event, Executor, Fidelity
+from ..core.processes import describe_exit, process_context
 from ._common import START_LIMIT_S, STARTED, register
 
 
@@ -44,29 +43,6 @@ def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
         conn.send(dataclasses.asdict(result))
 
 
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def _context():
-    """Fork-server processes with torch preloaded where the platform has them (Linux, macOS):
-    a worker then starts as a fork of a clean, single-threaded server that already
-    imported torch, in milliseconds instead of the ~1.5 s of CPU a fresh import costs
-    (8 workers on 2 cores spent ~7 s starting). Spawn elsewhere."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["torch", "nasforge.estimation", "nasforge.study", "nasforge.execution"])
-    return ctx
-
-
 @register("process")
 class WorkerPool(Executor):
     """``size`` worker processes that each evaluate one trial at a time."""
@@ -75,7 +51,7 @@ class WorkerPool(Executor):
         self.size = size
         self.factory = factory
         self.threads = threads or max(1, (os.cpu_count() or 1) // size)
-        self._ctx = _context()
+        self._ctx = process_context()
         self._procs: list[Any] = [None] * size
         self._conns: list[Any] = [None] * size
         self._started: dict[int, list] = {}  # busy worker -> [submitted at, began at or None, timeout]

@@ -8,16 +8,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
-from pathlib import Path
 from typing import Any
 
 from ..core import Decision, DecisionSpace, SearchSpace, SpaceDefinitionError, UserInputError
 from ..core.space import Box, CellGraph, CellGraphs, Chain, Drawing
 from ._common import dag_edges, live_edges, scaled, spatial_dims
-from ._define_by_run import HP, DefineByRunSpace
+from ._define_by_run import HP, DefineByRunSpace, import_from_file
 from ._from_file import FILE_SUFFIXES, load_space_file
 from ._registry import REGISTRY, register
 
@@ -50,27 +47,13 @@ def space(name: str):
 
 def load_from_file(spec: str) -> SearchSpace:
     """Load ``path/to/file.py:function`` (a define-by-run function or a SearchSpace)."""
-    path, _, attr = spec.rpartition(":")
-    if not path.endswith(".py") or not attr:
-        raise UserInputError(f"a space file is given as 'path/to/file.py:function'; got {spec!r}")
-    file = Path(path)
-    if not file.is_file():
-        raise UserInputError(f"space file {path!r} does not exist")
-    module_name = f"nasforge_user_space_{abs(hash(str(file.resolve())))}"
-    module_spec = importlib.util.spec_from_file_location(module_name, file)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as exc:
-        raise SpaceDefinitionError(f"could not import space file {path!r}: {type(exc).__name__}: {exc}") from exc
-    if not hasattr(module, attr):
-        raise UserInputError(f"space file {path!r} has no attribute {attr!r}")
-    obj = getattr(module, attr)
+    obj = import_from_file(spec)
+    if isinstance(obj, DefineByRunSpace):
+        obj.source = spec  # its helper and workers load the function from the same file
     if isinstance(obj, SearchSpace):
         obj.name = spec
         return obj
-    return DefineByRunSpace(obj, name=spec)
+    return DefineByRunSpace(obj, name=spec, source=spec)
 
 
 def options(name: str) -> dict[str, Any]:

@@ -127,8 +127,9 @@ class Study:
         With ``max_failures``, the study also stops once that many of its
         trials have failed (a study that only fails is misconfigured).
 
-        With ``workers`` > 1, a ``trial_timeout`` or an ``executor`` other than
-        the default, trials run isolated in an :class:`~nasforge.core.Executor`
+        With ``workers`` > 1, a ``trial_timeout``, an ``executor`` other than
+        the default, or a space that ``runs_user_code`` (define-by-run), trials
+        run isolated in an :class:`~nasforge.core.Executor`
         (see :meth:`_optimize_isolated`). ``executor`` is a registered name
         (``"process"``: local worker processes; ``"ray"``: Ray tasks) or a
         factory called as ``executor(workers, estimator_factory, **executor_options)``
@@ -141,7 +142,8 @@ class Study:
         make_executor = execution.get(executor) if isinstance(executor, str) else executor
         stop_at = functools.partial(self._stop_reason, n_trials, time_budget, max_failures)
         self.clock.start(self.elapsed())  # before the workers start: their start-up counts as search time
-        if workers > 1 or trial_timeout is not None or executor != "process":
+        user_code = self.strategy.space.runs_user_code  # a crash in it must fail a trial, not the study
+        if workers > 1 or trial_timeout is not None or executor != "process" or user_code:
             factory = estimator_factory or functools.partial(_same, self.estimator)
             pool = make_executor(workers, factory, **(executor_options or {}))
             return self._optimize_isolated(pool, stop_at, reporter, trial_timeout)
