@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import spaces
 from .core import Arch, UserInputError, require
 
 FORMATS = ("pytorch", "torchscript", "onnx")
@@ -45,8 +46,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 def load_model(path: str | Path) -> nn.Module:
     """Rebuild a model saved by ``nasforge train`` or ``nasforge export --format pytorch``."""
-    from . import spaces
-
     bundle = load_checkpoint(path)
     arch = Arch.from_json(bundle["arch"])
     space = spaces.get(arch.space, **bundle["space_options"])
