@@ -132,6 +132,7 @@ class Storage:
         self.conn = conn
         self.read_only = read_only  # why this process cannot write the file, or None
         self._lock = lock
+        self._announced = False  # whether this process has recorded itself as the writer
 
     @staticmethod
     def _connect(path: Path, read_only: str | None = None) -> sqlite3.Connection:
@@ -219,8 +220,6 @@ class Storage:
                 conn.execute("PRAGMA journal_mode=WAL")
             except sqlite3.OperationalError as exc:
                 raise StudyError(_failure(path, "open the study", exc)) from None
-        if lock is not None:
-            store._announce_writer()
         return store
 
     @classmethod
@@ -251,11 +250,6 @@ class Storage:
                 "a study has one writer at a time. Wait for it or stop it, use another --study path (and "
                 "`nasforge merge` the studies later), or read this one with `nasforge show` meanwhile")
         self._lock = lock
-        self._announce_writer()
-
-    def _announce_writer(self) -> None:
-        with self._transaction("record the writer"):
-            self._put_meta({"writer": this_process()})
 
     @contextlib.contextmanager
     def _transaction(self, what: str):
@@ -269,9 +263,13 @@ class Storage:
 
     @contextlib.contextmanager
     def _writing(self, what: str):
-        """A write by this study's writer (claimed on first use)."""
+        """A write by this study's writer (claimed on first use). Its first write also records who
+        the writer is, so that claiming alone (e.g. before a resume is refused) never changes the file."""
         self.claim()
         with self._transaction(what):
+            if not self._announced:
+                self._put_meta({"writer": this_process()})
+                self._announced = True
             yield
 
     # -- metadata -----------------------------------------------------------
