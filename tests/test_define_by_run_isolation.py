@@ -81,6 +81,7 @@ def test_a_build_that_raises_fails_its_trial(tmp_path):
     check_trials(search(f"{path}:build", study, 2), 2, "raise", "ValueError: kind 'raise' is not supported")
 
 
+@pytest.mark.slow  # ~20 s: a real study waiting out a trial timeout (the in-process hang test stays fast)
 def test_a_build_that_hangs_fails_its_trial_at_the_trial_timeout(tmp_path):
     path, study = space_file(tmp_path, "hang"), tmp_path / "s.db"  # a good trial takes ~1-4 s on a busy machine
     check_trials(search(f"{path}:space", study, 2, "--trial-timeout", "6"), 2, "hang", "TrialTimeout")

@@ -62,6 +62,7 @@ def test_eight_processes_creating_one_study_leave_one_writer(tmp_path):
     assert_one_writer_outcome(results, path, 6)
 
 
+@pytest.mark.slow  # 8 more interpreters; the creators' test above runs by default
 def test_eight_processes_resuming_one_study_add_exactly_the_requested_trials(tmp_path):
     path = tmp_path / "old.db"
     assert run_cli(*NB201, "--trials", 3, "--study", path).returncode == 0
@@ -138,6 +139,7 @@ def kill_while_running(command: list[str], path: Path, running: int = 2, timeout
             proc.wait(30)
 
 
+@pytest.mark.slow  # ~2 min: three SIGKILLs of a real --workers 2 study and a resume
 def test_a_killed_parallel_study_resumes_without_running_an_architecture_twice(tmp_path):
     path = tmp_path / "p.db"
     command = cli_command(*SEARCH_WORKERS, "--trials", 8, "--study", path)
