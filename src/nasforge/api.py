@@ -127,6 +127,15 @@ def build_study(storage: Storage, spec: SearchSpec) -> Study:
 FIXED_ON_RESUME = ("space", "space_options", "dataset", "benchmark", "val_fraction")
 
 
+def _claim(storage: Storage) -> None:
+    """Become the study's one writer before loading any data, or close it and say who writes it."""
+    try:
+        storage.claim()
+    except StudyError:
+        storage.close()
+        raise
+
+
 def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False) -> Study:
     """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``.
 
@@ -139,11 +148,6 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
     path = Path(path)
     if path.exists():
         storage, stored = open_storage(path)
-        try:
-            storage.claim()  # one writer per study: refuse before loading any data
-        except StudyError:
-            storage.close()
-            raise
         if spec is not None and (diff := stored.differences(spec)):
             changed = [k for k, (a, b) in ((k, (stored.to_dict()[k], spec.to_dict()[k])) for k in stored.to_dict())
                        if a != b]
@@ -159,6 +163,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
             except NasforgeError:
                 storage.close()
                 raise
+            _claim(storage)
             meta = storage.meta()
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
@@ -168,6 +173,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
                 update["state_at_ask_after"] = last[0].id if last else 0
             storage.set_meta(update)
             stored = spec
+        _claim(storage)
         return build_study(storage, stored)
     if spec is None:
         raise StudyError(f"study file {str(path)!r} does not exist")

@@ -132,7 +132,6 @@ class Storage:
         self.conn = conn
         self.read_only = read_only  # why this process cannot write the file, or None
         self._lock = lock
-        self._announced = False  # whether this process has recorded itself as the writer
 
     @staticmethod
     def _connect(path: Path, read_only: str | None = None) -> sqlite3.Connection:
@@ -164,7 +163,7 @@ class Storage:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.unlink(missing_ok=True)
-            cls._write_new(tmp, meta)
+            cls._write_new(tmp, {**meta, "writer": this_process()})
         except (OSError, sqlite3.Error) as exc:
             tmp.unlink(missing_ok=True)
             raise StudyError(_failure(path, "create the study", exc)) from None
@@ -250,6 +249,8 @@ class Storage:
                 "a study has one writer at a time. Wait for it or stop it, use another --study path (and "
                 "`nasforge merge` the studies later), or read this one with `nasforge show` meanwhile")
         self._lock = lock
+        with self._transaction("record the writer"):  # so that a refused process can name this one
+            self._put_meta({"writer": this_process()})
 
     @contextlib.contextmanager
     def _transaction(self, what: str):
@@ -263,13 +264,9 @@ class Storage:
 
     @contextlib.contextmanager
     def _writing(self, what: str):
-        """A write by this study's writer (claimed on first use). Its first write also records who
-        the writer is, so that claiming alone (e.g. before a resume is refused) never changes the file."""
+        """A write by this study's writer (claimed on first use)."""
         self.claim()
         with self._transaction(what):
-            if not self._announced:
-                self._put_meta({"writer": this_process()})
-                self._announced = True
             yield
 
     # -- metadata -----------------------------------------------------------
