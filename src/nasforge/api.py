@@ -169,8 +169,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
             if {"strategy", "strategy_options", "seed"} & set(changed):
                 update["strategy_state"] = None  # another strategy cannot use the old one's state,
-                last = storage.trials()[-1:]  # nor run again what the old one asked
-                update["state_at_ask_after"] = last[0].id if last else 0
+                update["state_at_ask_after"] = storage.last_trial_id()  # nor run again what the old one asked
             storage.set_meta(update)
             stored = spec
         _claim(storage)

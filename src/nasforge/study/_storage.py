@@ -345,6 +345,10 @@ class Storage:
             (TrialStatus.OK,)).fetchone()
         return self._record(row) if row else None
 
+    def last_trial_id(self) -> int:
+        """The id of the newest trial (0 for an empty study)."""
+        return self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM trials").fetchone()[0]
+
     def next_number(self) -> int:
         return self.conn.execute("SELECT COALESCE(MAX(number), -1) + 1 FROM trials").fetchone()[0]
 

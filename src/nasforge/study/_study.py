@@ -90,8 +90,8 @@ class Study:
         self.seed = seed
         meta = storage.meta()
         state = meta.get("strategy_state")
-        last = storage.trials()[-1:]  # a file from before states were stored at each ask: its trials up to now
-        self._asked_after = meta.get("state_at_ask_after", last[0].id if last else 0)
+        # a file from before states were stored at each ask: the rule starts after its trials
+        self._asked_after = meta.get("state_at_ask_after", storage.last_trial_id())
         if state is not None:
             strategy.load_state_dict(state)
         self.interrupted_on_open = storage.mark_interrupted(reason="the study stopped while this trial ran; "
