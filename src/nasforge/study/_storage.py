@@ -83,13 +83,14 @@ def _side_files(path: Path) -> list[Path]:
     return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
 
 
-def _not_writable(path: Path) -> str | None:
-    """Why this process cannot write the study at ``path`` (SQLite also writes side files beside it), or None."""
+def _not_writable(path: Path) -> tuple[str | None, str]:
+    """Why this process cannot write the study at ``path`` (or None), and the mode to open it in: with a
+    writable file in a read-only folder SQLite cannot create its side files, so the file is read as immutable."""
     if not os.access(path, os.W_OK):
-        return "the file is not writable"
+        return "the file is not writable", "ro"
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        return f"its folder {str(path.parent)!r} is not writable"
-    return None
+        return f"its folder {str(path.parent)!r} is not writable", "immutable"
+    return None, "rw"
 
 
 def _failure(path: Path, what: str, exc: BaseException) -> str:
@@ -134,11 +135,13 @@ class Storage:
         self._lock = lock
 
     @staticmethod
-    def _connect(path: Path, read_only: str | None = None) -> sqlite3.Connection:
-        if read_only is None:
+    def _connect(path: Path, mode: str = "rw") -> sqlite3.Connection:
+        """``mode``: "rw"; "ro" for a read-only file; "immutable" where SQLite cannot create its
+        side files beside it either (a read-only folder, a full disk)."""
+        if mode == "rw":
             conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
-        else:  # a read-only file or folder: SQLite must not try to create its side files
-            uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if "folder" in read_only else "")
+        else:
+            uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if mode == "immutable" else "")
             conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None)
         conn.row_factory = sqlite3.Row
         return conn
@@ -192,15 +195,15 @@ class Storage:
         """An existing study, checked (SQLite header, integrity, our tables, schema version) before use."""
         path = Path(path)
         _check_file(path)
-        read_only = _not_writable(path)
+        read_only, mode = _not_writable(path)
         try:
             try:
-                conn, check, tables = cls._read_header(path, read_only)
+                conn, check, tables = cls._read_header(path, mode)
             except sqlite3.OperationalError as exc:  # e.g. a full disk: SQLite cannot create its side files
                 if read_only is not None:
                     raise
                 read_only = f"SQLite cannot write beside it: {exc}; the disk may be full"
-                conn, check, tables = cls._read_header(path, read_only + " folder")
+                conn, check, tables = cls._read_header(path, "immutable")
         except sqlite3.OperationalError as exc:
             raise StudyError(_failure(path, "open the study", exc)) from None
         except sqlite3.DatabaseError as exc:
@@ -222,8 +225,8 @@ class Storage:
         return store
 
     @classmethod
-    def _read_header(cls, path: Path, read_only: str | None):
-        conn = cls._connect(path, read_only)
+    def _read_header(cls, path: Path, mode: str):
+        conn = cls._connect(path, mode)
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         return conn, check, tables
