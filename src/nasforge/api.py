@@ -118,8 +118,9 @@ def _clock(spec: SearchSpec) -> Clock:
     return SimulatedClock() if spec.benchmark is not None else WallClock()
 
 
-def build_study(storage: Storage, spec: SearchSpec) -> Study:
-    fidelity, estimator, strategy = _components(spec)
+def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
+    """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built)."""
+    fidelity, estimator, strategy = components or _components(spec)
     return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
 
 
@@ -148,6 +149,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
     path = Path(path)
     if path.exists():
         storage, stored = open_storage(path)
+        components = None
         if spec is not None and (diff := stored.differences(spec)):
             changed = [k for k, (a, b) in ((k, (stored.to_dict()[k], spec.to_dict()[k])) for k in stored.to_dict())
                        if a != b]
@@ -159,7 +161,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
                         "--allow-changes to continue it with the new strategy, fidelity or training settings")
                 raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
             try:
-                _components(spec)  # a change that cannot run is refused before the study records it
+                components = _components(spec)  # a change that cannot run is refused before it is recorded
             except NasforgeError:
                 storage.close()
                 raise
@@ -173,16 +175,16 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
             storage.set_meta(update)
             stored = spec
         _claim(storage)
-        return build_study(storage, stored)
+        return build_study(storage, stored, components)
     if spec is None:
         raise StudyError(f"study file {str(path)!r} does not exist")
     # build everything first: a bad option or a missing data set fails before any file is created
-    fidelity, estimator, strategy = _components(spec)
+    components = _components(spec)
     try:
         storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
     except StudyExistsError:  # another process created it meanwhile: resume it (or be refused as second writer)
         return open_study(path, spec, allow_changes)
-    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
+    return build_study(storage, spec, components)
 
 
 def search(study: str | Path, trials: int | None = None, time_budget: float | None = None,

@@ -35,6 +35,10 @@ class Clock(abc.ABC):
 class WallClock(Clock):
     """Real elapsed time: trials' own costs do not add to it (they are already in it)."""
 
+    def __init__(self):
+        super().__init__()
+        self._t0 = time.monotonic()
+
     def start(self, origin: float) -> None:
         super().start(origin)
         self._t0 = time.monotonic()
@@ -43,7 +47,7 @@ class WallClock(Clock):
         pass
 
     def now(self) -> float:
-        return self.origin + time.monotonic() - getattr(self, "_t0", time.monotonic())
+        return self.origin + time.monotonic() - self._t0
 
 
 class SimulatedClock(Clock):
@@ -51,12 +55,16 @@ class SimulatedClock(Clock):
 
     simulated = True
 
+    def __init__(self):
+        super().__init__()
+        self.spent = 0.0
+
     def start(self, origin: float) -> None:
         super().start(origin)
         self.spent = 0.0
 
     def advance(self, cost_s: float) -> None:
-        self.spent = getattr(self, "spent", 0.0) + cost_s
+        self.spent += cost_s
 
     def now(self) -> float:
-        return self.origin + getattr(self, "spent", 0.0)
+        return self.origin + self.spent
