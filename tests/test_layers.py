@@ -21,7 +21,7 @@ LAYERS = [
     {"spaces"},
     {"strategies", "estimation", "benchmarks", "export", "draw"},
     {"study", "execution"},
-    {"api", "progress", "auto", "report", "cli", "__init__", "__main__"},
+    {"api", "progress", "auto", "report", "cli", "commands", "__init__", "__main__"},
 ]
 
 

@@ -216,7 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("strategies", help="list the registered search strategies")
     sub.add_parser("datasets", help="list the data sets and whether they are installed")
     sub.add_parser("benchmarks", help="list the tabular benchmarks usable with `search --benchmark`")
+    for name in COMMAND_MODULES:
+        _command_module(name).add_parser(sub)
     return parser
+
+
+# Commands that live in their own module under nasforge/commands/: each module has
+# ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _command_module(name: str):
+    import importlib
+
+    return importlib.import_module(f"{__package__}.commands.{name}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +257,8 @@ def _run(argv: list[str] | None) -> int:
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     console.on_broken_pipe = _reader_gone
     try:
-        return COMMANDS[args.command](args, console)
+        command = COMMANDS.get(args.command) or _command_module(args.command.replace("-", "_")).run
+        return command(args, console)
     except (NasforgeError, _UsageError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"nasforge {args.command}: error: {message}", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""CLI sub-commands kept in their own modules (see ``cli.COMMAND_MODULES``)."""
