@@ -258,8 +258,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     families = args.families.split(",")
-    for name in families:
-        predictors.REGISTRY.factory(name)
+    if unknown := [n for n in families if n not in predictors.REGISTRY]:
+        parser.error(f"unknown predictor(s) {', '.join(unknown)}; choose from {', '.join(predictors.names())}")
     cache = json.loads(Path(args.proxy_cache).read_text()) if args.proxy_cache else None
 
     def log(msg):
@@ -267,8 +267,11 @@ def main(argv=None) -> int:
 
     loaders = {"nb201": lambda: load_nb201(Path(args.nb201_csv)), "macro": lambda: load_macro(Path(args.macro_json)),
                "mnist1d": load_mnist1d}
+    chosen = args.benchmarks.split(",")
+    if unknown := [n for n in chosen if n not in loaders]:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(loaders)}")
     out, started = {}, time.perf_counter()
-    for name in args.benchmarks.split(","):
+    for name in chosen:
         try:
             table = loaders[name]()
         except (OSError, NasforgeError) as exc:  # a missing table skips its benchmark, with the reason

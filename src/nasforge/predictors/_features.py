@@ -12,18 +12,21 @@ import numpy as np
 from ..core import UserInputError, check_float
 from ._base import Predictor
 from ._registry import REGISTRY, register
+from ._stats import average_ranks, normal_quantile
 
 
 @register("proxy-features")
 class ProxyFeatureModel(Predictor):
-    """Ridge regression on the last ``features`` columns (scaled as every predictor scales
-    them), then the ``residual`` predictor (a registered name, default ``'gp'``) on all
-    columns fitted to what the ridge left; mean = ridge + residual mean, std = the residual
-    model's. ``alpha`` is the ridge penalty on standardised features."""
+    """Ridge regression on the last ``features`` columns, each replaced by Gaussian rank scores
+    among its training values (what predicts is a proxy's ranking, not its scale; values
+    between training values are interpolated, values beyond them clamped), then the
+    ``residual`` predictor (a registered name, default ``'gp'``) on the encoding and those
+    scores, fitted to what the ridge left; mean = ridge + residual mean, std = the residual
+    model's. ``alpha`` is the ridge penalty (the scores are roughly standard normal)."""
 
     name = "proxy-features"
 
-    def __init__(self, features: int = 1, residual: str = "gp", alpha: float = 1.0,
+    def __init__(self, features: int = 1, residual: str = "gp", alpha: float = 0.1,
                  seed: int | np.random.Generator = 0, **residual_options):
         super().__init__(seed, features)
         if self.features < 1:
@@ -41,17 +44,29 @@ class ProxyFeatureModel(Predictor):
         return {**super().config(), "residual": self.residual, "alpha": self.alpha, **self.residual_options}
 
     def _fit(self, x, y, rng):
-        f = x[:, x.shape[1] - self.features:]  # already standardised by the base class
+        split = x.shape[1] - self.features
+        self._knots = [np.unique(col) for col in x[:, split:].T]
+        self._scores = [normal_quantile((average_ranks(k) + 0.5) / len(k)) if len(k) > 1 else np.zeros(1)
+                        for k in self._knots]
+        x = self._ranked(x)
+        f = x[:, split:]
         self.y_mean = float(y.mean())
         gram = f.T @ f + self.alpha * np.eye(self.features)
         self.coef = np.linalg.solve(gram, f.T @ (y - self.y_mean))
-        # the residual model sees scaled columns: its own feature scaling is the identity on them
         self.model = REGISTRY.factory(self.residual)(seed=rng, **self.residual_options)
         self.model.fit(x, y - self._linear(x))
+
+    def _ranked(self, x):
+        """Feature columns as Gaussian rank scores among the training values (interpolated between
+        them, clamped beyond): a proxy's ranking is what predicts, not its scale."""
+        split = x.shape[1] - self.features
+        cols = [np.interp(col, k, s) for col, k, s in zip(x[:, split:].T, self._knots, self._scores)]
+        return np.hstack([x[:, :split], np.column_stack(cols)])
 
     def _linear(self, x):
         return self.y_mean + x[:, x.shape[1] - self.features:] @ self.coef
 
     def _predict(self, x):
+        x = self._ranked(x)
         mean, std = self.model.predict(x)
         return self._linear(x) + mean, std
