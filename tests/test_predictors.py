@@ -156,3 +156,16 @@ def test_feature_columns_are_scaled_not_the_encoding():
     scaled = model._scaled(x)
     np.testing.assert_array_equal(scaled[:, :2], x[:, :2])
     np.testing.assert_allclose(scaled[:, 2], [-np.sqrt(1.5), 0.0, np.sqrt(1.5)], rtol=1e-6)
+
+
+def test_an_op_unseen_in_training_does_not_blow_up_the_mlp():
+    """A one-hot column constant (0) on every training row is scaled by 1, not by ~0: a candidate
+    with that op gets a prediction on the scale of the data. ``constant_scale=0`` is BANANAS's
+    scaling (1e-6), under which the same candidate's ensemble spread explodes."""
+    x, y, _ = synthetic(200, np.random.default_rng(6))
+    seen = x[:, 0] == 0  # option 0 of the first decision never appears in training
+    unseen = x[~seen][:20]
+    mean, std = make("mlp-ensemble").fit(x[seen], y[seen]).predict(unseen)
+    assert np.abs(mean).max() < 5 * np.abs(y).max() and std.max() < np.ptp(y)
+    _, std_bananas = make("mlp-ensemble", constant_scale=0.0).fit(x[seen], y[seen]).predict(unseen)
+    assert std_bananas.min() > 5 * np.ptp(y)

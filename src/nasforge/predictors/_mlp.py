@@ -22,13 +22,20 @@ def check_hidden(owner: str, hidden) -> tuple[int, ...]:
 @register("mlp-ensemble")
 class MLPEnsemble(Predictor):
     """``members`` independent ReLU MLPs trained together (stacked weights) by full-batch
-    Adam on mean squared error of standardised targets; mean and spread over the members."""
+    Adam on mean squared error of standardised targets; mean and spread over the members.
+
+    Inputs are standardised per column on the training rows. A column constant there (an op
+    never tried on some edge) is divided by ``constant_scale`` instead of its zero spread;
+    ``constant_scale=0`` divides by 1e-6 as BANANAS always has, so an architecture with an
+    unseen value gets inputs near 1e6: huge predictions and spread, which Thompson sampling
+    turns into exploration of unseen ops, but which wreck a ranking of held-out architectures.
+    """
 
     name = "mlp-ensemble"
 
     def __init__(self, members: int = 5, hidden: tuple[int, ...] = (32, 32), epochs: int = 150,
-                 learning_rate: float = 0.01, weight_decay: float = 1e-2, seed: int | np.random.Generator = 0,
-                 features: int = 0):
+                 learning_rate: float = 0.01, weight_decay: float = 1e-2, constant_scale: float = 1.0,
+                 seed: int | np.random.Generator = 0, features: int = 0):
         super().__init__(seed, features)
         n = self.name
         self.members = check_int(n, "members", members, 2)
@@ -36,16 +43,16 @@ class MLPEnsemble(Predictor):
         self.epochs = check_int(n, "epochs", epochs, 1)
         self.learning_rate = check_float(n, "learning_rate", learning_rate, 0.0, 10.0, open_low=True)
         self.weight_decay = check_float(n, "weight_decay", weight_decay, 0.0, 10.0)
+        self.constant_scale = check_float(n, "constant_scale", constant_scale, 0.0)
 
     def config(self):
         return {**super().config(), "members": self.members, "hidden": list(self.hidden), "epochs": self.epochs,
-                "learning_rate": self.learning_rate, "weight_decay": self.weight_decay}
+                "learning_rate": self.learning_rate, "weight_decay": self.weight_decay,
+                "constant_scale": self.constant_scale}
 
     def _fit(self, x, y, rng):
-        # a column constant on the training rows keeps its scale: dividing by ~0 would send a candidate
-        # with an unseen value (an op never tried on that edge) to inputs of 1e6 and predictions to infinity
         spread = x.std(0)
-        self.x_mean, self.x_scale = x.mean(0), np.where(spread > 0, spread + 1e-6, 1.0)
+        self.x_mean, self.x_scale = x.mean(0), np.where(spread > 0, spread, self.constant_scale) + 1e-6
         self.y_mean, self.y_scale = y.mean(), y.std() + 1e-12
         x = (x - self.x_mean) / self.x_scale
         t = ((y - self.y_mean) / self.y_scale)[None, :, None]
