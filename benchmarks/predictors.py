@@ -68,10 +68,11 @@ class Table:
     y: np.ndarray  # the score to predict
     truth: str
     features: dict[str, np.ndarray] = field(default_factory=dict)  # name -> one value per architecture
+    notes: list[str] = field(default_factory=list)  # printed under the tables
 
     def subset(self, rows: np.ndarray) -> Table:
         return Table(self.name, [self.keys[i] for i in rows], self.x[rows], self.y[rows], self.truth,
-                     {k: v[rows] for k, v in self.features.items()})
+                     {k: v[rows] for k, v in self.features.items()}, self.notes)
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -145,9 +146,13 @@ def load_mnist1d() -> Table:
     cells = [doc["cells"][k] for k in keys]
     x = np.stack([space.encode(nb201.from_string(c["arch"])) for c in cells]).astype(float)
     y = np.array([np.mean([curve[-1] for curve in c["curves"]]) for c in cells]) * 100.0
+    twice = [c for c in cells if len(c["curves"]) >= 2]
+    first, second = (np.array([c["curves"][r][-1] for c in twice]) for r in (0, 1))
+    ceiling = (f"seed-noise reference: on the {len(twice)} cells trained twice, the second run ranks the first with "
+               f"Kendall {kendall_tau(first, second):.3f}, Spearman {spearman(first, second):.3f}")
     return Table("mnist1d", keys, x, y, "mean final (12-epoch) validation accuracy (MNIST-1D NB201)",
                  {"params": np.array([float(c["params"]) for c in cells]),
-                  "flops": np.array([float(c["flops"]) for c in cells])})
+                  "flops": np.array([float(c["flops"]) for c in cells])}, [ceiling])
 
 
 def add_proxies(table: Table, cache: dict) -> Table | None:
@@ -289,6 +294,8 @@ def main(argv=None) -> int:
             results, references = measure(table, families, sizes, args.seeds, args.test_size, log)
         for metric in ("kendall", "spearman"):
             print(report(table, results, references, sizes, metric) + "\n", flush=True)
+        for note in table.notes:
+            print(f"{table.name}: {note}\n", flush=True)
         out[name] = {"truth": table.truth, "architectures": len(table.y), "results": results,
                      "references": references}
     print(f"{args.seeds} seeds, held-out sets of {args.test_size}; mean ± 95% CI (t); "
