@@ -26,11 +26,14 @@ Tables (ground truth = the score predicted):
 * ``mnist1d``: nasforge's MNIST-1D NB201 table, 4,930 unique cells, mean final validation
   accuracy over runs, params and FLOPs from the table.
 
-``--proxy-cache PATH``: a JSON object ``{arch key: {proxy name: score}}``. Keys are the
+``--proxy-cache PATH``: a JSON object ``{arch key: {proxy name: score}}``, or the JSON-lines cache
+of ``benchmarks/zero_cost_proxies.py`` (``{"key": ..., "scores": {...}}`` per line). Keys are the
 benchmark's own keys (an NB201 arch string ``|op~0|+...`` for ``nb201`` and ``mnist1d`` — it is
 canonicalised for the latter —, or the canonical key of the MNIST-1D table, or the 8-digit key
-of NAS-Bench-Macro). A benchmark uses the cache when it covers at least half its architectures,
-and is then restricted to the architectures it covers.
+of NAS-Bench-Macro). A benchmark uses the cache when it scores at least test size + largest
+training size of its architectures, and is then restricted to those (a partial cache should be
+a random sample of the table). Proxies named like a cost feature (params, flops) are not added
+twice.
 
     nice -n 10 python benchmarks/predictors.py [--seeds 5] [--sizes 10,25,50,100,200,500]
         [--benchmarks nb201,macro,mnist1d] [--families mlp-ensemble,gp,gbt,proxy-features]
@@ -155,9 +158,32 @@ def load_mnist1d() -> Table:
                   "flops": np.array([float(c["flops"]) for c in cells])}, [ceiling])
 
 
-def add_proxies(table: Table, cache: dict) -> Table | None:
-    """The table with one feature column per proxy in ``cache`` (prefixed ``zc:``), restricted
-    to the architectures the cache scores; None when it covers less than half of them."""
+def read_proxy_cache(path: Path) -> dict[str, dict[str, float]]:
+    """``{arch key: {proxy: score}}`` from a JSON object of that shape, or from JSON lines with
+    ``"key"`` and ``"scores"`` (the cache of ``benchmarks/zero_cost_proxies.py``; a later line
+    for the same key replaces an earlier one)."""
+    text = path.read_text()
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and "key" not in doc:
+        return doc
+    out = {}
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line still being written by a running scorer
+            continue
+        out[row["key"]] = row["scores"]
+    return out
+
+
+def add_proxies(table: Table, cache: dict, needed: int) -> Table | None:
+    """The table with one feature column per proxy in ``cache`` (prefixed ``zc:``; proxies named
+    like a cost feature already there are left out), restricted to the architectures the cache
+    scores; None when fewer than ``needed`` are scored. A score of -inf/+inf (e.g. NASWOT of a
+    network that cannot tell inputs apart) becomes the proxy's lowest/highest finite score."""
     from nasforge.spaces import nb201
 
     def own_key(key: str) -> str:
@@ -166,14 +192,18 @@ def add_proxies(table: Table, cache: dict) -> Table | None:
         return key
 
     scores = {own_key(k): v for k, v in cache.items()}
-    names = sorted({p for v in scores.values() for p in v})
+    names = sorted({p for v in scores.values() for p in v} - set(table.features))
     rows = np.array([i for i, k in enumerate(table.keys)
-                     if k in scores and all(np.isfinite(scores[k].get(p, np.nan)) for p in names)], dtype=int)
-    if not names or len(rows) < len(table.keys) / 2:
+                     if k in scores and all(not np.isnan(float(scores[k].get(p, np.nan))) for p in names)], dtype=int)
+    if not names or len(rows) < needed:
         return None
     out = table.subset(rows)
     for p in names:
-        out.features[f"zc:{p}"] = np.array([float(scores[k][p]) for k in out.keys])
+        values = np.array([float(scores[k][p]) for k in out.keys])
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            continue
+        out.features[f"zc:{p}"] = np.clip(values, finite.min(), finite.max())
     return out
 
 
@@ -265,7 +295,7 @@ def main(argv=None) -> int:
     families = args.families.split(",")
     if unknown := [n for n in families if n not in predictors.REGISTRY]:
         parser.error(f"unknown predictor(s) {', '.join(unknown)}; choose from {', '.join(predictors.names())}")
-    cache = json.loads(Path(args.proxy_cache).read_text()) if args.proxy_cache else None
+    cache = read_proxy_cache(Path(args.proxy_cache)) if args.proxy_cache else None
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -283,8 +313,9 @@ def main(argv=None) -> int:
             log(f"{name}: skipped ({type(exc).__name__}: {exc})")
             continue
         if cache is not None:
-            with_zc = add_proxies(table, cache)
-            log(f"{name}: proxy cache " + ("covers too few architectures; run without proxies" if with_zc is None
+            with_zc = add_proxies(table, cache, args.test_size + max(sizes))
+            log(f"{name}: proxy cache " + (f"scores fewer than test size + largest training size architectures; "
+                                           "run without proxies" if with_zc is None
                                            else f"used ({len(with_zc.y)} architectures)"))
             table = with_zc or table
         if len(table.y) < args.test_size + max(sizes):
