@@ -14,6 +14,8 @@ from ._base import Predictor
 from ._registry import REGISTRY, register
 from ._stats import average_ranks, normal_quantile
 
+ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge penalties tried by leave-one-out
+
 
 @register("proxy-features")
 class ProxyFeatureModel(Predictor):
@@ -22,11 +24,13 @@ class ProxyFeatureModel(Predictor):
     between training values are interpolated, values beyond them clamped), then the
     ``residual`` predictor (a registered name, default ``'gp'``) on the encoding and those
     scores, fitted to what the ridge left; mean = ridge + residual mean, std = the residual
-    model's. ``alpha`` is the ridge penalty (the scores are roughly standard normal)."""
+    model's. ``alpha`` is the ridge penalty (the scores are roughly standard normal); by default
+    it is chosen on a grid by leave-one-out error (closed form), so many proxy columns and few
+    training architectures give a strongly shrunk ridge rather than an overfitted one."""
 
     name = "proxy-features"
 
-    def __init__(self, features: int = 1, residual: str = "gp", alpha: float = 0.1,
+    def __init__(self, features: int = 1, residual: str = "gp", alpha: float | None = None,
                  seed: int | np.random.Generator = 0, **residual_options):
         super().__init__(seed, features)
         if self.features < 1:
@@ -37,7 +41,7 @@ class ProxyFeatureModel(Predictor):
                                  f"Got {residual!r} instead.")
         REGISTRY.factory(residual)  # an unknown name fails here, with close matches
         self.residual = residual
-        self.alpha = check_float(self.name, "alpha", alpha, 0.0)
+        self.alpha = None if alpha is None else check_float(self.name, "alpha", alpha, 0.0)
         self.residual_options = residual_options
 
     def config(self):
@@ -51,8 +55,17 @@ class ProxyFeatureModel(Predictor):
         x = self._ranked(x)
         f = x[:, split:]
         self.y_mean = float(y.mean())
-        gram = f.T @ f + self.alpha * np.eye(self.features)
-        self.coef = np.linalg.solve(gram, f.T @ (y - self.y_mean))
+        t = y - self.y_mean
+        alphas = ALPHAS if self.alpha is None else (self.alpha,)
+        best = None
+        for alpha in alphas:
+            inverse = np.linalg.pinv(f.T @ f + alpha * np.eye(self.features))
+            coef = inverse @ f.T @ t
+            hat = np.einsum("ij,jk,ik->i", f, inverse, f)  # leverage of each training architecture
+            loo = float(np.mean(((t - f @ coef) / np.maximum(1.0 - hat, 1e-6)) ** 2))
+            if best is None or loo < best[0]:
+                best = (loo, alpha, coef)
+        _, self.alpha_, self.coef = best
         self.model = REGISTRY.factory(self.residual)(seed=rng, **self.residual_options)
         self.model.fit(x, y - self._linear(x))
 
