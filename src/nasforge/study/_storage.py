@@ -191,11 +191,18 @@ class Storage:
             conn.close()
 
     @classmethod
-    def open(cls, path: str | Path, lock: WriterLock | None = None) -> Storage:
-        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use."""
+    def open(cls, path: str | Path, lock: WriterLock | None = None, *, read_only: bool = False) -> Storage:
+        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use.
+
+        With ``read_only``, SQLite opens the file read-only: a reader (a report, a dashboard following
+        a running search) can never write it nor take its writer lock, and, the file being in WAL mode,
+        never blocks the writer; it sees each trial once the writer commits it."""
         path = Path(path)
         _check_file(path)
-        read_only, mode = _not_writable(path)
+        reason, mode = _not_writable(path)
+        if read_only and reason is None:
+            reason, mode = "it was opened read-only", "ro"
+        read_only = reason
         try:
             try:
                 conn, check, tables = cls._read_header(path, mode)
@@ -327,12 +334,14 @@ class Storage:
             error=row["error"], started_at=row["started_at"], finished_at=row["finished_at"],
             duration_s=row["duration_s"])
 
-    def trials(self, statuses: tuple[str, ...] | None = None) -> list[TrialRecord]:
-        sql = "SELECT * FROM trials"
-        args: tuple = ()
+    def trials(self, statuses: tuple[str, ...] | None = None, after_id: int = 0) -> list[TrialRecord]:
+        """The stored trials in id order; only those with an id above ``after_id`` (a reader following a
+        running study reads only what is new)."""
+        sql = "SELECT * FROM trials WHERE id > ?"
+        args: tuple = (after_id,)
         if statuses:
-            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
-            args = tuple(statuses)
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += tuple(statuses)
         return [self._record(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     def trial(self, trial_id: int) -> TrialRecord:
