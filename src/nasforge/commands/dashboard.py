@@ -39,6 +39,7 @@ def run(args, console) -> int:
         console.print(f"Warning: the study {args.study!r} cannot be read yet; the page says why and "
                       "retries.", markup=False)
     console.print(f"Dashboard of {args.study} at {url_of(server)} (Ctrl-C to stop)", markup=False)
+    console.file.flush()  # the address must show now, not when the server stops
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

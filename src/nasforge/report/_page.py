@@ -29,8 +29,9 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222
 header{background:#24292f;color:#fff;padding:12px 24px}header h1{font-size:20px;margin:0}
 header .sub{color:#ccc;font-size:13px}main{padding:8px 24px 40px}
 section{background:#fff;border:1px solid #ddd;border-radius:6px;margin:14px 0;padding:10px 16px}
-h2{font-size:17px;margin:4px 0 10px}.grid{display:flex;flex-wrap:wrap;gap:14px}
+h2{font-size:17px;margin:4px 0 10px}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px;align-items:start}
 figure{margin:0}figcaption{font-size:12px;color:#555;max-width:600px}
+svg.plot{width:100%;height:auto;max-width:600px}td.l{overflow-wrap:anywhere;max-width:520px}
 table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}
 td.l,th.l{text-align:left}th{background:#f3f3f3}.tick{font-size:10px;fill:#444}.label{font-size:12px;fill:#222}
 .legend{font-size:11px;fill:#222}pre{background:#f6f8fa;padding:8px;font-size:12px;overflow:auto;max-height:400px}

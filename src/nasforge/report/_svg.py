@@ -15,7 +15,7 @@ import numpy as np
 from ._figures import Plot
 
 W, H = 600, 340
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 12, 46
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 26, 46
 
 
 def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
@@ -35,7 +35,10 @@ def log_ticks(low: float, high: float) -> list[float]:
     """Powers of ten in [low, high] (with 2× and 5× when the range spans fewer than two decades)."""
     lo, hi = math.floor(math.log10(low)), math.ceil(math.log10(high))
     mults = (1, 2, 5) if hi - lo <= 2 else (1,)
-    return [m * 10.0 ** e for e in range(lo, hi + 1) for m in mults if low <= m * 10.0 ** e <= high]
+    ticks = [m * 10.0 ** e for e in range(lo, hi + 1) for m in mults if low <= m * 10.0 ** e <= high]
+    if len(ticks) < 3:  # less than a decade: round values spaced evenly, placed on the log scale
+        ticks = [t for t in nice_ticks(low, high, 5) if t > 0]
+    return ticks
 
 
 def fmt(value: float) -> str:
@@ -67,11 +70,13 @@ class _Scale:
 def render(plot: Plot) -> str:
     """The SVG element of ``plot`` (an empty-state message when there is nothing to draw)."""
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
-            f'role="img" aria-label="{escape(plot.title)}" class="plot">')
+            f'role="img" aria-label="{escape(plot.title)}" class="plot" preserveAspectRatio="xMinYMin meet">')
     if plot.empty:
         return head + f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle" fill="#666">nothing to draw yet</text></svg>'
     if plot.bars:
-        return head + _bars(plot) + "</svg>"
+        height = TOP + 22 * len(plot.bars) + BOTTOM  # as tall as its bars need
+        return head.replace(f"0 0 {W} {H}", f"0 0 {W} {height}").replace(f'height="{H}"', f'height="{height}"') + \
+            _bars(plot, height) + "</svg>"
     xs = [v for s in plot.series for v in s.x]
     ys = [v for s in plot.series for v in s.y]
     sx = _Scale(xs, LEFT, W - RIGHT, plot.xlog)
@@ -123,17 +128,17 @@ def _series(s, sx: _Scale, sy: _Scale) -> str:
 
 def _legend(plot: Plot) -> str:
     labelled = [s for s in plot.series if s.label and len(s.x)]
-    out, x = [], LEFT + 8
-    for s in labelled:
-        out.append(f'<rect x="{x}" y="{TOP + 6}" width="10" height="10" fill="{s.color}"/>'
-                   f'<text x="{x + 14}" y="{TOP + 15}" class="legend">{escape(s.label)}</text>')
+    out, x = [], LEFT
+    for s in labelled:  # above the axes, so it never hides a point
+        out.append(f'<rect x="{x}" y="{TOP - 18}" width="10" height="10" fill="{s.color}"/>'
+                   f'<text x="{x + 14}" y="{TOP - 9}" class="legend">{escape(s.label)}</text>')
         x += 24 + 7 * len(s.label)
     return "".join(out)
 
 
-def _bars(plot: Plot) -> str:
+def _bars(plot: Plot, height: int) -> str:
     bars = plot.bars or []
-    row = min(24.0, (H - TOP - BOTTOM) / max(len(bars), 1))
+    row = 22.0
     width = max(len(name) for name, _ in bars)
     left = min(8 + 7 * width, W // 2)
     peak = max((v for _, v in bars), default=0.0) or 1.0
@@ -147,6 +152,6 @@ def _bars(plot: Plot) -> str:
                    f"<title>{escape(name)}: {value:.4f}</title></rect>"
                    f'<text x="{left + max(value, 0) * scale + 4:.1f}" y="{y + row * 0.65:.1f}" class="tick">'
                    f"{value:.3f}</text>")
-    out.append(f'<text x="{(left + W - RIGHT) / 2}" y="{H - 8}" text-anchor="middle" class="label">'
+    out.append(f'<text x="{(left + W - RIGHT) / 2}" y="{height - 8}" text-anchor="middle" class="label">'
                f'{escape(plot.xlabel)}</text>')
     return "".join(out)
