@@ -33,12 +33,9 @@ def pareto_front_2d(gain: np.ndarray, cost: np.ndarray) -> np.ndarray:
     (lower is better), cheapest first; NaN points never belong to it. Of exact ties, the first is kept."""
     ok = np.flatnonzero(np.isfinite(gain) & np.isfinite(cost))
     order = ok[np.lexsort((ok, -gain[ok], cost[ok]))]  # cheapest first; at equal cost the best gain first
-    front, best = [], -math.inf
-    for i in order:
-        if gain[i] > best:
-            front.append(int(i))
-            best = gain[i]
-    return np.array(front, dtype=np.int64)
+    g = gain[order]
+    before = np.concatenate([[-np.inf], np.maximum.accumulate(g)[:-1]]) if len(g) else g
+    return order[g > before].astype(np.int64)  # better than every cheaper (or equally cheap, earlier) point
 
 
 def best_so_far(values: np.ndarray) -> np.ndarray:
@@ -85,15 +82,20 @@ def _value_key(value) -> str:
 def _levels(values: list) -> tuple[np.ndarray, list[str]]:
     """Each value's group and the group labels: decile bins for many numbers, else one group per value."""
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    distinct = sorted(set(values), key=_value_key) if not numeric else sorted(set(values))
-    if numeric and len(distinct) > IMPORTANCE_BINS:
+    if numeric and len(set(values)) > IMPORTANCE_BINS:
         x = np.asarray(values, dtype=float)
         edges = np.unique(np.quantile(x, np.linspace(0, 1, IMPORTANCE_BINS + 1)))
         groups = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
         labels = [f"{edges[i]:.4g}–{edges[i + 1]:.4g}" for i in range(len(edges) - 1)]
         return groups, labels
-    index = {_value_key(v): i for i, v in enumerate(distinct)}
-    return np.array([index[_value_key(v)] for v in values]), [_value_key(v) for v in distinct]
+    if numeric:
+        distinct, groups = np.unique(np.asarray(values, dtype=float), return_inverse=True)
+        labels = {_value_key(v): v for v in values}  # the values as written (3, not 3.0)
+        by_number = {float(v): k for k, v in labels.items()}
+        return groups, [by_number[float(d)] for d in distinct]
+    keys = np.array([_value_key(v) for v in values], dtype=object)
+    distinct, groups = np.unique(keys, return_inverse=True)
+    return groups, [str(d) for d in distinct]
 
 
 def decision_importance(decisions: list[dict], y: np.ndarray) -> list[Importance]:

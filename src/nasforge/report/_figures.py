@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _analysis as an
-from ._view import COSTS, StudyView
+from ._view import COSTS, PRUNED_CURVES, TOP_CURVES, StudyView
 
 BLUE, ORANGE, GREY, RED, GREEN = "#1f77b4", "#ff7f0e", "#b0b0b0", "#d62728", "#2ca02c"
 CURVE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b"]
-TOP_CURVES = 5
-PRUNED_CURVES = 10
 
 
 @dataclass

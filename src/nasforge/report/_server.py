@@ -85,12 +85,15 @@ class Dashboard:
         archs = None
         try:
             while not self._stop.is_set():
+                started = time.perf_counter()
                 if follower.refresh():
                     if follower.view is not None and (archs is None or archs.spec != follower.view.spec):
                         archs = Architectures(follower.view.spec)
                     self._render(follower, archs)
                 self._ready.set()
-                self._stop.wait(self.interval)
+                # a big study that changes all the time would keep a core busy re-rendering: rest at
+                # least twice as long as the last refresh took, so following costs at most a third of a core
+                self._stop.wait(max(self.interval, 2 * (time.perf_counter() - started)))
         finally:
             follower.close()
 

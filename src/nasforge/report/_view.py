@@ -9,6 +9,7 @@ follow a search of 50,000 trials that another process is writing.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from ..study import Storage, TrialRecord
 
 # the cost metrics trials record; each gets a trade-off picture when a study has it
 COSTS = {"params": "parameters", "latency_ms": "latency (ms)", "flops": "FLOPs"}
+TOP_CURVES = 5  # learning curves drawn: of the best trials,
+PRUNED_CURVES = 10  # and of the latest pruned ones
 
 
 @dataclass
@@ -53,12 +56,17 @@ class StudyView:
         return self.spec.get("benchmark") is not None
 
     def metric(self, name: str) -> np.ndarray:
-        out = np.full(len(self.records), np.nan)
-        for i, t in enumerate(self.records):
-            value = t.metrics.get(name)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                out[i] = value
-        return out
+        """One recorded metric of every trial (NaN where a trial lacks it); computed once per view."""
+        if "_metrics" not in self.__dict__:  # every metric in one pass over the trials
+            columns: dict[str, np.ndarray] = {}
+            for i, t in enumerate(self.records):
+                for key, value in t.metrics.items():
+                    if isinstance(value, (int, float)) and math.isfinite(value):
+                        if key not in columns:
+                            columns[key] = np.full(len(self.records), np.nan)
+                        columns[key][i] = value
+            self._metrics = columns
+        return self._metrics.get(name, np.full(len(self.records), np.nan))
 
     def counts(self) -> dict[str, int]:
         return {str(s): int(np.sum(self.status == s)) for s in TrialStatus}
@@ -104,6 +112,7 @@ class Follower:
         self.meta: dict[str, Any] = {}
         self.problem: str | None = None
         self.version = 0  # grows whenever what is shown changes
+        self._curves: set[int] = set()  # trials read with their curve
         self.view: StudyView | None = None
 
     def refresh(self) -> bool:
@@ -129,7 +138,7 @@ class Follower:
     def _forget(self) -> None:
         if self.storage is not None:
             self.storage.close()
-        self.storage, self.records, self.meta = None, {}, {}
+        self.storage, self.records, self.meta, self._curves = None, {}, {}, set()
 
     def _read(self) -> bool:
         first = self.storage is None
@@ -142,13 +151,26 @@ class Follower:
             raise _not_a_search(self.path)
         unfinished = [i for i, t in self.records.items() if t.status == TrialStatus.RUNNING]
         last = max(self.records, default=0)
-        new = storage.trials(after_id=last)
+        new = storage.trials(after_id=last, curves=False)
         updated = [t for t in map(storage.trial, unfinished) if t.status != TrialStatus.RUNNING]
         changed = first or bool(new) or bool(updated) or _meta_changed(self.meta, meta)
         for t in (*updated, *new):
             self.records[t.id] = t
+            self._curves.discard(t.id)
+        for trial_id in self._shown_curves() - self._curves:  # the few curves a view draws
+            self.records[trial_id] = storage.trial(trial_id)
+            self._curves.add(trial_id)
         self.meta = meta
         return changed
+
+    def _shown_curves(self) -> set[int]:
+        """Trials whose learning curves are drawn: the best (as StudyView.best_rows orders them) and the
+        latest pruned."""
+        ok = [t for t in self.records.values() if t.status == TrialStatus.OK and t.objective is not None
+              and math.isfinite(t.objective)]
+        best = heapq.nlargest(TOP_CURVES, ok, key=lambda t: (t.objective, -t.id))
+        pruned = [i for i, t in self.records.items() if t.status == TrialStatus.PRUNED][-PRUNED_CURVES:]
+        return {t.id for t in best} | set(pruned)
 
     def close(self) -> None:
         self._forget()

@@ -326,23 +326,27 @@ class Storage:
         with self._writing("mark interrupted trials"):
             return self.conn.execute(sql, args).rowcount
 
-    def _record(self, row: sqlite3.Row) -> TrialRecord:
+    def _record(self, row: sqlite3.Row, curve: bool = True) -> TrialRecord:
         return TrialRecord(
             id=row["id"], number=row["number"], status=TrialStatus(row["status"]), arch=Arch.from_json(row["arch"]),
             fidelity=json.loads(row["fidelity"]), seed=row["seed"], request_meta=json.loads(row["request_meta"]),
-            metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]), objective=row["objective"],
+            metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]) if curve else [],
+            objective=row["objective"],
             error=row["error"], started_at=row["started_at"], finished_at=row["finished_at"],
             duration_s=row["duration_s"])
 
-    def trials(self, statuses: tuple[str, ...] | None = None, after_id: int = 0) -> list[TrialRecord]:
+    def trials(self, statuses: tuple[str, ...] | None = None, after_id: int = 0,
+               curves: bool = True) -> list[TrialRecord]:
         """The stored trials in id order; only those with an id above ``after_id`` (a reader following a
-        running study reads only what is new)."""
+        running study reads only what is new); without ``curves``, each trial's curve is left empty
+        (it is most of a trial's size: a reader of 50,000 trials reads the few curves it shows with
+        :meth:`trial`)."""
         sql = "SELECT * FROM trials WHERE id > ?"
         args: tuple = (after_id,)
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             args += tuple(statuses)
-        return [self._record(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+        return [self._record(r, curves) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     def trial(self, trial_id: int) -> TrialRecord:
         row = self.conn.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
