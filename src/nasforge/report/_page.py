@@ -52,7 +52,7 @@ class Architectures:
         self.spec = spec
         self._space = None
         self._problem: str | None = None
-        self._drawings: dict[str, str] = {}
+        self._drawings: dict[str, bytes | str] = {}
 
     def space(self):
         if self._space is None and self._problem is None:
@@ -74,24 +74,30 @@ class Architectures:
         return json.dumps(dict(arch.to_dict()["decisions"]), separators=(",", ":"))
 
     def drawing(self, arch) -> str:
-        """An <img> of ``arch`` (SVG as a data URI, so drawings never clash inside the page), or a note."""
+        """An <img> of ``arch`` (a PNG data URI, so the page stays one file), or a note saying why not."""
+        png = self.png(arch)
+        if isinstance(png, str):
+            return f'<p class="note">{escape(png)}</p>'
+        return f'<img alt="architecture drawing" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+    def png(self, arch) -> bytes | str:
+        """The drawing of ``arch`` as PNG bytes (made once), or the reason there is none."""
         key = arch.to_json()
         if key not in self._drawings:
             self._drawings[key] = self._draw(arch)
         return self._drawings[key]
 
-    def _draw(self, arch) -> str:
+    def _draw(self, arch) -> bytes | str:
         space = self.space()
         if space is None:
-            return f'<p class="note">{escape(self._problem or "no space")}</p>'
+            return self._problem or "no space"
         try:
             from ..draw import draw
 
             with tempfile.TemporaryDirectory() as tmp:
-                svg = draw(arch, space, Path(tmp) / "arch.svg").read_bytes()
+                return draw(arch, space, Path(tmp) / "arch.png").read_bytes()
         except Exception as exc:  # noqa: BLE001 - e.g. matplotlib missing: say so in place of the picture
-            return f'<p class="note">no drawing: {escape(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}</p>'
-        return f'<img alt="architecture drawing" src="data:image/svg+xml;base64,{base64.b64encode(svg).decode()}">'
+            return f"no drawing: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
 
 def _num(value, digits: int = 4) -> str:

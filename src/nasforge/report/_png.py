@@ -35,7 +35,8 @@ def save_png(plot: Plot, out: str | Path, dpi: int = 110) -> Path:
     ax.tick_params(labelsize=8)
     if plot.note:
         fig.text(0.01, 0.01, plot.note[:150], fontsize=6, color="#555")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    left = 0.12 if not plot.bars else min(0.45, 0.05 + 0.012 * max(len(n) for n, _ in plot.bars))
+    fig.subplots_adjust(left=left, right=0.97, top=0.92, bottom=0.16)  # fixed margins: tight_layout costs a draw
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)

@@ -18,7 +18,7 @@ def write_report(study: str | Path, out: str | Path, log: Callable[[str], None] 
     """Read ``study`` read-only and write ``out/index.html`` and ``out/*.png``; returns the HTML path.
 
     The page needs no network: pictures are inline SVG (architecture drawings,
-    SVG data URIs). The PNGs are the same pictures drawn by matplotlib, for
+    PNG data URIs). The PNGs are the same pictures drawn by matplotlib, for
     slides and papers.
     """
     require("matplotlib", "plot")  # before any work: the PNGs and the drawings need it
@@ -42,15 +42,11 @@ def write_report(study: str | Path, out: str | Path, log: Callable[[str], None] 
 
 
 def _draw_best(view: StudyView, archs: Architectures, out: Path, log: Callable[[str], None]) -> None:
-    """PNG drawings of the best architectures (a space that cannot be drawn is noted, not fatal)."""
-    space = archs.space()
-    if space is None:
-        return
-    from ..draw import draw
-
+    """PNG files of the best architectures, the drawings the page shows (one that cannot be drawn is noted)."""
     for row in view.best_rows(TOP_DRAWINGS):
         t = view.records[row]
-        try:
-            draw(t.arch, space, out / f"arch-trial-{t.id}.png")
-        except Exception as exc:  # noqa: BLE001 - the HTML page already says why in place of the drawing
-            log(f"could not draw trial {t.id}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        png = archs.png(t.arch)
+        if isinstance(png, bytes):
+            (out / f"arch-trial-{t.id}.png").write_bytes(png)
+        else:
+            log(f"could not draw trial {t.id}: {png}")
