@@ -31,7 +31,7 @@ header .sub{color:#ccc;font-size:13px}main{padding:8px 24px 40px}
 section{background:#fff;border:1px solid #ddd;border-radius:6px;margin:14px 0;padding:10px 16px}
 h2{font-size:17px;margin:4px 0 10px}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px;align-items:start}
 figure{margin:0}figcaption{font-size:12px;color:#555;max-width:600px}
-svg.plot{width:100%;height:auto;max-width:600px}td.l{overflow-wrap:anywhere;max-width:520px}
+svg.plot{width:100%;height:auto;max-width:600px}td.arch{overflow-wrap:anywhere;max-width:520px}
 table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}
 td.l,th.l{text-align:left}th{background:#f3f3f3}.tick{font-size:10px;fill:#444}.label{font-size:12px;fill:#222}
 .legend{font-size:11px;fill:#222}pre{background:#f6f8fa;padding:8px;font-size:12px;overflow:auto;max-height:400px}
@@ -148,7 +148,7 @@ def top_table(view: StudyView, archs: Architectures) -> str:
         costs = "".join(f"<td>{_num(t.metrics.get(c), 3)}</td>" for c in COSTS)
         body.append(f'<tr data-trial="{t.id}"><td>{rank}</td><td>{t.id}</td><td>{_num(t.objective)}</td>'
                     f'<td>{_num(t.metrics.get("val_accuracy"))}</td>{costs}<td>{t.fidelity.get("epochs", "–")}</td>'
-                    f'<td>{_num(t.duration_s, 1)}</td><td class="l">{escape(archs.describe(t.arch))}</td></tr>')
+                    f'<td>{_num(t.duration_s, 1)}</td><td class="l arch">{escape(archs.describe(t.arch))}</td></tr>')
     if not body:
         return '<section id="top"><h2>Best trials</h2><p class="note">No successful trial yet.</p></section>'
     return (f'<section id="top"><h2>Best trials</h2><table><tr>{head}</tr>{"".join(body)}</table>'
