@@ -299,3 +299,17 @@ def test_the_dashboard_of_a_bad_path_is_a_clear_page(tmp_path, serve):
 def test_dashboard_options_are_checked(tmp_path):
     result = run_cli("dashboard", "--study", tmp_path / "s.db", "--port", "70000")
     assert result.returncode == 2 and "port number" in result.stderr
+
+
+def test_a_study_without_trials_or_without_successes_still_has_a_page(tmp_path):
+    pytest.importorskip("matplotlib")
+    make_study(tmp_path / "empty.db", n=0).close()
+    out = write_report(tmp_path / "empty.db", tmp_path / "empty")
+    assert '<span data-key="trials">0</span>' in out.read_text() and "No successful trial yet" in out.read_text()
+    storage = make_study(tmp_path / "failed.db", n=0)
+    for seed in range(3):
+        add_trial(storage, spaces.get("nb201").sample(np.random.default_rng(seed)), TrialStatus.FAILED,
+                  error="ValueError: no")
+    storage.close()
+    html = write_report(tmp_path / "failed.db", tmp_path / "failed").read_text()
+    assert "<td>3</td><td class=\"l\">failed: ValueError: no</td>" in html and "nothing to draw yet" in html
