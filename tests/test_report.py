@@ -15,7 +15,7 @@ import pytest
 from conftest import EXAMPLES, run_cli
 
 from nasforge import spaces
-from nasforge.core import Arch, StudyError, TrialStatus
+from nasforge.core import StudyError, TrialStatus
 from nasforge.report import (Dashboard, Follower, decision_importance, load, make_server, pareto_front_2d, url_of,
                              write_report)
 from nasforge.report import _analysis as an

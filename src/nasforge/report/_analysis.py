@@ -7,7 +7,6 @@ each is cheap at 50,000 trials and testable without drawing anything.
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass
 

@@ -29,14 +29,16 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;color:#222
 header{background:#24292f;color:#fff;padding:12px 24px}header h1{font-size:20px;margin:0}
 header .sub{color:#ccc;font-size:13px}main{padding:8px 24px 40px}
 section{background:#fff;border:1px solid #ddd;border-radius:6px;margin:14px 0;padding:10px 16px}
-h2{font-size:17px;margin:4px 0 10px}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px;align-items:start}
+h2{font-size:17px;margin:4px 0 10px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:14px;align-items:start}
 figure{margin:0}figcaption{font-size:12px;color:#555;max-width:600px}
 svg.plot{width:100%;height:auto;max-width:600px}td.arch{overflow-wrap:anywhere;max-width:520px}
 table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}
 td.l,th.l{text-align:left}th{background:#f3f3f3}.tick{font-size:10px;fill:#444}.label{font-size:12px;fill:#222}
 .legend{font-size:11px;fill:#222}pre{background:#f6f8fa;padding:8px;font-size:12px;overflow:auto;max-height:400px}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:14px;margin:0}dt{color:#555}
-dd{margin:0}.note{font-size:13px;color:#555}.problem{color:#b00;font-size:16px}.arch img{max-width:100%;border:1px solid #eee}
+dd{margin:0}.note{font-size:13px;color:#555}.problem{color:#b00;font-size:16px}
+.arch img{max-width:100%;border:1px solid #eee}
 """
 
 
@@ -127,7 +129,8 @@ def summary(view: StudyView) -> str:
     elapsed = view.meta.get("elapsed_s")
     clock = "simulated training seconds" if view.simulated_time else "wall-clock seconds"
     rows = [("study", escape(view.path)), ("space", escape(str(spec.get("space")))),
-            ("data", escape(str(spec.get("benchmark") and f"tabular benchmark {spec['benchmark']}" or spec.get("dataset")))),
+            ("data", escape(f"tabular benchmark {spec['benchmark']}" if spec.get("benchmark") else
+                            str(spec.get("dataset")))),
             ("strategy", escape(str(spec.get("strategy")))),
             ("trials", f'<span data-key="trials">{len(view.records)}</span> (' + ", ".join(
                 f'<span data-key="{s}">{n}</span> {s}' for s, n in counts.items() if n) + ")"),
@@ -152,7 +155,8 @@ def top_table(view: StudyView, archs: Architectures) -> str:
     if not body:
         return '<section id="top"><h2>Best trials</h2><p class="note">No successful trial yet.</p></section>'
     return (f'<section id="top"><h2>Best trials</h2><table><tr>{head}</tr>{"".join(body)}</table>'
-            '<p class="note">Ordered as <code>nasforge show</code> orders them: objective, then trial id.</p></section>')
+            '<p class="note">Ordered as <code>nasforge show</code> orders them: objective, then trial id.</p>'
+            "</section>")
 
 
 def importance_section(view: StudyView) -> str:
