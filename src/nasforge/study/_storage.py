@@ -191,11 +191,18 @@ class Storage:
             conn.close()
 
     @classmethod
-    def open(cls, path: str | Path, lock: WriterLock | None = None) -> Storage:
-        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use."""
+    def open(cls, path: str | Path, lock: WriterLock | None = None, *, read_only: bool = False) -> Storage:
+        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use.
+
+        With ``read_only``, SQLite opens the file read-only: a reader (a report, a dashboard following
+        a running search) can never write it nor take its writer lock, and, the file being in WAL mode,
+        never blocks the writer; it sees each trial once the writer commits it."""
         path = Path(path)
         _check_file(path)
-        read_only, mode = _not_writable(path)
+        reason, mode = _not_writable(path)
+        if read_only and reason is None:
+            reason, mode = "it was opened read-only", "ro"
+        read_only = reason
         try:
             try:
                 conn, check, tables = cls._read_header(path, mode)
@@ -319,21 +326,27 @@ class Storage:
         with self._writing("mark interrupted trials"):
             return self.conn.execute(sql, args).rowcount
 
-    def _record(self, row: sqlite3.Row) -> TrialRecord:
+    def _record(self, row: sqlite3.Row, curve: bool = True) -> TrialRecord:
         return TrialRecord(
             id=row["id"], number=row["number"], status=TrialStatus(row["status"]), arch=Arch.from_json(row["arch"]),
             fidelity=json.loads(row["fidelity"]), seed=row["seed"], request_meta=json.loads(row["request_meta"]),
-            metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]), objective=row["objective"],
+            metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]) if curve else [],
+            objective=row["objective"],
             error=row["error"], started_at=row["started_at"], finished_at=row["finished_at"],
             duration_s=row["duration_s"])
 
-    def trials(self, statuses: tuple[str, ...] | None = None) -> list[TrialRecord]:
-        sql = "SELECT * FROM trials"
-        args: tuple = ()
+    def trials(self, statuses: tuple[str, ...] | None = None, after_id: int = 0,
+               curves: bool = True) -> list[TrialRecord]:
+        """The stored trials in id order; only those with an id above ``after_id`` (a reader following a
+        running study reads only what is new); without ``curves``, each trial's curve is left empty
+        (it is most of a trial's size: a reader of 50,000 trials reads the few curves it shows with
+        :meth:`trial`)."""
+        sql = "SELECT * FROM trials WHERE id > ?"
+        args: tuple = (after_id,)
         if statuses:
-            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
-            args = tuple(statuses)
-        return [self._record(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += tuple(statuses)
+        return [self._record(r, curves) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     def trial(self, trial_id: int) -> TrialRecord:
         row = self.conn.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
