@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -194,7 +196,10 @@ def search(study: str | Path, trials: int | None = None, time_budget: float | No
     if resolved is None and not Path(study).exists():
         resolved = SearchSpec()
     s = open_study(study, resolved)
-    s.optimize(n_trials=trials, time_budget=time_budget, reporter=reporter)
+    # workers (define-by-run spaces run there) build their own estimator from the stored spec,
+    # as `nasforge search` does: the estimator itself holds the data set and may not pickle
+    factory = functools.partial(estimator_from_spec, s.storage.meta()["spec"])
+    s.optimize(n_trials=trials, time_budget=time_budget, reporter=reporter, estimator_factory=factory)
     return s
 
 
