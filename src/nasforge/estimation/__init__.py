@@ -13,6 +13,8 @@ from ._estimator import TrainingEstimator
 from ._final import save_final_model, train_final
 from ._hardware import (LatencyStats, MeasureConfig, measure_costs, measure_energy, measure_latency,
                         model_size_bytes, peak_memory_bytes)
+from ._latency_lut import (FeaturePredictor, LatencyModel, LatencyTable, LutPredictor, network_features,
+                           prediction_errors, profile_latency, units)
 from ._loop import evaluate_model
 from ._metrics import count_flops, count_params, measure_latency_ms
 from ._trainer import subset_indices, train_model
@@ -22,4 +24,5 @@ __all__ = ["AUGMENTATIONS", "TrainConfig", "TrainingEstimator",
            "count_flops", "count_params", "evaluate_model", "measure_latency_ms", "resolve_device",
            "save_final_model", "subset_indices", "train_final", "train_model", "TrainingRun", "decay_lr",
            "stable_lr", "LatencyStats", "MeasureConfig", "measure_costs", "measure_energy", "measure_latency",
-           "model_size_bytes", "peak_memory_bytes"]
+           "model_size_bytes", "peak_memory_bytes", "FeaturePredictor", "LatencyModel", "LatencyTable",
+           "LutPredictor", "network_features", "prediction_errors", "profile_latency", "units"]

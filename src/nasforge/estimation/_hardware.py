@@ -103,10 +103,12 @@ def _onnx_runner(model: nn.Module, x: torch.Tensor, threads: int) -> Callable[[]
 
 def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str = "torch", batch_size: int = 1,
                     threads: int = 1, resolution: int | None = None, repeats: int = 30,
-                    warmup: int = 5) -> LatencyStats:
+                    warmup: int = 5, example: torch.Tensor | None = None) -> LatencyStats:
     """CPU latency of one forward pass of a ``batch_size`` batch on ``threads`` threads, with PyTorch eager
     (``runtime="torch"``) or onnxruntime (``"onnxruntime"``, the ``onnx`` extra); ``resolution`` overrides
-    the input's spatial size. ``warmup`` untimed runs, then ``repeats`` timed ones."""
+    the input's spatial size. ``warmup`` untimed runs, then ``repeats`` timed ones. The input is
+    Gaussian noise unless ``example`` (one sample, batch axis included) is given: some kernels' speed
+    depends on the data (max pooling of ReLU outputs is slower than of noise)."""
     check_choice(None, "runtime", runtime, RUNTIMES, kind="measurement option")
     check_int(None, "batch_size", batch_size, low=1, kind="measurement option")
     check_int(None, "threads", threads, low=1, kind="measurement option")
@@ -114,7 +116,11 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str =
     check_int(None, "warmup", warmup, low=0, kind="measurement option")
     shape = with_resolution(input_shape, resolution)
     cpu_model = copy.deepcopy(model).cpu().eval()
-    x = torch.randn(batch_size, *shape, generator=torch.Generator().manual_seed(0))
+    if example is not None:
+        x = example.detach().cpu().expand(batch_size, *example.shape[1:]).clone()
+        shape = tuple(x.shape[1:])
+    else:
+        x = torch.randn(batch_size, *shape, generator=torch.Generator().manual_seed(0))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
