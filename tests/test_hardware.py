@@ -240,3 +240,57 @@ def test_dead_edges_option_is_checked_and_reported():
     assert spaces.get("nb201", dead_edges="keep").config()["dead_edges"] == "keep"
     with pytest.raises(UserInputError, match="dead_edges"):
         spaces.get("nb201", dead_edges="drop")
+
+
+# -- compound scaling ----------------------------------------------------------------------------------------------
+
+def test_efficientnet_coefficients_double_the_cost_per_phi():
+    from nasforge.estimation import Scaling, grid_coefficients
+
+    s = Scaling.compound(1.0)
+    assert (s.depth, s.width, s.resolution) == (1.2, 1.1, 1.15)
+    assert (1.2, 1.1, 1.15) in grid_coefficients()
+    assert all(abs(a * b * b * g * g - 2) <= 0.2 for a, b, g in grid_coefficients())
+
+
+def test_fit_phi_takes_the_largest_phi_under_the_target():
+    from nasforge.estimation._scaling import fit_phi
+
+    def cost(s):
+        return s.depth * s.width ** 2 * s.resolution ** 2  # 1.92 ** phi
+    phi, c = fit_phi(cost, 4.0)
+    assert phi == 2.0 and c == pytest.approx(1.92 ** 2, rel=1e-3)  # 1.92 ** 2.25 > 4
+    with pytest.raises(UserInputError, match="no compound scaling"):
+        fit_phi(cost, 1e-6)
+
+
+def test_scaled_networks_grow_and_keep_their_input():
+    from nasforge.estimation import Scaling, build_scaled, count_flops
+    from nasforge.estimation._scaling import Resized, scale_depth
+
+    space = spaces.get("macro-cnn")
+    arch = space.sample(np.random.default_rng(0)).replace(**{"s0.blocks": 1, "s1.blocks": 3})
+    deeper = scale_depth(space, arch, 2.0)
+    assert deeper["s0.blocks"] == 2 and deeper["s1.blocks"] == 3  # capped at the space's largest choice
+    small, big = Scaling(), Scaling.compound(1.0)
+    model = build_scaled(space, arch, big, (1, 16, 16), 10)
+    assert isinstance(model, Resized) and model.size == (18, 18)
+    assert model(torch.randn(2, 1, 16, 16)).shape == (2, 10)
+    assert count_flops(model, (1, 16, 16)) > 1.5 * count_flops(build_scaled(space, arch, small, (1, 16, 16), 10),
+                                                               (1, 16, 16))
+
+
+def test_scale_command_trains_and_exports(tmp_path):
+    import nasforge
+    from nasforge.cli import main
+
+    study = tmp_path / "s.db"
+    nasforge.search(study, trials=1, space="macro-cnn", dataset="digits", strategy="random", epochs=1,
+                    space_options={"num_stages": 1}, train_options={"batch_size": 64})
+    out = tmp_path / "scaled"
+    assert main(["scale", "--study", str(study), "--target-flops", "2e5", "--epochs", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cost"] <= 2e5 and summary["flops"] == summary["cost"]
+    assert 0 <= summary["test_accuracy"] <= 1
+    loaded = torch.jit.load(str(out / "model.ts"))
+    assert loaded(torch.randn(3, 1, 8, 8)).shape == (3, 10)

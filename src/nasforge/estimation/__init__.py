@@ -16,6 +16,7 @@ from ._hardware import (LatencyStats, MeasureConfig, measure_costs, measure_ener
 from ._latency_lut import (FeaturePredictor, LatencyModel, LatencyTable, LutPredictor, network_features,
                            prediction_errors, profile_latency, units)
 from ._loop import evaluate_model
+from ._scaling import Scaling, build_scaled, compound_scale, grid_coefficients, train_scaled
 from ._metrics import count_flops, count_params, measure_latency_ms
 from ._trainer import subset_indices, train_model
 
@@ -25,4 +26,5 @@ __all__ = ["AUGMENTATIONS", "TrainConfig", "TrainingEstimator",
            "save_final_model", "subset_indices", "train_final", "train_model", "TrainingRun", "decay_lr",
            "stable_lr", "LatencyStats", "MeasureConfig", "measure_costs", "measure_energy", "measure_latency",
            "model_size_bytes", "peak_memory_bytes", "FeaturePredictor", "LatencyModel", "LatencyTable",
-           "LutPredictor", "network_features", "prediction_errors", "profile_latency", "units"]
+           "LutPredictor", "network_features", "prediction_errors", "profile_latency", "units",
+           "Scaling", "build_scaled", "compound_scale", "grid_coefficients", "train_scaled"]
