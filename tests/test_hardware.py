@@ -280,6 +280,7 @@ def test_scaled_networks_grow_and_keep_their_input():
                                                                (1, 16, 16))
 
 
+@pytest.mark.slow
 def test_scale_command_trains_and_exports(tmp_path):
     import nasforge
     from nasforge.cli import main
