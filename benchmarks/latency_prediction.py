@@ -105,11 +105,16 @@ def run_space(name, args):
         }
         for method, p in preds.items():
             rows.append({"space": name, "statistic": stat, "method": method, **prediction_errors(p, y_test)})
+    points = [{"arch": space.describe(a), "table_sum_median": tables[0].lookup(u), "table_sum_min": tables[1].lookup(u),
+               "first_median": float(f[0]), "first_min": float(f[1]),
+               "second_median": float(sec[0]) if sec is not None else None,
+               "second_min": float(sec[1]) if sec is not None else None, "flops": feat["flops"]}
+              for a, u, f, sec, feat in zip(archs, unit_lists, first, [None] * n + list(second), features)]
     info = {"space": name, "space_options": SPACE_OPTIONS.get(name, {}), "table_entries": len(tables[0].entries),
             "unit_seconds": round(t_units, 1), "seconds": round(seconds, 1),
             "median_latency_ms": float(np.median(first[n:, 0])),
             "latency_range_ms": [float(first[n:, 0].min()), float(first[n:, 0].max())]}
-    return rows, info
+    return rows, info, points
 
 
 def main():
@@ -129,9 +134,9 @@ def main():
               platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
               "load_average_start": [round(v, 2) for v in os.getloadavg()], "args": vars(args)}
     print(json.dumps(header))
-    all_rows, infos = [], []
+    all_rows, infos, all_points = [], [], {}
     for name in args.spaces:
-        rows, info = run_space(name, args)
+        rows, info, all_points[name] = run_space(name, args)
         info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
         all_rows += rows
         infos.append(info)
@@ -142,7 +147,8 @@ def main():
                   f"{100 * r['within_10']:9.0f}% {r['kendall_tau']:6.3f}")
         sys.stdout.flush()
     if args.json:
-        Path(args.json).write_text(json.dumps({"header": header, "spaces": infos, "rows": all_rows}, indent=1))
+        Path(args.json).write_text(json.dumps({"header": header, "spaces": infos, "rows": all_rows,
+                                                "points": all_points}, indent=1))
 
 
 if __name__ == "__main__":

@@ -79,10 +79,7 @@ def _time_calls(call: Callable[[], Any], repeats: int, warmup: int) -> list[floa
 
 
 def _torch_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
-    def call():
-        with torch.inference_mode():
-            return model(x)
-    return call
+    return lambda: model(x)  # timed inside torch.inference_mode()
 
 
 def _onnx_runner(model: nn.Module, x: torch.Tensor, threads: int) -> Callable[[], Any]:
@@ -125,7 +122,8 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str =
     torch.set_num_threads(threads)
     try:
         call = _torch_runner(cpu_model, x) if runtime == "torch" else _onnx_runner(cpu_model, x, threads)
-        times = _time_calls(call, repeats, warmup)
+        with torch.inference_mode():
+            times = _time_calls(call, repeats, warmup)
     finally:
         torch.set_num_threads(previous)
     return _stats(times, runtime, batch_size, threads, shape)
@@ -240,12 +238,13 @@ def measure_energy(model: nn.Module, input_shape: Sequence[int], batch_size: int
     torch.set_num_threads(threads)
     try:
         call = _torch_runner(cpu_model, x)
-        _time_calls(call, 0, warmup)
-        before = _read_uj(files)
-        start = time.perf_counter()
-        _time_calls(call, repeats, 0)
-        seconds = time.perf_counter() - start
-        after = _read_uj(files)
+        with torch.inference_mode():
+            _time_calls(call, 0, warmup)
+            before = _read_uj(files)
+            start = time.perf_counter()
+            _time_calls(call, repeats, 0)
+            seconds = time.perf_counter() - start
+            after = _read_uj(files)
     finally:
         torch.set_num_threads(previous)
     micro = sum(_wrapped_delta(b, a, p) for b, a, p in zip(before, after, files))
