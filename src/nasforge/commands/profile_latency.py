@@ -32,6 +32,9 @@ def add_parser(sub) -> None:
     p.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
     p.add_argument("--statistic", choices=("median", "min"), default="median",
                    help="of the timed runs (min is steadier on a loaded machine)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: elapsed time (default); cpu: the measuring thread's CPU time, repeatable when other "
+                        "processes share the CPU (1 thread only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled architectures")
     p.add_argument("--out", default="latency_table.json", help="where to write the table (JSON)")
 
@@ -89,12 +92,13 @@ def run(args, console) -> int:
     archs = [space.sample(rng) for _ in range(args.archs)]
     torch.set_num_threads(args.threads)
     console.print(f"Profiling {space.name} on input {input_shape}: {args.archs} architectures, {args.threads} "
-                  f"thread(s), batch {args.batch_size}, {args.statistic} of {args.repeats} runs")
+                  f"thread(s), batch {args.batch_size}, {args.statistic} of {args.repeats} runs, {args.clock} clock")
     start = time.perf_counter()
     with console.status("measuring…") as status:
         model, _ = profile_latency(space, input_shape, num_classes, archs, args.calibrate, args.threads,
                                    args.batch_size, args.repeats, args.warmup, args.statistic,
-                                   on_step=lambda kind, done, total: status.update(f"{kind}: {done}/{total}"))
+                                   on_step=lambda kind, done, total: status.update(f"{kind}: {done}/{total}"),
+                                   clock=args.clock)
     model.table.meta.update(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                             torch=torch.__version__, load_average=list(os.getloadavg()),
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -26,9 +26,10 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ..core import check_choice, check_float, check_int, require
+from ..core import UserInputError, check_choice, check_float, check_int, require
 
 RUNTIMES = ("torch", "onnxruntime")
+CLOCKS = ("wall", "cpu")  # elapsed time, or the measuring thread's CPU time (see measure_latency)
 POWERCAP = Path("/sys/class/powercap")
 # Fallback power per busy core: AMD EPYC 7003 parts run 225-280 W TDP over 32-64 cores, i.e. about 3.5-8 W
 # per core; we state the low end of the range (a per-core share of package TDP, not a measurement).
@@ -47,6 +48,7 @@ class LatencyStats:
     batch_size: int
     threads: int
     input_shape: tuple[int, ...]
+    clock: str = "wall"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,21 +63,23 @@ def with_resolution(input_shape: Sequence[int], resolution: int | None) -> tuple
     return (shape[0],) + (int(resolution),) * (len(shape) - 1)
 
 
-def _stats(times_s: list[float], runtime, batch_size, threads, shape) -> LatencyStats:
+def _stats(times_s: list[float], runtime, batch_size, threads, shape, clock="wall") -> LatencyStats:
     ms = sorted(t * 1000.0 for t in times_s)
     q = statistics.quantiles(ms, n=4) if len(ms) >= 2 else [ms[0]] * 3
-    return LatencyStats(statistics.median(ms), q[2] - q[0], ms[0], len(ms), runtime, batch_size, threads, shape)
+    return LatencyStats(statistics.median(ms), q[2] - q[0], ms[0], len(ms), runtime, batch_size, threads, shape, clock)
 
 
-def _time_calls(call: Callable[[], Any], repeats: int, warmup: int) -> list[float]:
+def _time_calls(call: Callable[[], Any], repeats: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Seconds of each timed call by the wall clock and by this thread's CPU clock."""
     for _ in range(warmup):
         call()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         call()
-        times.append(time.perf_counter() - start)
-    return times
+        cpu.append(time.thread_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+    return wall, cpu
 
 
 def _torch_runner(model: nn.Module, x: torch.Tensor) -> Callable[[], Any]:
@@ -100,12 +104,30 @@ def _onnx_runner(model: nn.Module, x: torch.Tensor, threads: int) -> Callable[[]
 
 def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str = "torch", batch_size: int = 1,
                     threads: int = 1, resolution: int | None = None, repeats: int = 30,
-                    warmup: int = 5, example: torch.Tensor | None = None) -> LatencyStats:
+                    warmup: int = 5, example: torch.Tensor | None = None, clock: str = "wall") -> LatencyStats:
     """CPU latency of one forward pass of a ``batch_size`` batch on ``threads`` threads, with PyTorch eager
     (``runtime="torch"``) or onnxruntime (``"onnxruntime"``, the ``onnx`` extra); ``resolution`` overrides
     the input's spatial size. ``warmup`` untimed runs, then ``repeats`` timed ones. The input is
     Gaussian noise unless ``example`` (one sample, batch axis included) is given: some kernels' speed
-    depends on the data (max pooling of ReLU outputs is slower than of noise)."""
+    depends on the data (max pooling of ReLU outputs is slower than of noise).
+
+    ``clock="wall"`` times elapsed time, the latency a user sees. ``clock="cpu"`` times the CPU time of
+    the measuring thread (1 thread only): on an idle machine the two agree, but when other processes
+    share the CPU the wall clock also counts the time spent waiting for a core, and the CPU clock
+    does not, so it stays repeatable on a busy machine."""
+    return measure_latency_clocks(model, input_shape, runtime, batch_size, threads, resolution, repeats, warmup,
+                                  example, clock)[check_choice(None, "clock", clock, CLOCKS, kind="measurement option")]
+
+
+def measure_latency_clocks(model: nn.Module, input_shape: Sequence[int], runtime: str = "torch",
+                           batch_size: int = 1, threads: int = 1, resolution: int | None = None, repeats: int = 30,
+                           warmup: int = 5, example: torch.Tensor | None = None,
+                           clock: str = "wall") -> dict[str, LatencyStats]:
+    """:func:`measure_latency` by both clocks from the same runs: ``{"wall": ..., "cpu": ...}``
+    (``"cpu"`` only with 1 thread)."""
+    check_choice(None, "clock", clock, CLOCKS, kind="measurement option")
+    if clock == "cpu" and threads != 1:
+        raise UserInputError(f"clock='cpu' times the measuring thread only, so it needs threads=1; got threads={threads}")
     check_choice(None, "runtime", runtime, RUNTIMES, kind="measurement option")
     check_int(None, "batch_size", batch_size, low=1, kind="measurement option")
     check_int(None, "threads", threads, low=1, kind="measurement option")
@@ -123,10 +145,13 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str =
     try:
         call = _torch_runner(cpu_model, x) if runtime == "torch" else _onnx_runner(cpu_model, x, threads)
         with torch.inference_mode():
-            times = _time_calls(call, repeats, warmup)
+            wall, cpu = _time_calls(call, repeats, warmup)
     finally:
         torch.set_num_threads(previous)
-    return _stats(times, runtime, batch_size, threads, shape)
+    out = {"wall": _stats(wall, runtime, batch_size, threads, shape)}
+    if threads == 1:
+        out["cpu"] = _stats(cpu, runtime, batch_size, threads, shape, "cpu")
+    return out
 
 
 def model_size_bytes(model: nn.Module) -> int:
@@ -261,6 +286,7 @@ class MeasureConfig:
 
     latency: bool = True
     runtime: str = "torch"
+    clock: str = "wall"
     batch_size: int = 1
     threads: int = 1
     resolution: int | None = None
@@ -273,6 +299,10 @@ class MeasureConfig:
 
     def __post_init__(self):
         check_choice(None, "runtime", self.runtime, RUNTIMES, kind="measurement option")
+        check_choice(None, "clock", self.clock, CLOCKS, kind="measurement option")
+        if self.clock == "cpu" and self.threads != 1:
+            raise UserInputError("The 'clock' measurement option 'cpu' needs threads=1 (it times the measuring "
+                                 f"thread only). Got threads={self.threads} instead.")
         for name in ("batch_size", "threads", "repeats"):
             check_int(None, name, getattr(self, name), low=1, kind="measurement option")
         check_int(None, "warmup", self.warmup, low=0, kind="measurement option")
@@ -285,8 +315,6 @@ class MeasureConfig:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> MeasureConfig:
         from dataclasses import fields
-
-        from ..core import UserInputError
 
         known = {f.name: f.default for f in fields(cls)}
         unknown = sorted(set(options) - set(known))
@@ -306,7 +334,7 @@ def measure_costs(model: nn.Module, input_shape: Sequence[int], config: MeasureC
     metrics: dict[str, Any] = {}
     if c.latency:
         stats = measure_latency(model, input_shape, c.runtime, c.batch_size, c.threads, c.resolution, c.repeats,
-                                c.warmup)
+                                c.warmup, clock=c.clock)
         metrics.update(latency_ms=stats.median_ms, latency_ms_spread=stats.spread_ms, latency_ms_min=stats.min_ms)
     if c.size:
         metrics["size_bytes"] = model_size_bytes(model)

@@ -129,7 +129,7 @@ class LatencyTable:
         self.meta = dict(meta or {})
 
     def fill(self, unit_lists: Iterable[list[Unit]], batch_size: int = 1, threads: int = 1, repeats: int = 30,
-             warmup: int = 5, statistic: str = "median", on_unit=None) -> int:
+             warmup: int = 5, statistic: str = "median", on_unit=None, clock: str = "wall") -> int:
         """Measure every unit key not yet in the table; returns how many were measured."""
         measured = 0
         for unit_list in unit_lists:
@@ -137,7 +137,7 @@ class LatencyTable:
                 if unit.key in self.entries:
                     continue
                 stats = measure_latency(unit.module, unit.input_shape, "torch", batch_size, threads,
-                                        repeats=repeats, warmup=warmup, example=unit.example)
+                                        repeats=repeats, warmup=warmup, example=unit.example, clock=clock)
                 self.entries[unit.key] = stats.min_ms if statistic == "min" else stats.median_ms
                 measured += 1
                 if on_unit is not None:
@@ -314,17 +314,18 @@ class LatencyModel:
 
 def profile_latency(space, input_shape: Sequence[int], num_classes: int, archs: Sequence[Arch],
                     calibrate: int = 10, threads: int = 1, batch_size: int = 1, repeats: int = 30, warmup: int = 5,
-                    statistic: str = "median", on_step=None) -> tuple[LatencyModel, list[float]]:
+                    statistic: str = "median", on_step=None, clock: str = "wall") -> tuple[LatencyModel, list[float]]:
     """Measure the table entries of ``archs``' units, then the whole-network latency of the first
     ``calibrate`` of them to fit the overhead; returns the model and those measurements.
 
-    ``statistic``: ``"median"`` of the timed runs, or ``"min"`` (steadier on a loaded machine)."""
+    ``statistic``: ``"median"`` of the timed runs, or ``"min"``; ``clock``: ``"wall"`` or ``"cpu"``
+    (the measuring thread's CPU time: repeatable on a shared machine; see ``measure_latency``)."""
     if space.name not in CHAINS:
         raise UserInputError(f"no latency table for space {space.name!r}; supported: {', '.join(CHAINS.names())}")
     on_step = on_step or (lambda kind, done, total: None)
     unit_lists = [units(space, a, input_shape, num_classes) for a in archs]
     table = LatencyTable(meta={"threads": threads, "batch_size": batch_size, "repeats": repeats, "warmup": warmup,
-                               "statistic": statistic, "runtime": "torch"})
+                               "statistic": statistic, "clock": clock, "runtime": "torch"})
     keys = {u.key for ul in unit_lists for u in ul}
     done = [0]
 
@@ -332,11 +333,11 @@ def profile_latency(space, input_shape: Sequence[int], num_classes: int, archs: 
         done[0] += 1
         on_step("units", done[0], len(keys))
 
-    table.fill(unit_lists, batch_size, threads, repeats, warmup, statistic, on_unit)
+    table.fill(unit_lists, batch_size, threads, repeats, warmup, statistic, on_unit, clock)
     measured = []
     for k, arch in enumerate(archs[:calibrate]):
         stats = measure_latency(space.build(arch, input_shape, num_classes), input_shape, "torch", batch_size,
-                                threads, repeats=repeats, warmup=warmup)
+                                threads, repeats=repeats, warmup=warmup, clock=clock)
         measured.append(stats.min_ms if statistic == "min" else stats.median_ms)
         on_step("networks", k + 1, min(calibrate, len(archs)))
     predictor = LutPredictor(table).fit(unit_lists[:len(measured)], measured) if measured else LutPredictor(table)
