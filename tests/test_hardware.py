@@ -31,6 +31,15 @@ def test_latency_is_a_median_with_its_spread_and_settings():
     assert (stats.batch_size, stats.threads, stats.input_shape, stats.runtime) == (3, 1, (1, 6, 6), "torch")
 
 
+def test_cpu_clock_times_the_measuring_thread():
+    stats = measure_latency(tiny(), (1, 8, 8), repeats=5, warmup=1, clock="cpu")
+    assert stats.clock == "cpu" and 0 < stats.min_ms <= stats.median_ms < 1000
+    with pytest.raises(UserInputError, match="threads=1"):
+        measure_latency(tiny(), (1, 8, 8), threads=2, clock="cpu")
+    with pytest.raises(UserInputError, match="threads=1"):
+        MeasureConfig(clock="cpu", threads=2)
+
+
 def test_resolution_changes_the_input_the_model_sees():
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     assert measure_latency(model, (1, 8, 8), resolution=16, repeats=2).input_shape == (1, 16, 16)
