@@ -170,6 +170,13 @@ def test_lut_predictor_is_exact_on_an_additive_case():
         predictor.predict([Unit("zzz", nn.Identity(), (1,), torch.zeros(1, 1))])
 
 
+def test_a_noise_made_negative_slope_falls_back_to_the_table_scale():
+    cost = {"a": 1.0, "b": 2.0, "c": 3.0}
+    unit_lists, _ = _synthetic([["a"], ["b"], ["c"]], cost, overhead=0.0)
+    predictor = LutPredictor(LatencyTable(cost)).fit(unit_lists, [3.5, 2.5, 1.5])  # slower when smaller: noise
+    assert predictor.scale == 1.0 and predictor.overhead_ms == pytest.approx(0.5)
+
+
 def test_robust_fit_ignores_one_outlier():
     x = np.arange(1.0, 8.0)
     y = 2 * x + 1

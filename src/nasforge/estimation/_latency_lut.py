@@ -188,7 +188,8 @@ class LutPredictor:
     """Predicted latency = ``scale`` x (sum of the table over the units) + ``overhead_ms``.
 
     ``fit`` sets both with a robust line (:func:`theil_sen`) through measured networks;
-    with fewer than 3 it keeps ``scale`` = 1 and fits only the overhead (the median residual)."""
+    with fewer than 3, or when measurement noise makes the fitted slope non-positive, it keeps
+    ``scale`` = 1 and fits only the overhead (the median residual)."""
 
     def __init__(self, table: LatencyTable, scale: float = 1.0, overhead_ms: float = 0.0):
         self.table, self.scale, self.overhead_ms = table, scale, overhead_ms
@@ -196,9 +197,8 @@ class LutPredictor:
     def fit(self, unit_lists: Sequence[list[Unit]], measured_ms: Sequence[float]) -> LutPredictor:
         sums = np.array([self.table.lookup(u) for u in unit_lists])
         y = np.asarray(measured_ms, dtype=float)
-        if len(y) >= 3:
-            self.scale, self.overhead_ms = theil_sen(sums, y)
-        else:
+        self.scale, self.overhead_ms = theil_sen(sums, y) if len(y) >= 3 else (0.0, 0.0)
+        if self.scale <= 0:  # too few or too noisy networks to fit a slope: keep the table's scale
             self.scale, self.overhead_ms = 1.0, float(np.median(y - sums))
         return self
 
