@@ -21,7 +21,7 @@ import numpy as np
 from . import __version__, benchmarks, data, spaces, strategies
 from .core import (Clock, Fidelity, NasforgeError, SimulatedClock, StudyError, StudyExistsError, TrialStatus,
                    UserInputError, WallClock)
-from .estimation import TrainConfig, TrainingEstimator
+from .estimation import MeasureConfig, TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
 
 
@@ -40,6 +40,7 @@ class SearchSpec:
     space_options: dict[str, Any] = field(default_factory=dict)
     strategy_options: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)
+    measure_options: dict[str, Any] = field(default_factory=dict)  # see estimation.MeasureConfig
     val_fraction: float = 0.1
     val_samples: int | None = None
     benchmark: str | None = None
@@ -85,7 +86,7 @@ def estimator_from_spec(spec: dict[str, Any]):
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     train_config = TrainConfig.from_options(spec.train_options)
     return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples,
-                             continue_runs=spec.continue_runs)
+                             continue_runs=spec.continue_runs, measure=MeasureConfig.from_options(spec.measure_options))
 
 
 def _check_chosen_training(estimator, seed: int) -> None:

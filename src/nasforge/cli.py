@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device, "
                         "precision (auto|fp32|bf16)")
+    s.add_argument("--measure-option", action="append", metavar="KEY=VALUE",
+                   help="what each trial measures: latency, runtime (torch|onnxruntime), batch_size, threads, "
+                        "resolution, repeats, warmup, size, memory, energy (docs/hardware.md)")
     s.add_argument("--allow-changes", action="store_true",
                    help="resume an existing study with another strategy, seed, fidelity or training settings "
                         "(recorded in the study; the space, data set and split cannot change)")
@@ -223,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module under nasforge/commands/: each module has
 # ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
-COMMAND_MODULES: tuple[str, ...] = ("dashboard", "report")
+COMMAND_MODULES: tuple[str, ...] = ("dashboard", "profile_latency", "report", "scale")
 
 
 def _command_module(name: str):
@@ -280,7 +283,7 @@ def _search_spec(args):
     if args.seconds is not None and args.epochs is None:
         given["epochs"] = 1000  # time decides; the epoch cap only stops runaway tiny data sets
     for flag, key in (("--strategy-option", "strategy_options"), ("--space-option", "space_options"),
-                      ("--train-option", "train_options")):
+                      ("--train-option", "train_options"), ("--measure-option", "measure_options")):
         values = _key_values(getattr(args, key.replace("_options", "_option")), flag)
         if values:
             given[key] = values
