@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data augmentation of the final training: auto (default) shifts images/sequences by a few "
                         "pixels and mirrors them too if the search's best model still recognises mirrored "
                         "validation samples; none; shift; shift-flip")
+    a.add_argument("--max-params", type=_positive_int, default=None, metavar="N",
+                   help="the final model has at most N parameters: larger candidates are never trained")
+    a.add_argument("--max-latency-ms", type=_positive_float, default=None, metavar="MS",
+                   help="the final model's batch-1 CPU latency (1 thread) is at most MS: slower candidates are "
+                        "never trained; the final model is measured again and a miss is reported")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
@@ -349,6 +354,7 @@ def cmd_search(args, console) -> int:
 
 def cmd_auto(args, console) -> int:
     from .auto import SEARCH_FRACTION, auto
+    from .auto.plan import process_started_at
     from .study import SilentReporter
 
     class Reporter(SilentReporter):  # one line per finished trial; the search is short, so no live status line
@@ -362,7 +368,8 @@ def cmd_auto(args, console) -> int:
                               f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
             else:
                 first = (record.error or "no error text").splitlines()[0][:100]
-                console.print(f"  trial {record.id:>3}  FAILED: {first}", markup=False)
+                what = "REJECTED" if record.status == TrialStatus.PRUNED else "FAILED"
+                console.print(f"  trial {record.id:>3}  {what}: {first}", markup=False)
 
     _check_out_folder(args.out)
     fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
@@ -370,7 +377,8 @@ def cmd_auto(args, console) -> int:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
-             started_at=STARTED, rungs=args.rungs, augment=args.augment)
+             started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
+             max_params=args.max_params, max_latency_ms=args.max_latency_ms)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")

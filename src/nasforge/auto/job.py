@@ -10,17 +10,20 @@ from typing import Any
 from ..core import Arch, TrialStatus
 from ..study import Reporter, Study
 from .final import train_until_deadline
+from .limits import Limits, LimitedEstimator, check_final, screen
 from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
 from .report import search_summary, write_report
 from .search import SEARCH_VAL_SAMPLES, open_search, run_search, search_spec
-from .select import Choice, announce, choose, choose_augment
+from . import calibration
+from .select import Choice, announce, choose, choose_augment, raw_prediction
 
 
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
          seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
-         rungs: str = "time", augment: str = "auto") -> dict[str, Any]:
+         rungs: str = "time", augment: str = "auto", max_params: int | None = None,
+         max_latency_ms: float | None = None) -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
@@ -37,8 +40,11 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
     spent before this call (the CLI counts its own start-up). Rerunning with
     the same ``out`` resumes the search from ``out/study.db``.
+    ``max_params`` / ``max_latency_ms``: limits of the final model; candidates exceeding them are
+    never trained and the most accurate one within them wins (see ``limits.py``).
     """
     check_arguments(time_budget, search_fraction, search, rungs, augment)
+    limits = Limits(max_params, max_latency_ms)
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,27 +58,59 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
+    allowed = None
+    if limits.active:
+        study.estimator = LimitedEstimator(study.estimator, limits)
+        allowed = study.estimator.allows
+        log(f"Limits: {', '.join(f'{k} {v:g}' for k, v in limits.to_dict().items() if v is not None)}; "
+            "candidates over them are measured, not trained.")
+        warning = screen(study.estimator.space, ds, limits, seed)
+        if warning:
+            log(f"WARNING: {warning}.")
     run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
                search, plan, seed, reporter, log)
-    choice = choose(study, search, deadline.left() - WRAP_UP_GUESS)
-    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log)
-    summary.update(search_summary(study, plan, choice, search, why))
+    choice = choose(study, search, deadline.left() - WRAP_UP_GUESS, allowed)
+    predicted = calibration.prediction(ds.name, raw_prediction(choice))
+    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed)
+    if limits.active:
+        summary["constraints"] = check_final(summary, limits)
+        for miss in summary["constraints"]["violations"]:
+            log(f"WARNING: THE FINAL MODEL MISSES A LIMIT: {miss}.")
+    summary.update(search_summary(study, plan, choice, search, why, limits))
+    conditions = summary["training_conditions"]
+    summary["prediction"] = calibration.record(
+        predicted, ds.name, summary["test_accuracy"], conditions["busy"] or conditions["undertrained"],
+        {"space": summary["space"], "budget_s": float(time_budget), "augment": summary["train_config"]["augment"]})
+    if predicted["raw"] is not None:
+        log(f"Test accuracy {summary['test_accuracy']:.4f}; its learning curve predicted {predicted['raw']:.4f}, "
+            f"calibrated {predicted['calibrated']:.4f} ({predicted['correction_source']}).")
     summary.update({"study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent()})
     write_report(out, summary)
     study.storage.close()
+    if deadline.spent() > time_budget:
+        log(f"WARNING: the run took {deadline.spent():.1f}s, over its {time_budget:g}s budget.")
     log(f"Done in {summary['total_seconds']:.1f}s of a {time_budget:g}s budget: test accuracy "
         f"{summary['test_accuracy']:.4f}, {summary['params']:,} parameters. Wrote {out}/")
     return summary
 
 
+def _fallback_arch(study: Study, allowed, log) -> Arch:
+    """An architecture when no candidate finished: a random one (within the limits, if one of 100 samples is)."""
+    space, rng = study.strategy.space, study.strategy.rng
+    samples = [space.sample(rng) for _ in range(1 if allowed is None else 100)]
+    arch = next((a for a in samples if allowed is None or allowed(a)), samples[0])
+    log("No candidate finished in the search time; training a random architecture"
+        + (" within the limits." if allowed is None or allowed(arch) else " (none of 100 samples met the limits)."))
+    return arch
+
+
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
-                 space_options: dict[str, Any], log) -> tuple[dict[str, Any], str]:
+                 space_options: dict[str, Any], log, allowed=None) -> tuple[dict[str, Any], str]:
     """Train the chosen architecture until the deadline (continuing its search training when this
     process has it) and record it in the study; (its summary, why its augmentation was chosen)."""
     arch: Arch = choice.arch
     if arch is None:
-        arch = study.strategy.space.sample(study.strategy.rng)
-        log("No candidate finished in the search time; training a random architecture.")
+        arch = _fallback_arch(study, allowed, log)
     est = study.estimator
     announce(choice, est.space, log)
     run = est.run_for(arch, study.fidelity) if est.continue_runs else None
