@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--time-budget", type=_positive_float, default=600.0, metavar="SECONDS",
                    help="total wall-clock seconds (default 600)")
     a.add_argument("--out", default="runs/auto", help="output folder (default runs/auto); rerun to resume")
-    a.add_argument("--space", default="macro-cnn", help="search space (default macro-cnn)")
+    a.add_argument("--space", default="auto",
+                   help="search space (default auto: mlp for a table .npz, macro-cnn for images and sequences)")
     a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     a.add_argument("--search-fraction", type=float, default=None,
                    help="share of the budget spent searching (default 0.35)")

@@ -25,7 +25,8 @@ MIN_FINAL_SECONDS = 5.0  # less than this left for the final training: warn (the
 DECAY_SHARE = 0.4  # the winner's learning rate decays over the last 40% of its whole training
 CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_MARGIN = 1.3  # the measured wrap-up steps are scaled by this (the load may grow while training)
-WRAP_UP_FIXED_S = 1.0  # saving the checkpoint, summary, report and the study record
+WRAP_UP_FIXED_S = 1.0
+ONNX_SKIP_SHARE = 0.8  # less than this share of the wrap-up left after training: the ONNX export is skipped  # saving the checkpoint, summary, report and the study record
 
 
 def _timed(fn, *args) -> float:
@@ -35,10 +36,16 @@ def _timed(fn, *args) -> float:
 
 
 def wrap_up_seconds(model: torch.nn.Module, dataset, test_samples: int, onnx: bool) -> float:
+    """Seconds to keep for the wrap-up (see :func:`wrap_up_parts`)."""
+    return wrap_up_parts(model, dataset, test_samples, onnx)["total"]
+
+
+def wrap_up_parts(model: torch.nn.Module, dataset, test_samples: int, onnx: bool) -> dict[str, float]:
     """Seconds to keep for testing, measuring and exporting the final model, *measured* now on
     this machine (so a loaded machine keeps more): the test pass timed on validation data and
     scaled to the test size, the latency and FLOP measurements, and the ONNX export (done once on
-    a copy); their sum times ``WRAP_UP_MARGIN``, plus ``WRAP_UP_FIXED_S`` for writing files."""
+    a copy); their sum times ``WRAP_UP_MARGIN``, plus ``WRAP_UP_FIXED_S`` for writing files
+    (``total``; ``onnx``: the export's own share, dropped if the clock runs short)."""
     evaluate_model(model, dataset.x_val[:64], dataset.y_val[:64])  # warm-up: first calls allocate
     x, y = dataset.x_val[:1024], dataset.y_val[:1024]
     test_s = _timed(evaluate_model, model, x, y) * test_samples / max(1, len(x))
@@ -51,7 +58,8 @@ def wrap_up_seconds(model: torch.nn.Module, dataset, test_samples: int, onnx: bo
                 export_s = _timed(export_model, copy, dataset.input_shape, "onnx", Path(tmp) / "probe.onnx")
             except Exception:  # noqa: BLE001 - the real export reports its own error; only its time matters here
                 export_s = 3.0
-    return WRAP_UP_FIXED_S + WRAP_UP_MARGIN * (test_s + measure_s + export_s)
+    return {"total": WRAP_UP_FIXED_S + WRAP_UP_MARGIN * (test_s + measure_s + export_s),
+            "onnx": WRAP_UP_MARGIN * export_s}
 
 
 def continue_until(run: TrainingRun, x, y, train_s: float, on_chunk=None,
@@ -76,16 +84,16 @@ def continue_until(run: TrainingRun, x, y, train_s: float, on_chunk=None,
     return curve
 
 
-def _seconds_to_train(model, ds, test_samples: int, deadline: Deadline, onnx: bool, log) -> tuple[float, float]:
+def _seconds_to_train(model, ds, test_samples: int, deadline: Deadline, onnx: bool, log) -> tuple[float, dict]:
     """(the final training's seconds: what the deadline leaves after the wrap-up, the wrap-up's
-    seconds). Never more than the deadline allows: with less than ``MIN_FINAL_SECONDS`` left the
+    parts). Never more than the deadline allows: with less than ``MIN_FINAL_SECONDS`` left the
     user is warned, and the training is as short as the clock says (even none)."""
-    wrap_s = wrap_up_seconds(model, ds, test_samples, onnx)
-    train_s = deadline.left() - wrap_s
+    wrap = wrap_up_parts(model, ds, test_samples, onnx)
+    train_s = deadline.left() - wrap["total"]
     if train_s < MIN_FINAL_SECONDS:
         log(f"Warning: the budget leaves only {max(0.0, train_s):.1f}s for the final training (the search or "
             "a busy machine took the rest); the budget is kept. Give a larger --time-budget.")
-    return max(0.0, train_s), wrap_s
+    return max(0.0, train_s), wrap
 
 
 def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainConfig, seed: int, progress,
@@ -134,13 +142,19 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
         threads = max(speeds, key=speeds.get)
         conditions.probe_samples_per_s, conditions.threads = speeds[threads], threads
         with using_threads(threads):
-            train_s, wrap_s = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
+            train_s, wrap = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
+            wrap_s = wrap["total"]
             log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
                 + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
                 + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
             model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
                                                                   deadline.end - wrap_s)
             conditions.final_epochs = curve[-1]["epoch"]
+            onnx_skipped = onnx and deadline.left() < ONNX_SKIP_SHARE * wrap_s  # late: the export would overrun
+            if onnx_skipped:
+                onnx = False
+                log("The ONNX export is skipped to keep the budget; write it later with `nasforge export "
+                    f"--study {out / 'study.db'} --format onnx --weights {out / 'model.pt'} --out model.onnx`.")
             entries, files = save_final_model(out, model, arch, space, ds, config, space_options, test, onnx, log)
     verdict = conditions.verdict()
     for message in verdict["messages"]:
@@ -148,4 +162,4 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
     return {**entries, "space": space.name, "train_samples": len(y), "final_train_seconds": train_s,
             "final_epochs": curve[-1]["epoch"], "continued_from_search_seconds": searched_s, "seed": seed,
             "threads": threads, "train_config": config.to_dict(), "curve": curve, "files": files,
-            "wrap_up_reserved_s": round(wrap_s, 2), "training_conditions": verdict}
+            "wrap_up_reserved_s": round(wrap_s, 2), "onnx_skipped_for_budget": onnx_skipped, "training_conditions": verdict}

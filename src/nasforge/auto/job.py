@@ -13,13 +13,14 @@ from .final import train_until_deadline
 from .limits import Limits, LimitedEstimator, check_final, screen
 from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
 from .report import search_summary, write_report
-from .search import SEARCH_VAL_SAMPLES, open_search, run_search, search_spec
+from .baselines import compare, fit_baselines
+from .search import AUTO_SPACE, SEARCH_VAL_SAMPLES, default_space, open_search, run_search, search_spec
 from . import calibration
 from .select import Choice, announce, choose, choose_augment, raw_prediction
 
 
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
-         seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
+         seed: int = 0, space: str = "auto", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
          rungs: str = "time", augment: str = "auto", max_params: int | None = None,
@@ -45,6 +46,10 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     """
     check_arguments(time_budget, search_fraction, search, rungs, augment)
     limits = Limits(max_params, max_latency_ms)
+    if space == AUTO_SPACE:
+        space = default_space(dataset)
+        log(f"Space: {space} ({'an MLP for table columns' if space == 'mlp' else 'convolutions for images/sequences'};"
+            " --space to choose another).")
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +72,11 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
         warning = screen(study.estimator.space, ds, limits, seed)
         if warning:
             log(f"WARNING: {warning}.")
+    baselines = fit_baselines(ds, seed) if ds.tabular else None
+    if baselines is not None:
+        log(f"Baselines fitted ({deadline.spent():.1f}s): " + ("; ".join(
+            f"{k.replace('_', ' ')} {v['test_accuracy']:.4f} test" for k, v in baselines.items()
+            if isinstance(v, dict)) or baselines.get("error", "")))
     run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
                search, plan, seed, reporter, log)
     choice = choose(study, search, deadline.left() - WRAP_UP_GUESS, allowed)
@@ -81,6 +91,9 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     summary["prediction"] = calibration.record(
         predicted, ds.name, summary["test_accuracy"], conditions["busy"] or conditions["undertrained"],
         {"space": summary["space"], "budget_s": float(time_budget), "augment": summary["train_config"]["augment"]})
+    if baselines is not None:
+        summary["baselines"] = {**baselines, "comparison": compare(baselines, summary["test_accuracy"])}
+        log(summary["baselines"]["comparison"])
     if predicted["raw"] is not None:
         log(f"Test accuracy {summary['test_accuracy']:.4f}; its learning curve predicted {predicted['raw']:.4f}, "
             f"calibrated {predicted['calibrated']:.4f} ({predicted['correction_source']}).")

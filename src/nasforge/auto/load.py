@@ -46,14 +46,14 @@ class TrainingConditions:
         ``undertrained`` (< MIN_EPOCHS of final training) and one message per finding."""
         self.load_end = load_average() if self.load_end is None else self.load_end
         messages, ratio = [], None
-        before = max((s for s in (self.probe_samples_per_s, self.search_samples_per_s) if s and math.isfinite(s)),
-                     default=None)
-        if before and self.final_samples_per_s is not None:
+        before = self.search_samples_per_s  # the same model in the same loop (the thread probe's plain
+        # SGD steps run up to ~40x faster than the real loop's on tiny models: not comparable)
+        if before and math.isfinite(before) and self.final_samples_per_s is not None:
             ratio = self.final_samples_per_s / before
         slowed = ratio is not None and ratio < BUSY_RATIO
         if slowed:
-            messages.append(f"the machine was busy: the final training ran at {100 * ratio:.0f}% of the speed "
-                            f"measured before it ({self.final_samples_per_s:.0f} vs {before:.0f} samples/s)")
+            messages.append(f"the machine was busy: the final training ran at {100 * ratio:.0f}% of the model's "
+                            f"speed in the search ({self.final_samples_per_s:.0f} vs {before:.0f} samples/s)")
         loads = [x for x in (self.load_start, self.load_end) if x is not None]
         others = max(loads) - self.threads if loads else 0.0
         crowded = others >= OTHERS_SHARE * self.cpus

@@ -130,6 +130,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"{summary['final_train_seconds']:.0f}s ({summary['final_epochs']:g} epochs on {summary['train_samples']} samples).",
         f"- **Test accuracy {summary['test_accuracy']:.4f}** on {summary['test_samples']} held-out samples.",
         *_prediction_line(summary.get("prediction") or {}),
+        *([f"- {summary['baselines']['comparison']}"] if summary.get("baselines") else []),
         f"- Model: `{summary['description']}` ({summary['space']}): {summary['params']:,} parameters, "
         f"{summary['flops'] / 1e6:.1f} MFLOPs, {summary['latency_ms']:.2f} ms per sample (CPU, batch 1, 1 thread).",
         f"- Files: {', '.join(f'{k} `{v}`' for k, v in summary['files'].items())}; every trial is in "

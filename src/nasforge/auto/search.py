@@ -11,12 +11,40 @@ import numpy as np
 from .. import data, spaces
 from ..api import SearchSpec, open_study
 from ..core import StudyError
+from ..data._base import looks_tabular
 from ..study import Reporter, Study
 from .plan import ETA, RUNGS, AutoPlan
 from .threads import fastest_thread_count, using_threads
 
 SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation data (see docs/auto.md)
 MIN_SUBSET_SAMPLES = 500  # the smallest training subset a rung uses (fewer makes rankings noise)
+
+
+AUTO_SPACE = "auto"  # the space chosen from the data: default_space()
+
+
+def _npz_looks_tabular(path: str) -> bool:
+    """Whether an ``.npz`` data set's samples are table rows: 2-D ``x`` (read only then) whose column
+    spreads differ as table columns do. Unreadable files say False (the loader reports them)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            key = next((k for k in ("x", "x_train") if k in f.files), None)
+            if key is None:
+                return False
+            with f.zip.open(f"{key}.npy") as member:  # the header says the shape without reading the data
+                major, _ = np.lib.format.read_magic(member)
+                read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape = read_header(member)[0]
+            return len(shape) == 2 and looks_tabular(f[key])
+    except Exception:  # noqa: BLE001 - any unreadable file: not decided here
+        return False
+
+
+def default_space(dataset: str) -> str:
+    """The space family for the data: ``mlp`` for a table (an ``.npz`` whose columns look like
+    separate features, see :func:`nasforge.data` ``looks_tabular``), ``macro-cnn`` (2-D convolutions for
+    images, 1-D for sequences) for everything else."""
+    return "mlp" if dataset.endswith(".npz") and _npz_looks_tabular(dataset) else "macro-cnn"
 
 
 def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str, rungs: str,
