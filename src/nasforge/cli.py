@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data augmentation of the final training: auto (default) shifts images/sequences by a few "
                         "pixels and mirrors them too if the search's best model still recognises mirrored "
                         "validation samples; none; shift; shift-flip")
+    a.add_argument("--recipe", choices=("fixed", "search"), default="fixed",
+                   help="fixed (default): the default training recipe; search: learning rate, weight decay, batch "
+                        "size, label smoothing, augmentation, dropout and width are searched with the architecture "
+                        "and the final training uses the winner's")
     a.add_argument("--max-params", type=_positive_int, default=None, metavar="N",
                    help="the final model has at most N parameters: larger candidates are never trained")
     a.add_argument("--max-latency-ms", type=_positive_float, default=None, metavar="MS",
@@ -379,7 +383,7 @@ def cmd_auto(args, console) -> int:
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
              started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
-             max_params=args.max_params, max_latency_ms=args.max_latency_ms)
+             max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")

@@ -7,14 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..core import Arch, TrialStatus
+from ..core import Arch, TrialStatus, check_choice
 from ..study import Reporter, Study
 from .final import train_until_deadline
 from .limits import Limits, LimitedEstimator, check_final, screen
 from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
 from .report import search_summary, write_report
 from .baselines import compare, fit_baselines
-from .search import AUTO_SPACE, SEARCH_VAL_SAMPLES, default_space, open_search, run_search, search_spec
+from .search import AUTO_SPACE, RECIPES, recipe_space, SEARCH_VAL_SAMPLES, default_space, open_search, run_search, search_spec
 from . import calibration
 from .select import Choice, announce, choose, choose_augment, raw_prediction
 
@@ -24,7 +24,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
          rungs: str = "time", augment: str = "auto", max_params: int | None = None,
-         max_latency_ms: float | None = None) -> dict[str, Any]:
+         max_latency_ms: float | None = None, recipe: str = "fixed") -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
@@ -43,13 +43,19 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     the same ``out`` resumes the search from ``out/study.db``.
     ``max_params`` / ``max_latency_ms``: limits of the final model; candidates exceeding them are
     never trained and the most accurate one within them wins (see ``limits.py``).
+    ``recipe="search"``: the training recipe (learning rate, weight decay, batch size, label
+    smoothing, augmentation, dropout, width) is searched with the architecture (the ``recipe``
+    space over ``space``) and the final training uses the winner's; ``"fixed"`` keeps the defaults.
     """
     check_arguments(time_budget, search_fraction, search, rungs, augment)
+    check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
     limits = Limits(max_params, max_latency_ms)
     if space == AUTO_SPACE:
         space = default_space(dataset)
         log(f"Space: {space} ({'an MLP for table columns' if space == 'mlp' else 'convolutions for images/sequences'};"
             " --space to choose another).")
+    if recipe == "search":
+        space, space_options = recipe_space(space, space_options, dataset)
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,8 +135,12 @@ def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline,
     run = est.run_for(arch, study.fidelity) if est.continue_runs else None
     if run is None and est.continue_runs and choice.score is not None:
         log("The chosen candidate's training is not in this process (a resumed search); retraining it from scratch.")
-    augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
-                                       SEARCH_VAL_SAMPLES)
+    chosen = est.space.training_config(arch).get("augment")
+    if chosen is not None and augment == "auto":  # the search chose it with the architecture
+        augmentation, why = chosen, "searched with the architecture"
+    else:
+        augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
+                                           SEARCH_VAL_SAMPLES)
     log(f"Final training augmentation: {augmentation} ({why}).")
     summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
                                    deadline, out, seed, onnx, log, space_options, run=run)

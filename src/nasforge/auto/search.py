@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import data, spaces
 from ..api import SearchSpec, open_study
-from ..core import StudyError
+from ..core import StudyError, UserInputError
 from ..data._base import looks_tabular
 from ..study import Reporter, Study
 from .plan import ETA, RUNGS, AutoPlan
@@ -45,6 +45,20 @@ def default_space(dataset: str) -> str:
     separate features, see :func:`nasforge.data` ``looks_tabular``), ``macro-cnn`` (2-D convolutions for
     images, 1-D for sequences) for everything else."""
     return "mlp" if dataset.endswith(".npz") and _npz_looks_tabular(dataset) else "macro-cnn"
+
+
+RECIPES = ("fixed", "search")
+
+
+def recipe_space(space: str, space_options: dict[str, Any], dataset: str) -> tuple[str, dict[str, Any]]:
+    """The ``recipe`` space over ``space`` (its default options; no augmentation for tables)."""
+    if space_options:
+        raise UserInputError("--recipe search uses the base space's default options; drop --space-option "
+                             f"{sorted(space_options)} or use --recipe fixed")
+    options: dict[str, Any] = {"base": space}
+    if space == "mlp":
+        options["augment"] = ["none"]  # table columns are never shifted or mirrored
+    return "recipe", options
 
 
 def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str, rungs: str,
