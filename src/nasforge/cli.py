@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data augmentation of the final training: auto (default) shifts images/sequences by a few "
                         "pixels and mirrors them too if the search's best model still recognises mirrored "
                         "validation samples; none; shift; shift-flip")
+    a.add_argument("--train-option", action="append", metavar="KEY=VALUE",
+                   help="training option for the search and the final training, e.g. precision=fp32 (as for "
+                        "`nasforge search`; a resumed search keeps its own)")
     a.add_argument("--recipe", choices=("fixed", "search"), default="fixed",
                    help="fixed (default): the default training recipe; search: learning rate, weight decay, batch "
                         "size, label smoothing, augmentation, dropout and width are searched with the architecture "
@@ -383,7 +386,8 @@ def cmd_auto(args, console) -> int:
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
              started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
-             max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe)
+             max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe,
+             train_options=_key_values(args.train_option, "--train-option"))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")

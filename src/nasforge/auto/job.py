@@ -24,7 +24,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
          rungs: str = "time", augment: str = "auto", max_params: int | None = None,
-         max_latency_ms: float | None = None, recipe: str = "fixed") -> dict[str, Any]:
+         max_latency_ms: float | None = None, recipe: str = "fixed",
+         train_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
@@ -46,6 +47,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     ``recipe="search"``: the training recipe (learning rate, weight decay, batch size, label
     smoothing, augmentation, dropout, width) is searched with the architecture (the ``recipe``
     space over ``space``) and the final training uses the winner's; ``"fixed"`` keeps the defaults.
+    ``train_options``: training settings for the search and the final training (as ``nasforge
+    search --train-option``, e.g. ``{"precision": "fp32"}``); a resumed study keeps its own.
     """
     check_arguments(time_budget, search_fraction, search, rungs, augment)
     check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
@@ -62,7 +65,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     study_path, space_options = out / "study.db", space_options or {}
     # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
     plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction, rung0_share)
-    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists())
+    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists(),
+                       train_options=train_options)
     study = open_search(study_path, spec, "subset" if rungs == "subset" else "seconds", log)
     if search == "asha":  # the study's own rung times (a resumed study keeps its first plan's)
         plan = replace(plan, rung_seconds=study.strategy.standing().seconds)

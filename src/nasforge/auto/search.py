@@ -62,14 +62,14 @@ def recipe_space(space: str, space_options: dict[str, Any], dataset: str) -> tup
 
 
 def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str, rungs: str,
-                plan: AutoPlan, resuming: bool) -> SearchSpec:
+                plan: AutoPlan, resuming: bool, train_options: dict[str, Any] | None = None) -> SearchSpec:
     """The study's spec: ASHA whose rungs train for the plan's seconds (promotions continue their
     training), ASHA over data subsets, or random candidates trained for the middle rung's time.
     A resumed study keeps its stored spec, so the subset rungs are not worked out (nor the data
     loaded for them) then."""
     priors = [a.to_dict() for a in spaces.get(space, **space_options).priors()]
     common = {"space": space, "dataset": dataset, "seed": seed, "epochs": 1000, "space_options": space_options,
-              "val_samples": SEARCH_VAL_SAMPLES}
+              "val_samples": SEARCH_VAL_SAMPLES, "train_options": dict(train_options or {})}
     if search != "asha":  # the ablation: random architectures, each trained for the middle rung's time
         return SearchSpec(strategy="random", seconds=plan.rung_seconds[1], continue_runs=True,
                           strategy_options={"initial": priors}, **common)
