@@ -18,6 +18,7 @@ from typing import Any
 from ..core import NasforgeError, require
 
 SEED = 0
+BASELINE_SHARE = 0.5  # fitted only while more than this share of the budget is left
 
 
 def _models(seed: int) -> dict[str, Any]:

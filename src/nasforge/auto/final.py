@@ -138,11 +138,18 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
         model = run.model if run is not None else space.build(arch, ds.input_shape, ds.num_classes).to(
             resolve_device(config.device))
         test = ds.test()
-        speeds = thread_speeds(model, x, y, config.batch_size)
+        late = deadline.left() <= MIN_FINAL_SECONDS  # no time to probe or measure: straight to the wrap-up
+        speeds = {torch.get_num_threads(): math.nan} if late else thread_speeds(model, x, y, config.batch_size)
         threads = max(speeds, key=speeds.get)
         conditions.probe_samples_per_s, conditions.threads = speeds[threads], threads
         with using_threads(threads):
-            train_s, wrap = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
+            if late:
+                log(f"Warning: {max(0.0, deadline.left()):.1f}s left before the final training (the machine is busy "
+                    "or the budget small): no final training, no ONNX export; the budget is kept as far as the "
+                    "test and the save allow.")
+                train_s, wrap = 0.0, {"total": 0.0, "onnx": 0.0}
+            else:
+                train_s, wrap = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
             wrap_s = wrap["total"]
             log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
                 + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
@@ -150,7 +157,7 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
             model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
                                                                   deadline.end - wrap_s)
             conditions.final_epochs = curve[-1]["epoch"]
-            onnx_skipped = onnx and deadline.left() < ONNX_SKIP_SHARE * wrap_s  # late: the export would overrun
+            onnx_skipped = onnx and (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s)  # it would overrun
             if onnx_skipped:
                 onnx = False
                 log("The ONNX export is skipped to keep the budget; write it later with `nasforge export "

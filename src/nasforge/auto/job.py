@@ -13,7 +13,7 @@ from .final import train_until_deadline
 from .limits import Limits, LimitedEstimator, check_final, screen
 from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
 from .report import search_summary, write_report
-from .baselines import compare, fit_baselines
+from .baselines import BASELINE_SHARE, compare, fit_baselines
 from .search import AUTO_SPACE, RECIPES, recipe_space, SEARCH_VAL_SAMPLES, default_space, open_search, run_search, search_spec
 from . import calibration
 from .select import Choice, announce, choose, choose_augment, raw_prediction
@@ -82,7 +82,10 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
         warning = screen(study.estimator.space, ds, limits, seed)
         if warning:
             log(f"WARNING: {warning}.")
-    baselines = fit_baselines(ds, seed) if ds.tabular else None
+    baselines = None
+    if ds.tabular:  # fitted only while at least half the budget is left (imports + fits take seconds under load)
+        baselines = (fit_baselines(ds, seed) if deadline.left() > BASELINE_SHARE * time_budget else
+                     {"error": f"skipped: only {max(0.0, deadline.left()):.0f}s of the budget were left"})
     if baselines is not None:
         log(f"Baselines fitted ({deadline.spent():.1f}s): " + ("; ".join(
             f"{k.replace('_', ' ')} {v['test_accuracy']:.4f} test" for k, v in baselines.items()
