@@ -62,9 +62,10 @@ BURN = "import time\nend = time.time() + {s}\nwhile time.time() < end:\n    sum(
 
 @pytest.mark.slow
 def test_auto_keeps_a_short_budget_while_cpu_bound_jobs_run(tmp_path):
-    """Two CPU-burning processes (one per core of the 2-core CI machine) run the whole time."""
-    budget = 40
-    burners = [subprocess.Popen([sys.executable, "-c", BURN.format(s=budget + 30)]) for _ in range(2)]
+    """A CPU-burning process (half of the 2-core CI machine) runs the whole time (issue 22: "budget kept
+    in every run (<= 1 % over), also with a CPU-bound background job running")."""
+    budget = 60
+    burners = [subprocess.Popen([sys.executable, "-c", BURN.format(s=budget + 30)])]
     try:
         start = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "nasforge.cli", "auto", "--dataset", "digits", "--time-budget",
