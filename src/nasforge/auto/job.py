@@ -8,15 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from ..core import Arch, TrialStatus, check_choice
+from ..estimation import count_params
 from ..study import Reporter, Study
-from .final import train_until_deadline
-from .limits import Limits, LimitedEstimator, check_final, screen
-from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
-from .report import search_summary, write_report
-from .baselines import BASELINE_SHARE, compare, fit_baselines
-from .search import AUTO_SPACE, RECIPES, recipe_space, SEARCH_VAL_SAMPLES, default_space, open_search, run_search, search_spec
 from . import calibration
+from .baselines import BASELINE_SHARE, compare, fit_baselines
+from .final import train_until_deadline
+from .limits import LimitedEstimator, Limits, check_final, screen
+from .plan import BUDGET_TOLERANCE, RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
+from .report import search_summary, write_report
+from .search import (AUTO_SPACE, RECIPES, SEARCH_VAL_SAMPLES, default_space, open_search, recipe_space, run_search,
+                     search_spec)
 from .select import Choice, announce, choose, choose_augment, raw_prediction
+
+
+FALLBACK_SAMPLES = 20  # architectures drawn when no candidate finished and limits apply
 
 
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
@@ -51,6 +56,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     search --train-option``, e.g. ``{"precision": "fp32"}``); a resumed study keeps its own.
     """
     check_arguments(time_budget, search_fraction, search, rungs, augment)
+    deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
     limits = Limits(max_params, max_latency_ms)
     if space == AUTO_SPACE:
@@ -59,7 +65,6 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
             " --space to choose another).")
     if recipe == "search":
         space, space_options = recipe_space(space, space_options, dataset)
-    deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study_path, space_options = out / "study.db", space_options or {}
@@ -73,44 +78,18 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
-    allowed = None
-    if limits.active:
-        study.estimator = LimitedEstimator(study.estimator, limits)
-        allowed = study.estimator.allows
-        log(f"Limits: {', '.join(f'{k} {v:g}' for k, v in limits.to_dict().items() if v is not None)}; "
-            "candidates over them are measured, not trained.")
-        warning = screen(study.estimator.space, ds, limits, seed)
-        if warning:
-            log(f"WARNING: {warning}.")
-    baselines = None
-    if ds.tabular:  # fitted only while at least half the budget is left (imports + fits take seconds under load)
-        baselines = (fit_baselines(ds, seed) if deadline.left() > BASELINE_SHARE * time_budget else
-                     {"error": f"skipped: only {max(0.0, deadline.left()):.0f}s of the budget were left"})
-    if baselines is not None:
-        log(f"Baselines fitted ({deadline.spent():.1f}s): " + ("; ".join(
-            f"{k.replace('_', ' ')} {v['test_accuracy']:.4f} test" for k, v in baselines.items()
-            if isinstance(v, dict)) or baselines.get("error", "")))
+    allowed = _gate(study, limits, seed, log)
+    baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
     run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
                search, plan, seed, reporter, log)
     choice = choose(study, search, deadline.left() - WRAP_UP_GUESS, allowed)
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
     summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed)
-    if limits.active:
-        summary["constraints"] = check_final(summary, limits)
-        for miss in summary["constraints"]["violations"]:
-            log(f"WARNING: THE FINAL MODEL MISSES A LIMIT: {miss}.")
     summary.update(search_summary(study, plan, choice, search, why, limits))
-    conditions = summary["training_conditions"]
-    summary["prediction"] = calibration.record(
-        predicted, ds.name, summary["test_accuracy"], conditions["busy"] or conditions["undertrained"],
-        {"space": summary["space"], "budget_s": float(time_budget), "augment": summary["train_config"]["augment"]})
-    if baselines is not None:
-        summary["baselines"] = {**baselines, "comparison": compare(baselines, summary["test_accuracy"])}
-        log(summary["baselines"]["comparison"])
-    if predicted["raw"] is not None:
-        log(f"Test accuracy {summary['test_accuracy']:.4f}; its learning curve predicted {predicted['raw']:.4f}, "
-            f"calibrated {predicted['calibrated']:.4f} ({predicted['correction_source']}).")
-    summary.update({"study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent()})
+    summary["budget_s"] = float(time_budget)
+    _outcome(summary, limits, predicted, baselines, ds.name, log)
+    summary.update({"study": str(study_path), "total_seconds": deadline.spent()})
+    summary["budget_kept"] = summary["total_seconds"] <= BUDGET_TOLERANCE * time_budget
     write_report(out, summary)
     study.storage.close()
     if deadline.spent() > time_budget:
@@ -120,14 +99,67 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     return summary
 
 
+def _gate(study: Study, limits: Limits, seed: int, log):
+    """With limits: the study's estimator measures candidates before training them; returns the test
+    an architecture must pass to win (None without limits)."""
+    if not limits.active:
+        return None
+    study.estimator = LimitedEstimator(study.estimator, limits)
+    log(f"Limits: {', '.join(f'{k} {v:g}' for k, v in limits.to_dict().items() if v is not None)}; "
+        "candidates over them are measured, not trained.")
+    warning = screen(study.estimator.space, study.estimator.dataset, limits, seed)
+    if warning:
+        log(f"WARNING: {warning}.")
+    return study.estimator.allows
+
+
+def _baselines(ds, deadline: Deadline, seed: int, log) -> dict[str, Any]:
+    """The table baselines, fitted only while more than ``BASELINE_SHARE`` of the budget is left
+    (imports and fits take seconds on a loaded machine)."""
+    if deadline.left() <= BASELINE_SHARE * deadline.budget_s:
+        return {"error": f"skipped: only {max(0.0, deadline.left()):.0f}s of the budget were left"}
+    fitted = fit_baselines(ds, seed)
+    log(f"Baselines fitted ({deadline.spent():.1f}s): " + ("; ".join(
+        f"{k.replace('_', ' ')} {v['test_accuracy']:.4f} test" for k, v in fitted.items() if isinstance(v, dict))
+        or fitted.get("error", "")))
+    return fitted
+
+
+def _outcome(summary: dict[str, Any], limits: Limits, predicted: dict[str, Any], baselines: dict[str, Any] | None,
+             dataset: str, log) -> None:
+    """The final model against the limits, its prediction (recorded for the calibration) and the baselines."""
+    if limits.active:
+        summary["constraints"] = check_final(summary, limits)
+        for miss in summary["constraints"]["violations"]:
+            log(f"WARNING: THE FINAL MODEL MISSES A LIMIT: {miss}.")
+    conditions = summary["training_conditions"]
+    summary["prediction"] = calibration.record(
+        predicted, dataset, summary["test_accuracy"], conditions["busy"] or conditions["undertrained"],
+        {"space": summary["space"], "budget_s": summary.get("budget_s"), "augment": summary["train_config"]["augment"]})
+    if baselines is not None:
+        summary["baselines"] = {**baselines, "comparison": compare(baselines, summary["test_accuracy"])}
+        log(summary["baselines"]["comparison"])
+    if predicted["raw"] is not None:
+        log(f"Test accuracy {summary['test_accuracy']:.4f}; its learning curve predicted {predicted['raw']:.4f}, "
+            f"calibrated {predicted['calibrated']:.4f} ({predicted['correction_source']}).")
+
+
 def _fallback_arch(study: Study, allowed, log) -> Arch:
-    """An architecture when no candidate finished: a random one (within the limits, if one of 100 samples is)."""
+    """An architecture when no candidate finished: a random one; with limits, the smallest of
+    ``FALLBACK_SAMPLES`` samples that meets them (latency is measured on the 5 smallest only: each
+    measurement costs time a late run does not have), else the smallest."""
     space, rng = study.strategy.space, study.strategy.rng
-    samples = [space.sample(rng) for _ in range(1 if allowed is None else 100)]
-    arch = next((a for a in samples if allowed is None or allowed(a)), samples[0])
-    log("No candidate finished in the search time; training a random architecture"
-        + (" within the limits." if allowed is None or allowed(arch) else " (none of 100 samples met the limits)."))
-    return arch
+    if allowed is None:
+        log("No candidate finished in the search time; training a random architecture.")
+        return space.sample(rng)
+    ds = study.estimator.dataset
+    samples = sorted((space.sample(rng) for _ in range(FALLBACK_SAMPLES)),
+                     key=lambda a: count_params(space.build(a, ds.input_shape, ds.num_classes)))
+    arch = next((a for a in samples[:5] if allowed(a)), None)
+    log("No candidate finished in the search time; training " + (
+        "a random architecture within the limits." if arch is not None else
+        f"the smallest of {FALLBACK_SAMPLES} random architectures (none of the 5 smallest met the limits)."))
+    return arch if arch is not None else samples[0]
 
 
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,

@@ -18,6 +18,7 @@ RUNG0_SHARE = 1 / 10  # rung-0 training seconds as a share of the search time (r
 ETA = 3
 RUNGS = 2  # few, long looks: at 10-30 s of training the light and the full-resolution nets tie (docs/auto.md)
 MIN_RUNG_SECONDS = 1.0
+BUDGET_TOLERANCE = 1.01  # a run within 1 % of its budget kept it (issue 22)
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 RUNG_MODES = ("subset", "time")
 AUGMENT_MODES = ("auto", *AUGMENTATIONS)  # auto: chosen by mirror_test
