@@ -82,7 +82,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
     run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
                search, plan, seed, reporter, log)
-    choice = choose(study, search, deadline.left() - WRAP_UP_GUESS, allowed)
+    choice = choose(study, search, max(0.0, deadline.left() - WRAP_UP_GUESS), allowed)
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
     summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed)
     summary.update(search_summary(study, plan, choice, search, why, limits))
