@@ -44,13 +44,15 @@ def wrap_up_parts(model: torch.nn.Module, dataset, test_samples: int, onnx: bool
     """Seconds to keep for testing, measuring and exporting the final model, *measured* now on
     this machine (so a loaded machine keeps more): the test pass timed on validation data and
     scaled to the test size, the latency and FLOP measurements, and the ONNX export (done once on
-    a copy); their sum times ``WRAP_UP_MARGIN``, plus ``WRAP_UP_FIXED_S`` for writing files
-    (``total``; ``onnx``: the export's own share, dropped if the clock runs short)."""
+    a copy); the test pass and latency times ``WRAP_UP_MARGIN``, the FLOP count and the
+    cold-timed export as measured, plus ``WRAP_UP_FIXED_S`` for writing files (``total``; ``onnx``: the
+    export's own share, dropped if the clock runs short)."""
     evaluate_model(model, dataset.x_val[:64], dataset.y_val[:64])  # warm-up: first calls allocate
     x, y = dataset.x_val[:1024], dataset.y_val[:1024]
     test_s = _timed(evaluate_model, model, x, y) * test_samples / max(1, len(x))
     copy = deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
-    measure_s = _timed(measure_latency_ms, copy, dataset.input_shape) + _timed(count_flops, copy, dataset.input_shape)
+    latency_s = _timed(measure_latency_ms, copy, dataset.input_shape)
+    flops_s = _timed(count_flops, copy, dataset.input_shape)
     export_s = 0.0
     if onnx:
         with tempfile.TemporaryDirectory() as tmp:
@@ -58,8 +60,9 @@ def wrap_up_parts(model: torch.nn.Module, dataset, test_samples: int, onnx: bool
                 export_s = _timed(export_model, copy, dataset.input_shape, "onnx", Path(tmp) / "probe.onnx")
             except Exception:  # noqa: BLE001 - the real export reports its own error; only its time matters here
                 export_s = 3.0
-    return {"total": WRAP_UP_FIXED_S + WRAP_UP_MARGIN * (test_s + measure_s + export_s),
-            "onnx": WRAP_UP_MARGIN * export_s}
+    # the export was timed cold (its first call imports and sets up what the real, warm call reuses:
+    # 4.9 s cold vs 3.3 s warm here), which covers its margin; the FLOP count costs little when warm
+    return {"total": WRAP_UP_FIXED_S + WRAP_UP_MARGIN * (test_s + latency_s) + flops_s + export_s, "onnx": export_s}
 
 
 def continue_until(run: TrainingRun, x, y, train_s: float, on_chunk=None,
