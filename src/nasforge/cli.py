@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--time-budget", type=_positive_float, default=600.0, metavar="SECONDS",
                    help="total wall-clock seconds (default 600)")
     a.add_argument("--out", default="runs/auto", help="output folder (default runs/auto); rerun to resume")
-    a.add_argument("--space", default="macro-cnn", help="search space (default macro-cnn)")
+    a.add_argument("--space", default="auto",
+                   help="search space (default auto: mlp for a table .npz, macro-cnn for images and sequences)")
     a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     a.add_argument("--search-fraction", type=float, default=None,
                    help="share of the budget spent searching (default 0.35)")
@@ -173,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data augmentation of the final training: auto (default) shifts images/sequences by a few "
                         "pixels and mirrors them too if the search's best model still recognises mirrored "
                         "validation samples; none; shift; shift-flip")
+    a.add_argument("--train-option", action="append", metavar="KEY=VALUE",
+                   help="training option for the search and the final training, e.g. precision=fp32 (as for "
+                        "`nasforge search`; a resumed search keeps its own)")
+    a.add_argument("--recipe", choices=("fixed", "search"), default="fixed",
+                   help="fixed (default): the default training recipe; search: learning rate, weight decay, batch "
+                        "size, label smoothing, augmentation, dropout and width are searched with the architecture "
+                        "and the final training uses the winner's")
+    a.add_argument("--max-params", type=_positive_int, default=None, metavar="N",
+                   help="the final model has at most N parameters: larger candidates are never trained")
+    a.add_argument("--max-latency-ms", type=_positive_float, default=None, metavar="MS",
+                   help="the final model's batch-1 CPU latency (1 thread) is at most MS: slower candidates are "
+                        "never trained; the final model is measured again and a miss is reported")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
@@ -352,6 +365,7 @@ def cmd_search(args, console) -> int:
 
 def cmd_auto(args, console) -> int:
     from .auto import SEARCH_FRACTION, auto
+    from .auto.plan import process_started_at
     from .study import SilentReporter
 
     class Reporter(SilentReporter):  # one line per finished trial; the search is short, so no live status line
@@ -365,7 +379,8 @@ def cmd_auto(args, console) -> int:
                               f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
             else:
                 first = (record.error or "no error text").splitlines()[0][:100]
-                console.print(f"  trial {record.id:>3}  FAILED: {first}", markup=False)
+                what = "REJECTED" if record.status == TrialStatus.PRUNED else "FAILED"
+                console.print(f"  trial {record.id:>3}  {what}: {first}", markup=False)
 
     _check_out_folder(args.out)
     fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
@@ -373,7 +388,9 @@ def cmd_auto(args, console) -> int:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
-             started_at=STARTED, rungs=args.rungs, augment=args.augment)
+             started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
+             max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe,
+             train_options=_key_values(args.train_option, "--train-option"))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")
