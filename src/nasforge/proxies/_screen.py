@@ -26,9 +26,9 @@ def batch_from(dataset, size: int = DEFAULT_BATCH, seed: int = 0) -> tuple[torch
     return dataset.x_train[index], dataset.y_train[index]
 
 
-def sample_distinct(space: SearchSpace, n: int, seed: int = 0, tries_per_arch: int = 20) -> list[Arch]:
-    """Up to ``n`` different architectures sampled from ``space`` with ``seed`` (fewer only when
-    the space runs out of new ones)."""
+def sample_distinct(space: SearchSpace, n: int, seed: int | Sequence[int] = 0, tries_per_arch: int = 20) -> list[Arch]:
+    """Up to ``n`` different architectures sampled from ``space`` with ``seed`` (an int or a
+    sequence of them; fewer only when the space runs out of new ones)."""
     check_int("proxies", "n", n, 1)
     rng = np.random.default_rng(seed)
     found: dict[str, Arch] = {}
@@ -110,4 +110,19 @@ def score_archs(space: SearchSpace, archs: Sequence[Arch], batch, num_classes: i
     return screening
 
 
-__all__ = ["DEFAULT_BATCH", "ScoredArch", "Screening", "batch_from", "build", "build_seed", "sample_distinct", "score_archs"]
+WARM_START_STREAM = 0x5EED  # the warm start's sample is drawn apart from the strategy's own (same study seed)
+
+
+def warm_start(space: SearchSpace, dataset, n: int, proxy: str, top: int, seed: int = 0,
+               batch_size: int = DEFAULT_BATCH, on_scored=None) -> tuple[list[Arch], Screening]:
+    """Score ``n`` sampled architectures with ``proxy`` on a batch of ``dataset``: the ``top``
+    best (best first) and every score. Nothing is trained."""
+    check_int("proxy warm start", "top", top, 1)
+    REGISTRY.factory(proxy)
+    archs = sample_distinct(space, n, [seed, WARM_START_STREAM])
+    screening = score_archs(space, archs, batch_from(dataset, batch_size, seed), dataset.num_classes, [proxy], seed,
+                            on_scored)
+    return [r.arch for r in screening.ranked(proxy)[:top]], screening
+
+
+__all__ = ["warm_start", "DEFAULT_BATCH", "ScoredArch", "Screening", "batch_from", "build", "build_seed", "sample_distinct", "score_archs"]
