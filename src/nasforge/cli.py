@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module under nasforge/commands/: each module has
 # ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("proxies",)
 
 
 def _command_module(name: str):
@@ -422,6 +422,9 @@ def cmd_show(args, console) -> int:
         except NasforgeError:
             describe = None
         console.print(trials_table(trials, describe, title=f"{args.study} — {len(trials)} trial(s), best first"))
+        if scores := storage.proxy_scores():
+            console.print(f"{len(scores)} zero-cost proxy scores ({', '.join(sorted({r['proxy'] for r in scores}))}) "
+                          f"of {len({r['arch'].digest for r in scores})} architectures")
     return 0
 
 

@@ -15,10 +15,11 @@ Each proxy lives in its own module and registers itself beside its function
 from __future__ import annotations
 
 from . import _cost, _jacob_cov, _naswot, _pruning, _synflow, _zen  # noqa: F401  (they register the proxies)
+from ._correlation import kendall, spearman
 from ._registry import REGISTRY, register
 from ._score import names, score, score_all
 from ._screen import (DEFAULT_BATCH, ScoredArch, Screening, batch_from, build, build_seed, sample_distinct,
                       score_archs, warm_start)
 
-__all__ = ["DEFAULT_BATCH", "REGISTRY", "ScoredArch", "Screening", "batch_from", "build", "build_seed", "names",
-           "register", "sample_distinct", "score", "score_all", "score_archs", "warm_start"]
+__all__ = ["DEFAULT_BATCH", "REGISTRY", "ScoredArch", "Screening", "batch_from", "build", "build_seed", "kendall",
+           "names", "register", "sample_distinct", "score", "score_all", "score_archs", "spearman", "warm_start"]
