@@ -49,11 +49,13 @@ def build_seed(seed: int, arch: Arch) -> int:
 @dataclass
 class ScoredArch:
     """One architecture's proxy scores and the seconds each took (building the network it
-    scored included)."""
+    scored included): wall-clock ``seconds`` and this process's ``cpu_seconds`` (the cost on
+    one core, whatever else the machine runs)."""
 
     arch: Arch
     scores: dict[str, float]
     seconds: dict[str, float]
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def total_s(self) -> float:
@@ -97,13 +99,13 @@ def score_archs(space: SearchSpace, archs: Sequence[Arch], batch, num_classes: i
         REGISTRY.factory(name)  # an unknown name fails before any work, listing the known proxies
     screening = Screening()
     for arch in archs:
-        scores, seconds = {}, {}
+        scores, seconds, cpu = {}, {}, {}
         for name in proxies:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             scores[name] = _score_owned(build(space, arch, batch[0].shape[1:], num_classes, seed), batch, name,
                                         seed, None)
-            seconds[name] = time.perf_counter() - start
-        row = ScoredArch(arch, scores, seconds)
+            seconds[name], cpu[name] = time.perf_counter() - start, time.process_time() - start_cpu
+        row = ScoredArch(arch, scores, seconds, cpu)
         screening.rows.append(row)
         if on_scored is not None:
             on_scored(row)
