@@ -115,6 +115,10 @@ def test_jacob_cov_rewards_inputs_with_different_gradients():
     torch.manual_seed(0)
     relu = nn.Sequential(nn.Linear(6, 256), nn.ReLU(), nn.Linear(256, 3))
     assert proxies.score(relu, (x, y), "jacob_cov") > proxies.score(linear, (x, y), "jacob_cov")
+    big_batch = batch((6,), n=32)  # more inputs than input values: only the first D - 1 = 5 count
+    assert proxies.score(relu, big_batch, "jacob_cov") == proxies.score(relu, (big_batch[0][:5], big_batch[1][:5]),
+                                                                         "jacob_cov")
+    assert proxies.score(relu, big_batch, "jacob_cov") > -1e5  # not dominated by 1/k of surplus zero eigenvalues
     disconnected = nn.Sequential(nn.Linear(6, 3), nn.Linear(3, 3))
     with torch.no_grad():
         disconnected[0].weight.zero_()
