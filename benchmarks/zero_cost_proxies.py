@@ -71,7 +71,7 @@ def load_cache(path: Path, seed: int, batch_size: int) -> dict[str, dict]:
             if line.strip():
                 row = json.loads(line)
                 if row["seed"] == seed and row["batch_size"] == batch_size:
-                    rows.setdefault(row["key"], row)
+                    rows[row["key"]] = row  # a later line (more proxies) replaces an earlier one
     return rows
 
 
@@ -178,7 +178,8 @@ def report_combinations(rows, sets, val, test, top_mask, seed):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", default="1000", help="cells to score: a number (a seeded sample) or 'all'")
+    parser.add_argument("--cells", default="1000",
+                        help="cells to score: a number (a seeded sample; 0 skips part 1) or 'all'")
     parser.add_argument("--proxy", action="append", help="proxies (repeatable; default all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample, batch and initialisations")
     parser.add_argument("--batch-size", type=int, default=proxies.DEFAULT_BATCH)
@@ -194,6 +195,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
 
+    if args.cells == "0":
+        return warm_search(args)
     doc = load_table()
     meta, table = doc["meta"], doc["cells"]
     space = NB201Space(**meta["space_options"])
@@ -203,7 +206,7 @@ def main() -> None:
     cells = [a for a in nb201.unique_archs() if nb201.canonical(a) in table]
     if args.cells != "all":
         order = np.random.default_rng(args.seed).permutation(len(cells))[: int(args.cells)]
-        cells = [cells[i] for i in sorted(order)]
+        cells = [cells[i] for i in order]  # scored in this order: any prefix of the run is a random sample too
     have = load_cache(args.cache, args.seed, args.batch_size)
     print(f"MNIST-1D NB201 table: {len(table)} cells; scoring {len(cells)} ({args.cells}) with {', '.join(names)}; "
           f"batch {args.batch_size}, seed {args.seed}; cache {args.cache} ({len(have)} cells cached)")
