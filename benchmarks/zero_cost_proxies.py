@@ -240,7 +240,7 @@ def warm_search(args) -> None:
     print(f"\nSearch on the table, {args.search_seeds} seeds, {args.time_budget:g} simulated seconds each (proxy seconds "
           f"included); warm start: {args.warm_n} architectures scored with {args.warm_proxy}, best {args.warm_top} "
           "run first. Validation regret (points, mean ± 95% CI) of the incumbent at:")
-    header = "strategy              | " + " | ".join(f"@{p:>5.0f}s      " for p in points) + " | proxy s"
+    header = "strategy               | " + " | ".join(f"@{p:>5.0f}s      " for p in points) + " | proxy s"
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory(dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None) as tmp:
@@ -258,7 +258,7 @@ def warm_search(args) -> None:
                     study.storage.close()
                 regrets = np.array(regrets)
                 label = f"{name} + warm start" if warm else name
-                print(f"{label:<21} | " + " | ".join(f"{mean_ci(regrets[:, i]):<13}" for i in range(len(points)))
+                print(f"{label:<22} | " + " | ".join(f"{mean_ci(regrets[:, i]):<13}" for i in range(len(points)))
                       + f" | {np.mean(proxy_s):7.1f}", flush=True)
 
 
