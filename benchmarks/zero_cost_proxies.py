@@ -159,6 +159,31 @@ def report_proxies(rows, names, val, test):
     return results, top_mask
 
 
+def report_references(records, val, test, top_mask):
+    """What the same cells offer without proxies, measured in this run: the seed-noise ceiling
+    (one training run against another) and short trainings (the validation accuracy after e
+    epochs of the first recorded run, at e/12 of its training seconds)."""
+    print("\nReferences on the same cells (no proxy): short training and the seed-noise ceiling")
+    header = "reference            | cells | Spearman val | Kendall val | Spearman test | top20% Spearman | s/cell"
+    print(header)
+    print("-" * len(header))
+    epochs = len(records[0]["curves"][0])
+    for e in (1, 3):
+        score = [r["curves"][0][e - 1] for r in records]
+        secs = float(np.mean([r["train_seconds"][0] * e / epochs for r in records]))
+        sp, kt, sp_top, _ = correlations(score, val, top_mask)
+        print(f"{f'val acc @ {e} epoch(s)':<20} | {len(records):5d} | {fmt(sp):>12} | {fmt(kt):>11} | "
+              f"{fmt(correlations(score, test, top_mask)[0]):>13} | {fmt(sp_top):>15} | {secs:6.2f}")
+    twice = [i for i, r in enumerate(records) if len(r["curves"]) > 1]
+    if len(twice) > 10:
+        first = np.array([records[i]["curves"][0][-1] for i in twice])
+        second = np.array([records[i]["curves"][1][-1] for i in twice])
+        top = second >= np.quantile(second, 1 - TOP)
+        sp, kt, sp_top, _ = correlations(first, second, top)
+        print(f"{'run 1 vs run 2':<20} | {len(twice):5d} | {fmt(sp):>12} | {fmt(kt):>11} | {'-':>13} | "
+              f"{fmt(sp_top):>15} | {np.mean([records[i]['train_seconds'][0] for i in twice]):6.2f}")
+
+
 def report_combinations(rows, sets, val, test, top_mask, seed):
     print(f"\nLearned combinations ({FOLDS}-fold cross-validated; features: rank-normalised proxy scores; "
           "target: rank of mean validation accuracy)")
@@ -218,6 +243,7 @@ def main() -> None:
     val = np.array([100 * np.mean([c[-1] for c in table[k]["curves"]]) for k in keys])
     test = np.array([100 * np.mean(table[k]["test_accuracy"]) for k in keys])
     results, top_mask = report_proxies(rows, names, val, test)
+    report_references([table[k] for k in keys], val, test, top_mask)
     fast = [n for n in args.fast.split(",") if n in names]
     sets = {"all": names, **({"fast": fast} if fast and set(fast) != set(names) else {})}
     report_combinations(rows, sets, val, test, top_mask, args.seed)
