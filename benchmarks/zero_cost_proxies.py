@@ -263,9 +263,9 @@ def warm_search(args) -> None:
     best = max(val.values())
     fractions = [1 / 16, 1 / 8, 1 / 4, 1 / 2, 1]
     points = [args.time_budget * f for f in fractions]
-    print(f"\nSearch on the table, {args.search_seeds} seeds, {args.time_budget:g} simulated seconds each (proxy seconds "
-          f"included); warm start: {args.warm_n} architectures scored with {args.warm_proxy}, best {args.warm_top} "
-          "run first. Validation regret (points, mean ± 95% CI) of the incumbent at:")
+    print(f"\nSearch on the table, {args.search_seeds} seeds, {args.time_budget:g} simulated seconds each "
+          f"(proxy seconds included); warm start: {args.warm_n} architectures scored with {args.warm_proxy}, "
+          f"best {args.warm_top} run first. Validation regret (points, mean ± 95% CI) of the incumbent at:")
     header = "strategy               | " + " | ".join(f"@{p:>5.0f}s      " for p in points) + " | proxy s"
     print(header)
     print("-" * len(header))

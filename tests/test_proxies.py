@@ -61,7 +61,8 @@ def test_synflow_of_a_single_path_chain_is_the_product_of_absolute_weights_per_l
 def test_synflow_ignores_batch_norm_and_relu_as_the_paper_does():
     plain, with_bn = linear_chain([3, 5, 4, 2], seed=1), linear_chain([3, 5, 4, 2], seed=1, norm=True)
     with torch.no_grad():
-        for a, b in zip([m for m in plain if isinstance(m, nn.Linear)], [m for m in with_bn if isinstance(m, nn.Linear)]):
+        linears = [m for m in with_bn if isinstance(m, nn.Linear)]
+        for a, b in zip([m for m in plain if isinstance(m, nn.Linear)], linears):
             b.weight.copy_(a.weight)
         for m in with_bn:
             if isinstance(m, nn.BatchNorm1d):
@@ -104,7 +105,7 @@ def test_gradient_proxies_on_a_linear_model_match_their_formulas():
     assert proxies.score(net, (x, y), "snip") == pytest.approx(float((w.detach() * g).abs().sum()), rel=1e-6)
     logits = net(x)
     a_grad = torch.autograd.grad(nn.functional.cross_entropy(logits, y), logits)[0]
-    expected_fisher = float((0.5 * (logits * a_grad).pow(2).mean(0)).sum())
+    expected_fisher = float((0.5 * (logits.detach() * a_grad).pow(2).mean(0)).sum())
     assert proxies.score(net, (x, y), "fisher") == pytest.approx(expected_fisher, rel=1e-5)
     assert net[0].weight.grad is None  # scoring works on a copy
 

@@ -110,7 +110,8 @@ def run(args, console) -> int:
     from ..study import Storage
 
     if args.n < 1 or args.batch_size < 2:
-        raise UserInputError(f"--n must be >= 1 and --batch-size >= 2; got --n {args.n}, --batch-size {args.batch_size}")
+        raise UserInputError(f"--n must be >= 1 and --batch-size >= 2; got --n {args.n}, "
+                             f"--batch-size {args.batch_size}")
     names = args.proxy or proxies.names()
     for name in names:
         proxies.REGISTRY.factory(name)  # an unknown name fails here, listing the known ones
@@ -125,7 +126,8 @@ def run(args, console) -> int:
         rows: dict[str, dict[str, float]] = {}
         for r in storage.proxy_scores():
             if r["seed"] == spec.seed and r["batch_size"] == args.batch_size:
-                rows.setdefault(r["arch"].to_json(), {})[r["proxy"]] = r["score"] if r["score"] is not None else float("nan")
+                score = r["score"] if r["score"] is not None else float("nan")  # NaN is stored as NULL
+                rows.setdefault(r["arch"].to_json(), {})[r["proxy"]] = score
         archs = proxies.sample_distinct(space, args.n, spec.seed)
         batch = proxies.batch_from(dataset, args.batch_size, spec.seed)
         seconds: dict[str, list[float]] = {n: [] for n in names}

@@ -68,6 +68,7 @@ def fisher(model, inputs, labels, loss, seed) -> float:
     for a in acts:
         if a.grad is None:
             continue
-        per_channel = (a.detach() * a.grad).reshape(a.shape[0], a.shape[1], -1).sum(-1) if a.dim() > 2 else a.detach() * a.grad
+        contribution = a.detach() * a.grad
+        per_channel = contribution.reshape(a.shape[0], a.shape[1], -1).sum(-1) if a.dim() > 2 else contribution
         total += float((0.5 * per_channel.pow(2).mean(0)).sum())
     return total

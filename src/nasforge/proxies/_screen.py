@@ -127,4 +127,5 @@ def warm_start(space: SearchSpace, dataset, n: int, proxy: str, top: int, seed: 
     return [r.arch for r in screening.ranked(proxy)[:top]], screening
 
 
-__all__ = ["warm_start", "DEFAULT_BATCH", "ScoredArch", "Screening", "batch_from", "build", "build_seed", "sample_distinct", "score_archs"]
+__all__ = ["DEFAULT_BATCH", "ScoredArch", "Screening", "batch_from", "build", "build_seed", "sample_distinct",
+           "score_archs", "warm_start"]

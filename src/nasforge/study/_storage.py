@@ -382,17 +382,20 @@ class Storage:
             self.conn.executemany(
                 "INSERT INTO proxy_scores (arch, proxy, score, seconds, seed, batch_size, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(arch.to_json(), proxy, score, seconds, seed, batch_size, now) for arch, proxy, score, seconds in rows])
+                [(arch.to_json(), proxy, score, seconds, seed, batch_size, now)
+                 for arch, proxy, score, seconds in rows])
 
     def proxy_scores(self, proxy: str | None = None) -> list[dict[str, Any]]:
         """Stored proxy scores, oldest first (none in a study that never scored any)."""
-        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='proxy_scores'").fetchone() is None:
+        exists = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='proxy_scores'"
+        if self.conn.execute(exists).fetchone() is None:
             return []
         sql, args = "SELECT * FROM proxy_scores", ()
         if proxy is not None:
             sql, args = sql + " WHERE proxy=?", (proxy,)
         return [{"arch": Arch.from_json(r["arch"]), "proxy": r["proxy"], "score": r["score"], "seconds": r["seconds"],
-                 "seed": r["seed"], "batch_size": r["batch_size"]} for r in self.conn.execute(sql + " ORDER BY id", args)]
+                 "seed": r["seed"], "batch_size": r["batch_size"]}
+                for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     # -- final models -----------------------------------------------------------
     def add_final_model(self, trial_id: int, path: str, summary: dict) -> None:
