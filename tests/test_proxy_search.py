@@ -153,3 +153,14 @@ def test_a_bad_warm_start_setting_is_refused_before_anything_runs():
         SearchSpec(proxy_warm_start=-1)
     with pytest.raises(UserInputError, match="unknown proxy 'synflowx'"):
         SearchSpec(proxy_warm_start=5, proxy="synflowx")
+
+
+def test_the_proxies_command_keeps_nasforge_help_free_of_torch():
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom nasforge.cli import build_parser\nbuild_parser()\nprint('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    from nasforge import proxies
+
+    assert proxies.DEFAULT_BATCH == 64  # the default that `nasforge proxies --help` states

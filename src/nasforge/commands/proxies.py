@@ -20,12 +20,11 @@ SAVE_EVERY = 25  # architectures between commits: an interrupted run keeps what 
 
 
 def add_parser(sub) -> None:
-    from .. import proxies
-
+    # no nasforge.proxies import here: it loads torch, and `nasforge --help` must stay fast
     p = sub.add_parser("proxies", help="score sampled architectures with zero-cost proxies (no training)",
                        description="Sample architectures of a space, score each untrained network on one batch "
-                                   "with zero-cost proxies, and store the scores in a study file. Proxies: "
-                                   + ", ".join(proxies.names()) + ".")
+                                   "with zero-cost proxies (synflow, naswot, zen, snip, ...: docs/proxies.md), "
+                                   "and store the scores in a study file.")
     p.add_argument("--study", required=True, help="study file to write the scores into (created if missing)")
     p.add_argument("--space", help="search space (default macro-cnn, or the study's)")
     p.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
@@ -34,10 +33,10 @@ def add_parser(sub) -> None:
                                        "report each proxy's rank correlation with the table (e.g. mnist1d-nb201)")
     p.add_argument("--n", type=int, default=DEFAULT_N, help=f"architectures to sample (default {DEFAULT_N})")
     p.add_argument("--proxy", action="append", metavar="NAME",
-                   help="proxy to compute (repeatable; default: all of them)")
+                   help="proxy to compute (repeatable; default: all of them; a wrong name lists them)")
     p.add_argument("--seed", type=int, default=None, help="seed of the sample, the batch and the networks (default 0)")
-    p.add_argument("--batch-size", type=int, default=proxies.DEFAULT_BATCH,
-                   help=f"samples in the batch the proxies read (default {proxies.DEFAULT_BATCH})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="samples in the batch the proxies read (default 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -109,6 +108,7 @@ def run(args, console) -> int:
     from ..progress import CountProgress
     from ..study import Storage
 
+    args.batch_size = proxies.DEFAULT_BATCH if args.batch_size is None else args.batch_size
     if args.n < 1 or args.batch_size < 2:
         raise UserInputError(f"--n must be >= 1 and --batch-size >= 2; got --n {args.n}, "
                              f"--batch-size {args.batch_size}")
