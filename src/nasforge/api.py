@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, benchmarks, data, spaces, strategies
+from . import __version__, benchmarks, data, proxies, spaces, strategies
 from .core import (Clock, Fidelity, NasforgeError, SimulatedClock, StudyError, StudyExistsError, TrialStatus,
-                   UserInputError, WallClock)
+                   UserInputError, WallClock, check_int)
 from .estimation import MeasureConfig, TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
 
@@ -45,6 +45,9 @@ class SearchSpec:
     val_samples: int | None = None
     benchmark: str | None = None
     continue_runs: bool = False
+    proxy_warm_start: int = 0  # score this many sampled architectures with `proxy`; the `proxy_top` best run first
+    proxy: str = "synflow"
+    proxy_top: int = 10
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +62,10 @@ class SearchSpec:
         return Fidelity(self.epochs, self.subset, self.width_multiplier, self.seconds)
 
     def __post_init__(self):
+        check_int("the proxy warm start", "proxy_warm_start", self.proxy_warm_start, 0)
+        check_int("the proxy warm start", "proxy_top", self.proxy_top, 1)
+        if self.proxy_warm_start:
+            proxies.REGISTRY.factory(self.proxy)
         if self.benchmark is not None:  # the benchmark fixes the space and the data
             object.__setattr__(self, "space", benchmarks.space_name(self.benchmark))
             object.__setattr__(self, "dataset", self.benchmark)
@@ -121,14 +128,42 @@ def _clock(spec: SearchSpec) -> Clock:
     return SimulatedClock() if spec.benchmark is not None else WallClock()
 
 
+def proxy_data(spec: SearchSpec, estimator) -> data.Dataset:
+    """The data a proxy warm start reads a batch of: the study's, or the data a benchmark's table
+    was trained on."""
+    if spec.benchmark is None:
+        return estimator.dataset
+    setting = estimator.data_setting
+    if setting is None:
+        raise UserInputError(f"benchmark {spec.benchmark!r} records no data set nasforge can load, so its "
+                             "architectures cannot be scored by a proxy (a benchmark whose table nasforge "
+                             "trained itself can, e.g. mnist1d-nb201)")
+    return data.load(setting["dataset"], val_fraction=setting["val_fraction"])
+
+
+def proxy_warm_start(spec: SearchSpec, estimator, on_scored=None) -> tuple[dict[str, Any], list[tuple]]:
+    """Score ``spec.proxy_warm_start`` sampled architectures with ``spec.proxy`` (nothing trained):
+    what the study records (the ``proxy_top`` best, first trials of the search, and the seconds
+    spent) and the rows of scores to store."""
+    best, screening = proxies.warm_start(estimator.space, proxy_data(spec, estimator), spec.proxy_warm_start,
+                                         spec.proxy, spec.proxy_top, spec.seed, on_scored=on_scored)
+    meta = {"proxy": spec.proxy, "scored": len(screening.rows), "seconds": screening.seconds,
+            "batch_size": proxies.DEFAULT_BATCH, "archs": [a.to_json() for a in best]}
+    rows = [(r.arch, spec.proxy, r.scores[spec.proxy], r.seconds[spec.proxy]) for r in screening.rows]
+    return meta, rows
+
+
 def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
-    """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built)."""
+    """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built); a
+    proxy warm start recorded in the study asks its architectures first."""
     fidelity, estimator, strategy = components or _components(spec)
+    strategy = strategies.warm_start(strategy, storage.meta().get("proxy_warm_start", {}).get("archs", []))
     return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed
-FIXED_ON_RESUME = ("space", "space_options", "dataset", "benchmark", "val_fraction")
+FIXED_ON_RESUME = ("space", "space_options", "dataset", "benchmark", "val_fraction", "proxy_warm_start", "proxy",
+                   "proxy_top")
 
 
 def _claim(storage: Storage) -> None:
@@ -140,7 +175,8 @@ def _claim(storage: Storage) -> None:
         raise
 
 
-def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False) -> Study:
+def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False,
+               on_scored=None) -> Study:
     """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``.
 
     With ``allow_changes``, a resumed study may continue with another strategy,
@@ -148,6 +184,11 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
     split); the change is recorded in the study's ``spec_history`` and a new
     strategy starts from a fresh state (it still skips every architecture
     already evaluated).
+
+    A new study with ``spec.proxy_warm_start`` first scores that many sampled
+    architectures with ``spec.proxy`` (``on_scored`` is called after each, for
+    progress): the scores go into the study, its best ones become the first
+    trials, and the seconds spent count as search time already elapsed.
     """
     path = Path(path)
     if path.exists():
@@ -183,10 +224,17 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
         raise StudyError(f"study file {str(path)!r} does not exist")
     # build everything first: a bad option or a missing data set fails before any file is created
     components = _components(spec)
+    meta: dict[str, Any] = {"spec": spec.to_dict(), "nasforge_version": __version__}
+    rows = []
+    if spec.proxy_warm_start:
+        warm, rows = proxy_warm_start(spec, components[1], on_scored)
+        meta.update(proxy_warm_start=warm, elapsed_s=warm["seconds"])
     try:
-        storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
+        storage = Storage.create(path, meta)
     except StudyExistsError:  # another process created it meanwhile: resume it (or be refused as second writer)
         return open_study(path, spec, allow_changes)
+    if rows:
+        storage.add_proxy_scores(rows, spec.seed, meta["proxy_warm_start"]["batch_size"])
     return build_study(storage, spec, components)
 
 

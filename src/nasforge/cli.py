@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-changes", action="store_true",
                    help="resume an existing study with another strategy, seed, fidelity or training settings "
                         "(recorded in the study; the space, data set and split cannot change)")
+    s.add_argument("--proxy-warm-start", type=_positive_int, metavar="N",
+                   help="a new study first scores N sampled architectures with a zero-cost proxy (no training; "
+                        "the seconds count as search time) and runs the best --proxy-top of them first")
+    s.add_argument("--proxy", help="the proxy of --proxy-warm-start (default synflow; see `nasforge proxies --help`)")
+    s.add_argument("--proxy-top", type=_positive_int, metavar="K",
+                   help="how many of the best-scored architectures run first (default 10)")
     s.add_argument("--quiet", action="store_true", help="no progress display")
 
     a = sub.add_parser("auto", help="search and train the best model for a data set within a time budget",
@@ -239,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module under nasforge/commands/: each module has
 # ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
-COMMAND_MODULES: tuple[str, ...] = ("dashboard", "profile_latency", "report", "scale")
+COMMAND_MODULES: tuple[str, ...] = ("dashboard", "profile_latency", "proxies", "report", "scale")
 
 
 def _command_module(name: str):
@@ -292,6 +298,7 @@ def _search_spec(args):
         "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
         "seconds": args.seconds, "benchmark": args.benchmark, "continue_runs": args.continue_runs,
+        "proxy_warm_start": args.proxy_warm_start, "proxy": args.proxy, "proxy_top": args.proxy_top,
     }.items() if v is not None}
     if args.seconds is not None and args.epochs is None:
         given["epochs"] = 1000  # time decides; the epoch cap only stops runaway tiny data sets
@@ -321,7 +328,7 @@ def cmd_search(args, console) -> int:
     import functools
 
     from .api import estimator_from_spec, open_study
-    from .progress import SearchReporter, print_summary
+    from .progress import CountProgress, SearchReporter, print_summary
 
     spec = _search_spec(args)
     if spec.benchmark is None and args.executor != "ray":  # Ray trials may run on machines with other devices
@@ -332,7 +339,9 @@ def cmd_search(args, console) -> int:
     n_trials = args.trials
     if n_trials is None and args.time_budget is None:
         n_trials = 20
-    study = open_study(args.study, spec, allow_changes=args.allow_changes)
+    with CountProgress(console, spec.proxy_warm_start, f"proxy warm start ({spec.proxy})",
+                       quiet=args.quiet or resuming or not spec.proxy_warm_start) as scored:
+        study = open_study(args.study, spec, allow_changes=args.allow_changes, on_scored=scored)
     done = study.finished_count()
     if resuming:
         extra = f"; {study.interrupted_on_open} interrupted trial(s) will be asked again" if study.interrupted_on_open else ""
@@ -340,6 +349,9 @@ def cmd_search(args, console) -> int:
     else:
         console.print(f"New study {args.study}: space={spec.space} dataset={spec.dataset} "
                       f"strategy={spec.strategy} fidelity={spec.fidelity.to_dict()} seed={spec.seed}")
+        if warm := study.storage.meta().get("proxy_warm_start"):
+            console.print(f"Proxy warm start: {warm['scored']} architectures scored with {warm['proxy']} in "
+                          f"{warm['seconds']:.1f}s (counted as search time); the best {len(warm['archs'])} run first.")
     reporter = SearchReporter(console, study, n_trials, args.time_budget, quiet=args.quiet)
     try:
         with reporter:
@@ -430,6 +442,9 @@ def cmd_show(args, console) -> int:
         except NasforgeError:
             describe = None
         console.print(trials_table(trials, describe, title=f"{args.study} — {len(trials)} trial(s), best first"))
+        if scores := storage.proxy_scores():
+            console.print(f"{len(scores)} zero-cost proxy scores ({', '.join(sorted({r['proxy'] for r in scores}))}) "
+                          f"of {len({r['arch'].digest for r in scores})} architectures")
     return 0
 
 

@@ -52,6 +52,20 @@ CREATE TABLE final_models (
 );
 """
 
+# Zero-cost proxy scores (``nasforge proxies``, a search's proxy warm start): made on first use,
+# so study files without them, older ones included, open and work unchanged.
+PROXY_TABLE = """
+CREATE TABLE IF NOT EXISTS proxy_scores (
+    id INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL,
+    proxy TEXT NOT NULL,
+    score REAL,
+    seconds REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    batch_size INTEGER NOT NULL,
+    created_at REAL NOT NULL
+)"""
+
 
 @dataclass
 class TrialRecord:
@@ -371,6 +385,30 @@ class Storage:
     def count(self, statuses: tuple[str, ...]) -> int:
         return self.conn.execute(
             f"SELECT COUNT(*) FROM trials WHERE status IN ({','.join('?' * len(statuses))})", statuses).fetchone()[0]
+
+    # -- zero-cost proxy scores -------------------------------------------------------
+    def add_proxy_scores(self, rows: list[tuple[Arch, str, float, float]], seed: int, batch_size: int) -> None:
+        """Store ``(arch, proxy, score, seconds)`` rows scored with ``seed`` on a batch of ``batch_size``."""
+        with self._writing("store proxy scores"):
+            self.conn.execute(PROXY_TABLE)
+            now = time.time()
+            self.conn.executemany(
+                "INSERT INTO proxy_scores (arch, proxy, score, seconds, seed, batch_size, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(arch.to_json(), proxy, score, seconds, seed, batch_size, now)
+                 for arch, proxy, score, seconds in rows])
+
+    def proxy_scores(self, proxy: str | None = None) -> list[dict[str, Any]]:
+        """Stored proxy scores, oldest first (none in a study that never scored any)."""
+        exists = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='proxy_scores'"
+        if self.conn.execute(exists).fetchone() is None:
+            return []
+        sql, args = "SELECT * FROM proxy_scores", ()
+        if proxy is not None:
+            sql, args = sql + " WHERE proxy=?", (proxy,)
+        return [{"arch": Arch.from_json(r["arch"]), "proxy": r["proxy"], "score": r["score"], "seconds": r["seconds"],
+                 "seed": r["seed"], "batch_size": r["batch_size"]}
+                for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     # -- final models -----------------------------------------------------------
     def add_final_model(self, trial_id: int, path: str, summary: dict) -> None:
