@@ -19,7 +19,7 @@ LAYERS = [
     {"core"},
     {"ops", "data"},
     {"spaces"},
-    {"strategies", "estimation", "benchmarks", "export", "draw"},
+    {"strategies", "estimation", "benchmarks", "export", "draw", "oneshot"},
     {"study", "execution"},
     {"api", "progress", "auto", "report", "cli", "commands", "__init__", "__main__"},
 ]

@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module under nasforge/commands/: each module has
 # ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("oneshot",)
 
 
 def _command_module(name: str):
