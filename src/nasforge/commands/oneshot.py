@@ -220,14 +220,22 @@ def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset
 
 
 def run(args, console) -> int:
-    import torch
-
-    from ..oneshot import NB201Supernet, OneShotConfig, SupernetEstimator, make_training
-
     wanted = settings(args)
     space, dataset, x, y = load_data(wanted)  # a bad space or data set fails before any file is made
     path = Path(args.study)
     storage = open_oneshot_study(path, wanted)
+    try:
+        return _search(args, console, storage, wanted, space, dataset, x, y)
+    finally:
+        storage.close()
+
+
+def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
+    import torch
+
+    from ..oneshot import NB201Supernet, OneShotConfig, SupernetEstimator, make_training
+
+    path = Path(args.study)
     config = OneShotConfig(**wanted["config"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)

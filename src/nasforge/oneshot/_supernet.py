@@ -60,7 +60,17 @@ class SuperCell(nn.Module):
         super().__init__()
         self.edges = nn.ModuleList(MixedOp(dims, channels) for _ in EDGES)
 
-    def forward(self, x, weights=None, choice=None):
+    def forward(self, x, weights=None, choice=None, live=None):
+        """``live``: with a single path (``choice`` alone), the edges that reach the output, as
+        ``nb201.cell_live_edges`` gives them; the others are skipped, as the space's own cell
+        drops them, so the path computes exactly what the standalone network does."""
+        if live is not None:
+            nodes = [x] + [None] * (nb201.NUM_NODES - 1)
+            for i, j in live:
+                e = EDGES.index((i, j))
+                out = self.edges[e](nodes[i], None, choice[e])
+                nodes[j] = out if nodes[j] is None else nodes[j] + out
+            return nodes[-1] if nodes[-1] is not None else torch.zeros_like(x)
         nodes = [x]
         for j in range(1, nb201.NUM_NODES):
             total = 0
@@ -98,9 +108,12 @@ class NB201Supernet(nn.Module):
     def forward(self, x, weights: torch.Tensor | None = None, choice: Sequence[int] | None = None):
         if weights is None and choice is None:
             raise ValueError("a supernet forward needs architecture weights, a choice of ops, or both")
+        live = None
+        if weights is None:
+            live = nb201.cell_live_edges({name: OPS[int(k)] for name, k in zip(nb201.EDGE_NAMES, choice)})
         x = self.stem(x)
         for layer in self.cells:
-            x = layer(x, weights, choice) if isinstance(layer, SuperCell) else layer(x)
+            x = layer(x, weights, choice, live) if isinstance(layer, SuperCell) else layer(x)
         return self.classifier(self.head(x))
 
     # -- between architecture weights, choices and Archs ------------------------------------
