@@ -121,23 +121,29 @@ def nb201_arch(text):
     return Arch.from_json(text)
 
 
-def spos_method(seed, epochs, options, data, truth, trials, rank_sample):
-    """SPOS supernet + regularised evolution through a study; then the ranking over ``rank_sample`` cells."""
+def spos_method(seed, epochs, options, data, truth, trials, rank_sample, searchers=("evolution", "reinforce")):
+    """One SPOS supernet, searched by each strategy in ``searchers`` through a study (each charged the
+    supernet's training plus its own search); then the supernet's ranking over ``rank_sample`` cells."""
     cpu = time.process_time()
     training, estimator = run_supernet("spos", seed, epochs, options, data)
-    strategy = strategies.get("evolution", estimator.space, seed=seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        study = Study(Storage.create(Path(tmp) / "spos.db", {}), strategy, estimator, Fidelity(epochs=1), seed)
-        study.optimize(n_trials=trials)
-        best = study.best().arch
-        study.storage.close()
-    cpu = time.process_time() - cpu
+    train_cpu = time.process_time() - cpu
+    found = {}
+    for name in searchers:
+        cpu = time.process_time()
+        strategy = strategies.get(name, estimator.space, seed=seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            study = Study(Storage.create(Path(tmp) / "spos.db", {}), strategy, estimator, Fidelity(epochs=1), seed)
+            study.optimize(n_trials=trials)
+            best = study.best().arch
+            study.storage.close()
+        found[name] = {"arch": nb201.to_string(best), "cpu_seconds": train_cpu + time.process_time() - cpu,
+                       "epoch_seconds": float(np.mean([r["cpu_seconds"] for r in training.history])),
+                       "activation_mb": training.history[0]["activation_mb"],
+                       "parameter_free_edges": parameter_free_edges(best)}
     eval_cpu = time.process_time()
     scores = [estimator.score(nb201.from_string(truth.cells[k]["arch"]))[0] for k in rank_sample]
-    eval_cpu = (time.process_time() - eval_cpu) / len(rank_sample)
-    return {"arch": nb201.to_string(best), "cpu_seconds": cpu, "scores": scores, "eval_cpu_seconds": eval_cpu,
-            "epoch_seconds": float(np.mean([r["cpu_seconds"] for r in training.history])),
-            "activation_mb": training.history[0]["activation_mb"], "parameter_free_edges": parameter_free_edges(best)}
+    found[searchers[0]].update(scores=scores, eval_cpu_seconds=(time.process_time() - eval_cpu) / len(rank_sample))
+    return found
 
 
 def random_search(truth, budget, repeats=2000, seed=0):
@@ -174,31 +180,61 @@ def main():
     p.add_argument("--beta-lambda", type=float, default=1.0)
     p.add_argument("--spos-trials", type=int, default=100)
     p.add_argument("--rank-cells", type=int, default=300)
-    p.add_argument("--methods", default="darts,beta-darts,gdas,darts2,spos")
+    p.add_argument("--methods", default="darts,beta-darts,gdas,spos,darts2")
+    p.add_argument("--report-only", action="store_true", help="report the runs saved in --out; run nothing")
     p.add_argument("--out", default="runs/oneshot_benchmark.json")
     args = p.parse_args()
     torch.set_num_threads(1)
     truth, data = Truth(), load_data()
     options = {"arch_lr": args.arch_lr}
     rank_sample = list(np.random.default_rng(0).choice(truth.keys, args.rank_cells, replace=False))
-    results: dict[str, list] = {}
+    results, done = resume(args)
     started = time.process_time()
-    for seed in range(args.seeds):
+    for seed in range(0 if args.report_only else args.seeds):
         for method in args.methods.split(","):
-            if method == "darts2" and seed >= args.darts2_seeds:
+            if (method == "darts2" and seed >= args.darts2_seeds) or (method, seed) in done:
                 continue
             extra = {"beta_lambda": args.beta_lambda} if method == "beta-darts" else {}
             if method == "spos":
-                r = spos_method(seed, args.epochs, {}, data, truth, args.spos_trials, rank_sample)
+                found = spos_method(seed, args.epochs, {}, data, truth, args.spos_trials, rank_sample)
+                found = {f"spos+{name}": r for name, r in found.items()}
             else:
-                r = gradient_method(method, seed, args.epochs, {**options, **extra}, data, truth)
-            r["table_accuracy"] = truth.acc[nb201.canonical(nb201.from_string(r["arch"]))]
-            r["percentile"] = truth.percentile(r["table_accuracy"])
-            results.setdefault(method, []).append(r)
-            print(f"seed {seed} {method:>10}: {r['arch']}  table {r['table_accuracy']:.2f}%  "
-                  f"(percentile {r['percentile']:.1f})  {r['cpu_seconds']:.0f} CPU-s  "
-                  f"[{time.process_time() - started:.0f} CPU-s so far]", flush=True)
+                found = {method: gradient_method(method, seed, args.epochs, {**options, **extra}, data, truth)}
+            for name, r in found.items():
+                r["table_accuracy"] = truth.acc[nb201.canonical(nb201.from_string(r["arch"]))]
+                r["percentile"] = truth.percentile(r["table_accuracy"])
+                r["seed"] = seed
+                results.setdefault(name, []).append(r)
+                print(f"seed {seed} {name:>15}: {r['arch']}  table {r['table_accuracy']:.2f}%  "
+                      f"(percentile {r['percentile']:.1f})  {r['cpu_seconds']:.0f} CPU-s  "
+                      f"[{time.process_time() - started:.0f} CPU-s so far]", flush=True)
+            save(args, results)
     report(args, truth, results, rank_sample)
+
+
+SETTINGS = ("epochs", "arch_lr", "beta_lambda", "spos_trials", "rank_cells")
+
+
+def resume(args):
+    """Runs saved in ``args.out`` by an earlier invocation with the same settings (the benchmark
+    saves after every run, so a killed one continues), and the (method, seed) pairs they cover."""
+    path = Path(args.out)
+    if not path.exists():
+        return {}, set()
+    doc = json.loads(path.read_text())
+    if any(doc["args"].get(k) != getattr(args, k) for k in SETTINGS):
+        raise SystemExit(f"{path} holds runs with other settings; move it away or pass another --out")
+    results = doc["runs"]
+    done = {(m.split("+")[0], r["seed"]) for m, runs in results.items() for r in runs}
+    print(f"resuming: {len(done)} runs read from {path}")
+    return results, done
+
+
+def save(args, results, summary=None):
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(f"{args.out}.tmp")
+    tmp.write_text(json.dumps({"args": vars(args), "summary": summary, "runs": results}, indent=1, default=float))
+    tmp.replace(args.out)
 
 
 def report(args, truth, results, rank_sample):
@@ -231,11 +267,11 @@ def report(args, truth, results, rank_sample):
     print(f"\nBest one-shot method: {best}, mean percentile {target:.1f} in {summary[best]['cpu_seconds']:.0f} CPU-s; "
           f"random search needs about {needed and f'{needed:.0f}'} seconds of standalone training for the same "
           f"mean percentile" + (f" ({needed / summary[best]['cpu_seconds']:.1f}x)" if needed else " (not reached)"))
-    if "spos" in results:
+    if "spos+evolution" in results:
         print(f"\n## SPOS supernet ranking (BN recalibrated) vs table, {len(rank_sample)} uniformly sampled unique cells\n")
         print("| seed | Kendall tau | Spearman rho | Kendall tau, top 20% | Spearman rho, top 20% | CPU-s per cell |")
         print("|---|---|---|---|---|---|")
-        for seed, r in enumerate(results["spos"]):
+        for seed, r in enumerate(results["spos+evolution"]):
             rk = ranking(truth, rank_sample, r["scores"])
             r["ranking"] = rk
             print(f"| {seed} | {rk['kendall']:.3f} | {rk['spearman']:.3f} | {rk['kendall_top20']:.3f} | "
@@ -246,13 +282,11 @@ def report(args, truth, results, rank_sample):
     print("| method | CIFAR-10 % |\n|---|---|")
     for name, value in PUBLISHED:
         print(f"| {name} | {value:.2f} |")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"args": vars(args), "summary": summary, "runs": results}, indent=1,
-                                         default=float))
+    save(args, results, summary)
 
 
 def collapse(results):
-    methods = [m for m in results if m != "spos"]
+    methods = [m for m in results if not m.startswith("spos")]
     if not methods:
         return
     epochs = len(results[methods[0]][0]["trajectory"])
