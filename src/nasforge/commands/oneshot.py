@@ -26,14 +26,13 @@ DEFAULT_DATASET = "mnist1d"
 
 
 def add_parser(sub) -> None:
-    from ..oneshot import METHODS
-
+    # no nasforge.oneshot import here: it loads torch, and `nasforge --help` must stay fast
     p = sub.add_parser("oneshot", help="one-shot search of a cell space: DARTS, GDAS, beta-DARTS or SPOS",
                        description="Train a weight-sharing supernet and derive a cell. Rerun the same command to "
                                    "resume after a kill (from the last completed supernet epoch).")
     p.add_argument("--study", default="runs/oneshot.db", help="SQLite study file (default: runs/oneshot.db)")
     p.add_argument("--space", default="nb201", help="cell space (supported: nb201)")
-    p.add_argument("--method", required=True, choices=METHODS,
+    p.add_argument("--method", required=True,
                    help="darts (1st order), darts2 (2nd order), gdas, beta-darts, or spos (+ --strategy)")
     p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"data set name or .npz path (default {DEFAULT_DATASET})")
     p.add_argument("--space-option", action="append", metavar="KEY=VALUE",
