@@ -161,7 +161,6 @@ def test_bn_recalibration_changes_the_score_of_a_path():
     assert torch.allclose(stem_bn.running_mean, z.mean(dim=(0, 2)), atol=1e-5)  # exact average over the batches
 
 
-@pytest.mark.slow  # the ONNX exporter alone takes 10-20 s on this project's CPUs
 def test_a_derived_cell_exports_to_onnx_with_matching_outputs(tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime", reason="the onnx extra (pip install 'nasforge[onnx]') is "
                                                             "not installed")
