@@ -19,7 +19,7 @@ LAYERS = [
     {"core"},
     {"ops", "data"},
     {"spaces", "predictors"},
-    {"strategies", "estimation", "proxies", "benchmarks", "export", "draw"},
+    {"strategies", "estimation", "proxies", "oneshot", "benchmarks", "export", "draw"},
     {"study", "execution"},
     {"api", "progress", "auto", "report", "cli", "commands", "__init__", "__main__"},
 ]

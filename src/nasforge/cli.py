@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module under nasforge/commands/: each module has
 # ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
-COMMAND_MODULES: tuple[str, ...] = ("dashboard", "profile_latency", "proxies", "report", "scale")
+COMMAND_MODULES: tuple[str, ...] = ("dashboard", "oneshot", "profile_latency", "proxies", "report", "scale")
 
 
 def _command_module(name: str):

@@ -1,0 +1,265 @@
+"""``nasforge oneshot``: search a cell space by weight sharing (DARTS, DARTS 2nd order, GDAS,
+beta-DARTS, or SPOS with any ask/tell strategy) and store everything in a study.
+
+The study file records the supernet's epochs (its ``oneshot_epochs`` meta entry and, for the
+gradient methods, the cell derived after each epoch as a trial without objective) and the
+candidates: the final derived cell (gradient methods) or every cell the strategy asked (SPOS),
+scored by the validation accuracy of their path through the supernet after BN recalibration.
+So ``nasforge show``, ``train``, ``export`` and ``draw`` work on it as on any study.
+
+A checkpoint of the supernet (weights, architecture weights, optimisers, random state) is saved
+beside the study after every epoch (``STUDY.supernet.pt``): rerunning the same command after a
+kill continues from the last completed epoch, and a finished SPOS supernet is reused by a
+resumed strategy. ``STUDY.derived.pt`` holds the chosen cell with its inherited supernet weights
+(a checkpoint ``nasforge export --weights`` accepts).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from ..core import Fidelity, StudyError, TrialStatus, UserInputError
+
+DEFAULT_DATASET = "mnist1d"
+
+
+def add_parser(sub) -> None:
+    # no nasforge.oneshot import here: it loads torch, and `nasforge --help` must stay fast
+    p = sub.add_parser("oneshot", help="one-shot search of a cell space: DARTS, GDAS, beta-DARTS or SPOS",
+                       description="Train a weight-sharing supernet and derive a cell. Rerun the same command to "
+                                   "resume after a kill (from the last completed supernet epoch).")
+    p.add_argument("--study", default="runs/oneshot.db", help="SQLite study file (default: runs/oneshot.db)")
+    p.add_argument("--space", default="nb201", help="cell space (supported: nb201)")
+    p.add_argument("--method", required=True,
+                   help="darts (1st order), darts2 (2nd order), gdas, beta-darts, or spos (+ --strategy)")
+    p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"data set name or .npz path (default {DEFAULT_DATASET})")
+    p.add_argument("--space-option", action="append", metavar="KEY=VALUE",
+                   help="space option, e.g. channels=16, cells_per_stage=1 (repeatable)")
+    p.add_argument("--epochs", type=_positive_int, default=30, help="supernet training epochs (default 30)")
+    p.add_argument("--subset", type=float, default=1.0,
+                   help="fraction of the training split the supernet learns from (default 1.0)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of the data held out to score candidates (default 0.1)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="one-shot option: lr, arch_lr, batch_size, weight_decay, tau_max, beta_lambda, ... "
+                        "(repeatable; see docs/oneshot.md)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--strategy", default="evolution", help="with --method spos: the strategy searching the "
+                                                           "supernet (default evolution)")
+    p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
+    p.add_argument("--trials", type=_positive_int, default=100,
+                   help="with --method spos: cells the strategy scores on the supernet (default 100)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+
+
+def _positive_int(text: str) -> int:
+    from ..cli import _positive_int as check
+
+    return check(text)
+
+
+def settings(args) -> dict:
+    """What the study's trials mean; a resumed study must be run with the same."""
+    from ..cli import _key_values
+    from ..oneshot import OneShotConfig
+
+    config = OneShotConfig.from_options({**_key_values(args.option, "--option"), "method": args.method,
+                                         "epochs": args.epochs, "seed": args.seed})
+    if not 0 < args.subset <= 1:
+        raise UserInputError(f"--subset must be a fraction in (0, 1]; got {args.subset!r}")
+    spos = config.method == "spos"
+    return {"space": args.space, "space_options": _key_values(args.space_option, "--space-option"),
+            "dataset": args.dataset, "subset": args.subset, "val_fraction": args.val_fraction,
+            "config": config.to_dict(), "strategy": args.strategy if spos else None,
+            "strategy_options": _key_values(args.strategy_option, "--strategy-option") if spos else {}}
+
+
+def open_oneshot_study(path: Path, wanted: dict):
+    """The study at ``path`` (checked to have been made with ``wanted``), or a new one."""
+    from .. import __version__
+    from ..api import SearchSpec, open_storage
+    from ..study import Storage
+
+    if path.exists():
+        storage, _ = open_storage(path)
+        stored = storage.meta().get("oneshot")
+        if stored is None:
+            storage.close()
+            raise StudyError(f"{str(path)!r} is not a one-shot study; choose another --study path")
+        if stored != wanted:
+            diff = "; ".join(f"{k}: study has {a!r}, this run asks for {b!r}" for k, a, b in _differences(stored, wanted))
+            storage.close()
+            raise StudyError(f"study {str(path)!r} was made with other settings ({diff}); rerun with the "
+                             "study's settings to resume it, or choose a new --study path")
+        storage.claim()
+        return storage
+    method = wanted["config"]["method"]
+    strategy = f"oneshot:{method}" + (f"+{wanted['strategy']}" if wanted["strategy"] else "")
+    spec = SearchSpec(space=wanted["space"], dataset=wanted["dataset"], strategy=strategy,
+                      seed=wanted["config"]["seed"], epochs=wanted["config"]["epochs"], subset=wanted["subset"],
+                      space_options=wanted["space_options"], strategy_options=wanted["strategy_options"],
+                      val_fraction=wanted["val_fraction"])
+    return Storage.create(path, {"spec": spec.to_dict(), "oneshot": wanted, "oneshot_epochs": [],
+                                 "nasforge_version": __version__})
+
+
+def _differences(stored: dict, wanted: dict):
+    """(name, stored, wanted) of each setting that differs; the one-shot options one by one."""
+    for key, value in wanted.items():
+        if key == "config" and isinstance(stored.get(key), dict):
+            yield from ((f"--option {k}", stored[key].get(k), v) for k, v in value.items() if stored[key].get(k) != v)
+        elif stored.get(key) != value:
+            yield key, stored.get(key), value
+
+
+def load_data(wanted: dict):
+    """(space, dataset, x_train, y_train): the training samples the supernet learns from."""
+    from .. import data, spaces
+    from ..estimation import subset_indices
+
+    if wanted["space"] != "nb201":
+        raise UserInputError(f"one-shot search supports the space 'nb201'; got {wanted['space']!r}")
+    space = spaces.get(wanted["space"], **wanted["space_options"])
+    dataset = data.load(wanted["dataset"], val_fraction=wanted["val_fraction"])
+    x, y = dataset.x_train, dataset.y_train
+    if wanted["subset"] < 1.0:
+        idx = subset_indices(len(y), wanted["subset"])
+        x, y = x[idx], y[idx]
+    return space, dataset, x, y
+
+
+def record_epochs(storage, training) -> None:
+    """Store the epoch log and, for gradient methods, each epoch's derived cell not stored yet."""
+    from ..core import Arch
+
+    stored = {t.request_meta.get("epoch") for t in storage.trials()
+              if t.request_meta.get("kind") == "supernet-epoch"}
+    for rec in training.history:
+        if "arch" not in rec or rec["epoch"] in stored:
+            continue
+        metrics = {k: rec[k] for k in ("supernet_val_accuracy", "train_loss", "seconds", "cpu_seconds",
+                                       "activation_mb", "parameter_free_edges") if k in rec}
+        trial_id = storage.start_trial(storage.next_number(), Arch.from_json(rec["arch"]), {"epochs": rec["epoch"]},
+                                       training.config.seed, {"kind": "supernet-epoch", "epoch": rec["epoch"],
+                                                              "method": training.config.method})
+        storage.finish_trial(trial_id, TrialStatus.OK, metrics, [], None, None, rec["seconds"], {})
+    storage.set_meta({"oneshot_epochs": training.history})
+
+
+def epoch_line(rec: dict, epochs: int, describe) -> str:
+    from ..core import Arch
+
+    line = f"  epoch {rec['epoch']:>3}/{epochs}  loss {rec['train_loss']:.4f}"
+    if "supernet_val_accuracy" in rec:
+        line += f"  supernet val acc {rec['supernet_val_accuracy']:.4f}"
+    line += f"  {rec['seconds']:.1f}s ({rec['cpu_seconds']:.1f} CPU-s)  {rec['activation_mb']:.1f} MB activations"
+    if "arch" in rec:
+        line += f"  {describe(Arch.from_json(rec['arch']))} ({rec['parameter_free_edges']} param-free)"
+    return line
+
+
+def train_supernet(args, console, storage, training, checkpoint: Path) -> None:
+    """Run the supernet's remaining epochs, checkpointing and recording each."""
+    if checkpoint.exists():
+        training.load(checkpoint)
+        console.print(f"Resuming the supernet after epoch {training.epoch} ({checkpoint}).")
+    record_epochs(storage, training)
+    describe = training.supernet.space.describe
+    epochs = training.config.epochs
+    with console.status("") as status:
+        while training.epoch < epochs:
+            status.update(f"supernet epoch {training.epoch + 1}/{epochs} ({training.config.method})")
+            rec = training.run_epoch()
+            training.save(checkpoint)
+            record_epochs(storage, training)
+            if not args.quiet:
+                console.print(epoch_line(rec, epochs, describe), markup=False)
+
+
+def derived_trial(storage, training, estimator):
+    """Record (once) the cell a gradient method derives, scored on the supernet; its trial."""
+    done = [t for t in storage.trials() if t.request_meta.get("kind") == "derived"]
+    if done:
+        return done[-1]
+    arch = training.derive()
+    result = estimator.evaluate(arch, Fidelity(epochs=1), training.config.seed)
+    trial_id = storage.start_trial(storage.next_number(), arch, {"epochs": training.config.epochs},
+                                   training.config.seed, {"kind": "derived", "method": training.config.method})
+    storage.finish_trial(trial_id, result.status, result.metrics, [], result.metrics.get("val_accuracy"),
+                         result.error, result.cost_s, {})
+    return storage.trial(trial_id)
+
+
+def spos_search(args, console, storage, estimator, wanted: dict):
+    """Let the strategy search the trained supernet through the normal study loop; the best trial."""
+    from .. import strategies
+    from ..progress import SearchReporter
+    from ..study import Study
+
+    strategy = strategies.get(wanted["strategy"], estimator.space, seed=wanted["config"]["seed"],
+                              **wanted["strategy_options"])
+    study = Study(storage, strategy, estimator, Fidelity(epochs=1), wanted["config"]["seed"])
+    reporter = SearchReporter(console, study, args.trials, None, quiet=args.quiet)
+    with reporter:
+        study.optimize(n_trials=args.trials, reporter=reporter)
+    return study.best()
+
+
+def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset) -> None:
+    """The chosen cell as a standalone network with the supernet's weights (BN recalibrated)."""
+    from ..export import save_checkpoint
+    from ..oneshot import arch_to_choice, recalibrate_batch_norm
+
+    recalibrate_batch_norm(training.supernet, estimator.calibration, choice=arch_to_choice(trial.arch))
+    net = training.supernet.extract(trial.arch)
+    save_checkpoint(path, net, trial.arch, wanted["space_options"], dataset.input_shape, dataset.num_classes,
+                    {"inherited_from": "supernet", "trial_id": trial.id})
+
+
+def run(args, console) -> int:
+    wanted = settings(args)
+    space, dataset, x, y = load_data(wanted)  # a bad space or data set fails before any file is made
+    path = Path(args.study)
+    storage = open_oneshot_study(path, wanted)
+    try:
+        return _search(args, console, storage, wanted, space, dataset, x, y)
+    finally:
+        storage.close()
+
+
+def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
+    import torch
+
+    from ..oneshot import NB201Supernet, OneShotConfig, SupernetEstimator, make_training
+
+    path = Path(args.study)
+    config = OneShotConfig(**wanted["config"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        supernet = NB201Supernet(space, dataset.input_shape, dataset.num_classes)
+    training = make_training(supernet, config, x, y, dataset.x_val, dataset.y_val)
+    checkpoint = Path(f"{path}.supernet.pt")
+    console.print(f"One-shot study {path}: {config.method} on {space.name} {wanted['space_options'] or ''}, "
+                  f"{dataset.name} ({len(y)} training samples), {config.epochs} supernet epochs, seed {config.seed}")
+    try:
+        train_supernet(args, console, storage, training, checkpoint)
+        estimator = SupernetEstimator(supernet, x, dataset.x_val, dataset.y_val, config.calibration_batches,
+                                      config.batch_size)
+        trial = (derived_trial(storage, training, estimator) if config.gradient
+                 else spos_search(args, console, storage, estimator, wanted))
+    except KeyboardInterrupt:
+        console.print(f"\nInterrupted: the supernet is saved after epoch {training.epoch} in {checkpoint}.")
+        console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))
+        return 130
+    if trial is None or trial.objective is None:
+        raise StudyError(f"no candidate could be scored; see `nasforge show --study {path}`")
+    inherited = Path(f"{path}.derived.pt")
+    save_inherited(inherited, training, estimator, trial, wanted, dataset)
+    console.print(f"Chosen: trial {trial.id}, {space.describe(trial.arch)}, supernet val accuracy "
+                  f"{trial.objective:.4f} ({trial.metrics.get('params', 0):,} parameters).", markup=False)
+    console.print(f"Next: nasforge train --study {path} --trial {trial.id} --out runs/oneshot-best/  "
+                  f"(or export it with its supernet weights: nasforge export --study {path} --trial {trial.id} "
+                  f"--weights {inherited} --format onnx --out model.onnx)", markup=False)
+    return 0

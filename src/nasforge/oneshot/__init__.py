@@ -1,0 +1,28 @@
+"""One-shot NAS: a supernet shares its weights among all the cells of a space and is trained once.
+
+* :class:`NB201Supernet` -- the ``nb201`` cell with a mixed op on every edge, built from the
+  space's own ops; :meth:`~NB201Supernet.derive` and :meth:`~NB201Supernet.extract` turn its
+  architecture weights and paths back into ordinary ``Arch``\\ es and networks.
+* :class:`GradientSearch` -- DARTS (first/second order), GDAS and beta-DARTS.
+* :class:`SPOSTraining` and :class:`SupernetEstimator` -- single-path training, and scoring by
+  shared weights as an ``Estimator`` that any strategy searches through a study.
+
+The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a study and checkpoints.
+"""
+
+from ._config import GRADIENT_METHODS, METHODS, OneShotConfig
+from ._gradient import GradientSearch
+from ._spos import SPOSTraining, SupernetEstimator, recalibrate_batch_norm
+from ._supernet import (NB201Supernet, MixedOp, arch_to_choice, choice_to_arch, parameter_free_edges)
+from ._training import ActivationMeter, SupernetTraining, peak_rss_mb
+
+
+def make_training(supernet: NB201Supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
+    """The training ``config.method`` names, on the given data."""
+    kind = GradientSearch if config.gradient else SPOSTraining
+    return kind(supernet, config, x_train, y_train, x_val, y_val)
+
+
+__all__ = ["ActivationMeter", "GRADIENT_METHODS", "GradientSearch", "METHODS", "MixedOp", "NB201Supernet",
+           "OneShotConfig", "SPOSTraining", "SupernetEstimator", "SupernetTraining", "arch_to_choice",
+           "choice_to_arch", "make_training", "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm"]

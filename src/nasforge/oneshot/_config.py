@@ -1,0 +1,74 @@
+"""Settings of a one-shot search: the method and its optimisers, as the papers set them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ..core import UserInputError, check_choice, check_float, check_int
+
+METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos")
+GRADIENT_METHODS = ("darts", "darts2", "gdas", "beta-darts")
+OPTION = "one-shot option"
+
+
+@dataclass(frozen=True)
+class OneShotConfig:
+    """Defaults follow NAS-Bench-201's re-runs of DARTS and GDAS (Dong & Yang, 2020): network weights by
+    SGD (momentum 0.9, lr 0.025 cosine-annealed per epoch to 0.001, weight decay 3e-4, gradients
+    clipped at 5), architecture weights by Adam (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3),
+    batch 64; GDAS's temperature falls linearly from 10 to 0.1. ``arch_lr`` is the one setting a
+    short search on a tiny data set may need to raise: with few steps per epoch, Adam at 3e-4
+    barely moves the architecture weights.
+
+    ``darts`` is first order, ``darts2`` second order (the unrolled step, its Hessian-vector
+    product by finite differences); ``beta-darts`` adds the Beta-Decay regularisation (Ye et al.,
+    CVPR 2022), ``beta_lambda`` rising linearly from 0 over the epochs. ``spos`` trains single
+    paths drawn uniformly (Guo et al., ECCV 2020); ``calibration_batches`` training batches
+    re-estimate the batch-norm statistics of each path before it is scored.
+    """
+
+    method: str = "darts"
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    arch_lr: float = 3e-4
+    arch_weight_decay: float = 1e-3
+    tau_max: float = 10.0
+    tau_min: float = 0.1
+    beta_lambda: float = 1.0
+    calibration_batches: int = 4
+    seed: int = 0
+
+    def __post_init__(self):
+        check_choice(None, "method", self.method, METHODS, kind=OPTION)
+        check_int(None, "epochs", self.epochs, low=1, kind=OPTION)
+        check_int(None, "batch_size", self.batch_size, low=2, kind=OPTION)
+        check_int(None, "calibration_batches", self.calibration_batches, low=1, kind=OPTION)
+        check_int(None, "seed", self.seed, kind=OPTION)
+        for name in ("lr", "arch_lr", "tau_max", "tau_min"):
+            check_float(None, name, getattr(self, name), low=0, open_low=True, kind=OPTION, want="a positive number")
+        for name in ("lr_min", "weight_decay", "arch_weight_decay", "beta_lambda", "grad_clip"):
+            check_float(None, name, getattr(self, name), low=0, kind=OPTION)
+        check_float(None, "momentum", self.momentum, low=0, high=1, kind=OPTION)
+
+    @property
+    def gradient(self) -> bool:
+        """Whether the method learns architecture weights by gradient (all but SPOS)."""
+        return self.method in GRADIENT_METHODS
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> OneShotConfig:
+        known = {f.name: f.default for f in fields(cls)}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise UserInputError(f"unknown one-shot option(s) {unknown}; known: "
+                                 f"{', '.join(f'{k} (default {v!r})' for k, v in known.items())}")
+        return cls(**options)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
