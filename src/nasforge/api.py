@@ -42,6 +42,9 @@ class SearchSpec:
     val_samples: int | None = None
     benchmark: str | None = None
     continue_runs: bool = False
+    prune: str | None = None  # a registered pruner ("predictive"), or None
+    prune_threshold: float = 0.05
+    prune_predictor: str = "pfn"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,24 +107,34 @@ def _check_chosen_training(estimator, seed: int) -> None:
         raise UserInputError(f"space {space.name!r} chooses training settings that cannot work: {exc}") from None
 
 
-def _components(spec: SearchSpec):
-    """The fidelity, estimator (space, data) and strategy a spec names; raises on any bad part."""
-    fidelity = spec.fidelity
-    estimator = estimator_from_spec(spec.to_dict())
-    _check_chosen_training(estimator, spec.seed)
-    strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
-    return fidelity, estimator, strategy
-
-
 def _clock(spec: SearchSpec) -> Clock:
     """Tabular benchmarks count the training time they record; real training counts the wall clock."""
     return SimulatedClock() if spec.benchmark is not None else WallClock()
 
 
+def pruner_from_spec(spec: SearchSpec):
+    """The pruner ``spec`` asks for (``--prune``), or None; a bad name or threshold fails here."""
+    if spec.prune is None:
+        return None
+    from .estimation import make_pruner
+
+    return make_pruner(spec.prune, threshold=spec.prune_threshold, predictor=spec.prune_predictor)
+
+
+def _components(spec: SearchSpec):
+    """The fidelity, estimator (space, data), strategy and pruner a spec names; raises on any bad part."""
+    pruner = pruner_from_spec(spec)  # cheap checks first
+    fidelity = spec.fidelity
+    estimator = estimator_from_spec(spec.to_dict())
+    _check_chosen_training(estimator, spec.seed)
+    strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
+    return fidelity, estimator, strategy, pruner
+
+
 def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
     """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built)."""
-    fidelity, estimator, strategy = components or _components(spec)
-    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
+    fidelity, estimator, strategy, pruner = components or _components(spec)
+    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec), pruner=pruner)
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed
