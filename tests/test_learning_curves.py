@@ -109,9 +109,9 @@ def test_pruned_trials_are_stored_charged_their_epochs_and_resume(tmp_path, tabl
         epochs = len(t.curve)
         assert epochs < 12 and t.metrics["pruned_at_epoch"] == epochs
         runs = table.table[table.key(t.arch)]["train_seconds"]  # charged only the epochs it ran
-        assert any(abs(t.cost_s - s * epochs / 12) < 1e-9 for s in runs)
+        assert any(abs(t.duration_s - s * epochs / 12) < 1e-9 for s in runs)
     elapsed = study.elapsed()
-    assert elapsed == pytest.approx(sum(t.cost_s for t in trials))
+    assert elapsed == pytest.approx(sum(t.duration_s for t in trials))
     study.storage.close()
     again = _study(path, table, pruner)  # resume: the incumbent comes back from the file
     assert again.finished_count() == 15 and again._incumbent == max(t.metrics["val_accuracy"] for t in trials
@@ -125,7 +125,7 @@ def test_pruned_search_is_deterministic(tmp_path, table):
     def run(name):
         study = _study(tmp_path / name, table, PredictivePruner(threshold=0.05, predictor="pfn"), seed=3)
         study.optimize(n_trials=12)
-        return [(t.arch.to_json(), t.status, t.cost_s, t.error) for t in study.trials]
+        return [(t.arch.to_json(), t.status, t.duration_s, t.error) for t in study.trials]
 
     first = run("a.db")
     assert first == run("b.db")

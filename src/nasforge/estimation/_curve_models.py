@@ -72,6 +72,7 @@ FAMILIES = (
            (None, -1.5), (3.0, 1.5)),
 )
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
+PRIOR_WEIGHT = 0.05  # how much the parameter prior counts against the squared residuals
 
 
 def _logit(y):
@@ -92,7 +93,7 @@ def fit_family(family: Family, curves: np.ndarray, iters: int = 40) -> np.ndarra
 
     def residuals(theta):
         fit = curves - family.f(t, theta)
-        return np.concatenate([fit, (theta - centre) * inv_w * 0.05], axis=1)  # weak prior: keeps 1-point fits defined
+        return np.concatenate([fit, (theta - centre) * inv_w * PRIOR_WEIGHT], axis=1)  # weak prior: keeps 1-point fits defined
 
     theta, mu = centre.copy(), np.full(b, 1e-2)
     r = residuals(theta)
@@ -125,8 +126,9 @@ class ParametricEnsemble:
     90% intervals cover about 90% of curves from :mod:`._curve_prior`."""
 
     name = "parametric"
+    min_points = 3  # as many as a family has parameters: fewer leave it to the prior alone
 
-    def __init__(self, families: tuple[str, ...] = FAMILY_NAMES, noise: float = 0.02, extrapolation: float = 0.5,
+    def __init__(self, families: tuple[str, ...] = FAMILY_NAMES, noise: float = 0.02, extrapolation: float = 0.3,
                  iters: int = 40):
         unknown = sorted(set(families) - set(FAMILY_NAMES))
         if unknown:
@@ -162,6 +164,7 @@ class LastValue:
     """The baseline: the final value is the last value seen (no uncertainty)."""
 
     name = "last"
+    min_points = 1
 
     def predict(self, curves: np.ndarray, horizon: int) -> Forecast:
         return Forecast.point(np.asarray(curves, float)[:, -1])
@@ -172,6 +175,7 @@ class TwoPointPowerLaw:
     time through the first and last look, epochs standing in for seconds (no uncertainty)."""
 
     name = "power-law"
+    min_points = 2
 
     def predict(self, curves: np.ndarray, horizon: int) -> Forecast:
         from ._curves import extrapolate_accuracy

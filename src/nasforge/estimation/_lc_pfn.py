@@ -118,6 +118,7 @@ class LCPFN:
     """Predicts the final value of partial curves with the trained :class:`CurvePFN`."""
 
     name = "pfn"
+    min_points = 1
 
     def __init__(self, model: CurvePFN | None = None):
         self.model = model

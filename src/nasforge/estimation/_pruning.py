@@ -46,7 +46,9 @@ def curve_predictor(name: str):
 @dataclass(frozen=True)
 class PredictivePruner:
     """Stops a trial when P(its final ``metric`` > incumbent) < ``threshold``, checked at epoch
-    ends from the ``min_epochs``-th on, with the learning-curve ``predictor`` named."""
+    ends from the ``min_epochs``-th on (and not before the predictor's own ``min_points``:
+    three for the parametric ensemble, whose families have three or four parameters), with
+    the learning-curve ``predictor`` named."""
 
     threshold: float = 0.05
     predictor: str = "pfn"
@@ -82,10 +84,12 @@ class EpochWatch:
         if value is None:
             return
         self.seen.append(float(value))
-        epoch = len(self.seen)
-        if self.incumbent is None or epoch < self.pruner.min_epochs or epoch >= self.horizon:
+        epoch = int(point.get("epoch", len(self.seen)))  # a table's single final point says its epoch
+        predictor = curve_predictor(self.pruner.predictor)
+        least = max(self.pruner.min_epochs, getattr(predictor, "min_points", 1))
+        if self.incumbent is None or len(self.seen) < least or epoch >= self.horizon:
             return
-        forecast = curve_predictor(self.pruner.predictor).predict([self.seen], self.horizon)
+        forecast = predictor.predict([self.seen], self.horizon)
         chance = float(forecast.prob_above(self.incumbent)[0])
         if chance < self.pruner.threshold:
             raise TrialPruned(f"after epoch {epoch} of {self.horizon}, P({self.pruner.metric} at epoch "
