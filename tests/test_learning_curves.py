@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from nasforge import benchmarks
 from nasforge.core import Fidelity, TrialPruned, TrialStatus, UnknownNameError, UserInputError
 from nasforge.estimation import (Forecast, LastValue, ParametricEnsemble, PredictivePruner, TwoPointPowerLaw,
@@ -140,17 +139,21 @@ def test_worker_pool_trials_are_pruned_in_the_workers(tmp_path, table):
     assert all(len(t.curve) < 12 for t in study.trials if t.status == TrialStatus.PRUNED)
 
 
-def test_cli_search_with_pruning(tmp_path):
-    base = ["search", "--study", tmp_path / "cli.db", "--benchmark", "mnist1d-nb201", "--strategy", "random",
+def test_cli_search_with_pruning(tmp_path, capsys):
+    from nasforge import cli
+
+    base = ["search", "--study", str(tmp_path / "cli.db"), "--benchmark", "mnist1d-nb201", "--strategy", "random",
             "--epochs", "12", "--trials", "12", "--quiet"]
-    done = run_cli(*base, "--prune", "predictive", "--prune-predictor", "last")
-    assert done.returncode == 0, done.stderr
-    shown = run_cli("show", "--study", tmp_path / "cli.db", "--format", "csv")
-    assert "pruned" in shown.stdout
-    bad = run_cli(*base[:2], tmp_path / "bad.db", *base[3:], "--prune", "predictive", "--prune-threshold", "2")
-    assert bad.returncode != 0 and "threshold" in bad.stderr and not (tmp_path / "bad.db").exists()
-    lone = run_cli(*base[:2], tmp_path / "lone.db", *base[3:], "--prune-threshold", "0.1")
-    assert lone.returncode != 0 and "need --prune predictive" in lone.stderr
+    assert cli.main([*base, "--prune", "predictive", "--prune-predictor", "last"]) == 0
+    study = Storage.open(tmp_path / "cli.db")
+    assert TrialStatus.PRUNED in {t.status for t in study.trials()}
+    assert study.meta()["spec"]["prune_predictor"] == "last"  # kept for resume
+    study.close()
+    bad = [*base[:2], str(tmp_path / "bad.db"), *base[3:]]
+    assert cli.main([*bad, "--prune", "predictive", "--prune-threshold", "2"]) != 0
+    assert "threshold" in capsys.readouterr().err and not (tmp_path / "bad.db").exists()
+    assert cli.main([*bad, "--prune-threshold", "0.1"]) != 0
+    assert "need --prune predictive" in capsys.readouterr().err
 
 
 def test_pfn_training_is_deterministic():
