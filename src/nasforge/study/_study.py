@@ -94,6 +94,10 @@ class Study:
     ``clock`` says what a second of search is: wall time (the default) or, for
     a tabular benchmark, the simulated sum of recorded training costs.
 
+    ``pruner`` (e.g. ``estimation.PredictivePruner``) gives every trial trained
+    for the study's full number of epochs an ``on_epoch`` callback that may stop
+    it early; such a trial is stored as pruned with the reason (docs/pruning.md).
+
     The strategy's state is committed with every trial it asks (in the same
     transaction as the new running trial) and with every result it is told,
     so a killed study resumes exactly: trials in flight when it died are
