@@ -183,7 +183,8 @@ def cmd_search(args) -> None:
         for strategy in args.strategies.split(","):
             base_t, base_r = None, None
             for label, pruner in configs:
-                runs = [run_search(bench, strategy, s, pruner, Path(tmp), trials=args.trials) for s in range(args.seeds)]
+                runs = [run_search(bench, strategy, s, pruner, Path(tmp), trials=args.trials)
+                        for s in range(args.seeds)]
                 t = np.array([r[0] for r in runs])
                 r = np.array([regret(h, means, best) for _, h in runs])
                 pruned = np.mean([np.mean([s == TrialStatus.PRUNED for s, *_ in h]) for _, h in runs])

@@ -48,6 +48,11 @@ def _asym(theta):
     return _sig(theta[:, :1])
 
 
+def _saturating(gap):
+    """The four-parameter families: ``alpha - (alpha - beta) * gap(kappa, delta, t)``."""
+    return lambda t, p: _asym(p) - (_asym(p) - _sig(p[:, 1:2])) * gap(_exp(p[:, 2:3]), _exp(p[:, 3:4]), t)
+
+
 FAMILIES = (
     # c - a t^-alpha
     Family("pow3", lambda t, p: _asym(p) - _exp(p[:, 1:2]) * t ** -_exp(p[:, 2:3]),
@@ -59,13 +64,13 @@ FAMILIES = (
     Family("log_power", lambda t, p: _asym(p) / (1.0 + (t / _exp(p[:, 1:2])) ** -_exp(p[:, 2:3])),
            (None, 0.0, 0.0), (3.0, 1.5, 1.0)),
     # alpha - (alpha - beta) exp(-kappa t^delta)
-    Family("janoschek", lambda t, p: _asym(p) - (_asym(p) - _sig(p[:, 1:2])) * np.exp(-_exp(p[:, 2:3]) * t ** _exp(p[:, 3:4])),
+    Family("janoschek", _saturating(lambda k, d, t: np.exp(-k * t ** d)),
            (None, -2.0, -1.0, 0.0), (3.0, 2.0, 1.5, 1.0)),
     # alpha - (alpha - beta) / (1 + (kappa t)^delta)
-    Family("mmf", lambda t, p: _asym(p) - (_asym(p) - _sig(p[:, 1:2])) / (1.0 + (_exp(p[:, 2:3]) * t) ** _exp(p[:, 3:4])),
+    Family("mmf", _saturating(lambda k, d, t: 1.0 / (1.0 + (k * t) ** d)),
            (None, -2.0, -1.0, 0.0), (3.0, 2.0, 1.5, 1.0)),
     # alpha - (alpha - beta) exp(-(kappa t)^delta)
-    Family("weibull", lambda t, p: _asym(p) - (_asym(p) - _sig(p[:, 1:2])) * np.exp(-(_exp(p[:, 2:3]) * t) ** _exp(p[:, 3:4])),
+    Family("weibull", _saturating(lambda k, d, t: np.exp(-(k * t) ** d)),
            (None, -2.0, -1.0, 0.0), (3.0, 2.0, 1.5, 1.0)),
     # c - a / log(t + 1)
     Family("ilog2", lambda t, p: _asym(p) - _exp(p[:, 1:2]) / np.log(t + 1.0),
@@ -93,7 +98,8 @@ def fit_family(family: Family, curves: np.ndarray, iters: int = 40) -> np.ndarra
 
     def residuals(theta):
         fit = curves - family.f(t, theta)
-        return np.concatenate([fit, (theta - centre) * inv_w * PRIOR_WEIGHT], axis=1)  # weak prior: keeps 1-point fits defined
+        prior = (theta - centre) * inv_w * PRIOR_WEIGHT  # weak: keeps fits to one or two points defined
+        return np.concatenate([fit, prior], axis=1)
 
     theta, mu = centre.copy(), np.full(b, 1e-2)
     r = residuals(theta)
