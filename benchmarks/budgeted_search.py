@@ -22,6 +22,13 @@ Every search starts from the same known-good designs (``macro-cnn``'s
 only in what they do next. Each system picks 1 or 2 threads by timing a few
 steps (nasforge's own probe) for its search and final training.
 - ``auto``: ``nasforge auto``.
+- ``auto-recipe``: ``nasforge auto --recipe search`` (the training recipe
+  searched with the architecture);
+- ``hand-recipe``: the hand net trained with the recipe auto's final
+  training used in the same seed (auto's ``train_config``: learning rate,
+  weight decay, batch size, augmentation...): the reference the issue-22
+  target compares with (the search must contribute, not only the recipe);
+  it runs after ``auto`` of the same seed, data set and precision.
 
 Every system's final model is trained by the same trainer (AdamW, warm-up,
 cosine schedule that ends at the deadline) on train+validation and tested
@@ -34,6 +41,20 @@ the "small pick".
 
     python benchmarks/budgeted_search.py                      # 600 s each, seed 0
     python benchmarks/budgeted_search.py --budget 120 --seeds 0 1 2 --systems hand auto
+
+The issue-22 comparison (one command; 3 seeds, two data sets, both precisions):
+
+    python benchmarks/budgeted_search.py --budget 600 --seeds 0 1 2 --datasets fashion-mnist mnist1d \
+        --precisions auto fp32 --systems hand auto hand-recipe
+
+``--precisions``: the trainer's ``precision`` option for every system (``auto``:
+bf16 where faster; ``fp32``: what a CPU without bf16 gets). ``--background-load N``
+runs N CPU-burning processes during every run (budget kept under load?).
+``--tables``: scikit-learn's breast cancer and wine and a synthetic table
+(written as ``.npz``), ``auto`` at ``--budget`` (60 s for the issue) against the
+logistic regression and gradient boosting it fits and reports:
+
+    python benchmarks/budgeted_search.py --tables --budget 60 --seeds 0 1 2
 
 Optuna is needed only here: ``pip install optuna``.
 """
@@ -50,7 +71,9 @@ import time
 from pathlib import Path
 
 STARTED = time.monotonic()
-SYSTEMS = ("hand", "hand-aug", "optuna", "random", "auto")
+SYSTEMS = ("hand", "hand-aug", "optuna", "random", "auto", "auto-recipe", "hand-recipe")
+TABLES = ("breast-cancer", "wine", "synthetic")
+BURN = "import time\nend = time.time() + {s}\nwhile time.time() < end:\n    sum(i * i for i in range(10000))\n"
 
 
 def hand_cnn(in_channels: int, num_classes: int, dims: int):
@@ -86,16 +109,31 @@ class HandSpace:
         return {}
 
 
-def run_hand(args, deadline, out, augment="none"):
+def run_hand(args, deadline, out, augment="none", recipe=None):
+    """The hand CNN for the whole budget: plain, with ``augment``, or with ``recipe`` (a train config dict)."""
     from nasforge import data
     from nasforge.core import Arch
     from nasforge.auto import train_until_deadline
     from nasforge.estimation import TrainConfig
 
     ds = data.load(args.dataset)
-    s = train_until_deadline(HandSpace(), Arch("hand-cnn", {}), ds, TrainConfig(augment=augment), deadline, out,
+    config = TrainConfig(**recipe) if recipe else TrainConfig(augment=augment, precision=args.precision)
+    s = train_until_deadline(HandSpace(), Arch("hand-cnn", {}), ds, config, deadline, out,
                              args.seed, onnx=False, log=lambda m: None)
     return {**s, "evaluated": 0}
+
+
+def auto_recipe(args) -> dict:
+    """The train config auto's final training used in this seed, data set and precision."""
+    path = Path(args.out) / run_name(args.dataset, args.precision, "auto", args.seed) / "summary.json"
+    if not path.is_file():
+        raise RuntimeError(f"hand-recipe needs auto's run of the same seed first ({path} is missing)")
+    config = json.loads(path.read_text())["train_config"]
+    return {k: v for k, v in config.items() if k != "device"}
+
+
+def run_name(dataset: str, precision: str, system: str, seed: int) -> str:
+    return f"{Path(dataset).stem}-{precision}-{system}-seed{seed}"
 
 
 def run_optuna(args, deadline, out):
@@ -116,7 +154,7 @@ def run_optuna(args, deadline, out):
     space = spaces.get("macro-cnn")
     plan = make_plan(args.budget, deadline.left() - WRAP_UP_GUESS)
     chunk, chunks = plan.rung_seconds[0], ETA ** (RUNGS - 1)  # same resource unit and range as auto's rungs
-    config = TrainConfig()
+    config = TrainConfig(precision=args.precision)
     probe = space.build(space.sample(np.random.default_rng(args.seed)), ds.input_shape, ds.num_classes)
     torch.set_num_threads(fastest_thread_count(probe, ds.x_train, ds.y_train, config.batch_size))
 
@@ -161,11 +199,12 @@ def run_optuna(args, deadline, out):
                                                                 for t in study.trials)}
 
 
-def run_auto(args, deadline, out, search="asha"):
+def run_auto(args, deadline, out, search="asha", recipe="fixed"):
     import nasforge
 
     s = nasforge.auto(args.dataset, args.budget, out, seed=args.seed, search=search, onnx=False,
-                      log=lambda m: None, started_at=deadline.start)
+                      log=lambda m: None, started_at=deadline.start, recipe=recipe,
+                      train_options={"precision": args.precision})
     return {**s, "evaluated": s["search"]["trials"]}
 
 
@@ -187,7 +226,7 @@ def run_small_pick(args, out, auto_summary, hand_params):
     ds = data.load(args.dataset)
     # as much training as auto's winner had in all (its search share included), from scratch
     seconds = auto_summary["final_train_seconds"] + auto_summary.get("continued_from_search_seconds", 0.0) + 10.0
-    config = TrainConfig(augment=auto_summary["train_config"]["augment"])  # the same recipe as auto's winner
+    config = TrainConfig(augment=auto_summary["train_config"]["augment"], precision=args.precision)  # auto's recipe
     s = train_until_deadline(spaces.get("macro-cnn"), Arch.from_dict(pick["arch"]), ds, config,
                              Deadline(time.monotonic(), seconds), out, args.seed, onnx=False, log=lambda m: None)
     return {**s, "rung": rung, "trial_id": pick["trial_id"]}
@@ -199,19 +238,24 @@ def one(args):
     from nasforge.auto import Deadline
 
     torch.set_num_threads(args.threads)
-    out = Path(args.out) / f"{args.one}-seed{args.seed}"
+    out = Path(args.out) / run_name(args.dataset, args.precision, args.one, args.seed)
     shutil.rmtree(out, ignore_errors=True)  # a fresh start: never resume an earlier run's study
     out.mkdir(parents=True)
     deadline = Deadline(STARTED, args.budget)
     runner = {"hand": run_hand, "optuna": run_optuna, "auto": run_auto,
               "hand-aug": lambda a, d, o: run_hand(a, d, o, augment="shift-flip"),
-              "random": lambda a, d, o: run_auto(a, d, o, search="random")}[args.one]
+              "random": lambda a, d, o: run_auto(a, d, o, search="random"),
+              "auto-recipe": lambda a, d, o: run_auto(a, d, o, recipe="search"),
+              "hand-recipe": lambda a, d, o: run_hand(a, d, o, recipe=auto_recipe(a))}[args.one]
     s = runner(args, deadline, out)
     result = {"system": args.one, "seed": args.seed, "test_accuracy": s["test_accuracy"], "params": s["params"],
               "latency_ms": s["latency_ms"], "evaluated": s["evaluated"], "final_train_seconds":
               s["final_train_seconds"], "final_epochs": s["final_epochs"], "description": s["description"],
-              "threads": s.get("threads"), "seconds_in_process": time.monotonic() - STARTED}
-    if args.one == "auto" and args.hand_params:
+              "threads": s.get("threads"), "seconds_in_process": time.monotonic() - STARTED,
+              "dataset": args.dataset, "precision": args.precision, "budget_s": args.budget,
+              "training_conditions": s.get("training_conditions"), "prediction": s.get("prediction"),
+              "baselines": s.get("baselines"), "train_config": s.get("train_config")}
+    if args.one == "auto" and args.hand_params and not args.dataset.endswith(".npz"):
         pick_start = time.monotonic()
         small = run_small_pick(args, out / "small", s, args.hand_params)
         result["small_pick_seconds"] = time.monotonic() - pick_start
@@ -222,12 +266,110 @@ def one(args):
     (out / "result.json").write_text(json.dumps(result, indent=2))
 
 
+def write_tables(folder: Path) -> list[str]:
+    """scikit-learn's breast cancer and wine and a synthetic table as ``.npz`` files (nasforge's user data format)."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer, load_wine, make_classification
+
+    folder.mkdir(parents=True, exist_ok=True)
+    x, y = make_classification(n_samples=2000, n_features=20, n_informative=8, n_classes=3, random_state=0)
+    x = x * np.logspace(-2, 2, x.shape[1])  # columns on different scales, as in real tables
+    sets = {"breast-cancer": load_breast_cancer(return_X_y=True), "wine": load_wine(return_X_y=True),
+            "synthetic": (x, y)}
+    paths = []
+    for name, (xs, ys) in sets.items():
+        np.savez(folder / f"{name}.npz", x=np.asarray(xs, np.float32), y=np.asarray(ys))
+        paths.append(str(folder / f"{name}.npz"))
+    return paths
+
+
+def run_one(args, dataset, precision, system, seed, hand_params) -> dict | None:
+    """``system`` in a fresh process (with ``--background-load`` burners running); its result row."""
+    cmd = [sys.executable, __file__, "--one", system, "--seed", str(seed), "--budget", str(args.budget),
+           "--dataset", dataset, "--precision", precision, "--threads", str(args.threads), "--out", args.out,
+           "--hand-params", str(hand_params if args.small_pick_seeds is None or seed in args.small_pick_seeds
+                                else 0)]
+    burners = [subprocess.Popen([sys.executable, "-c", BURN.format(s=args.budget * 2 + 60)])
+               for _ in range(args.background_load)]
+    try:
+        start = time.monotonic()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.monotonic() - start
+    finally:
+        for b in burners:
+            b.kill()
+    if proc.returncode != 0:
+        print(f"{system} seed {seed} on {dataset} ({precision}) failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    row = json.loads((Path(args.out) / run_name(dataset, precision, system, seed) / "result.json").read_text())
+    row["wall_s"] = wall - row.get("small_pick_seconds", 0.0)  # the small pick is outside the budget
+    row["background_load"] = args.background_load
+    print(f"{Path(dataset).stem:>14} {precision:>4} {system:>11} seed {seed}: test {row['test_accuracy']:.4f}  "
+          f"params {row['params']:>8,}  evaluated {row['evaluated']:>3}  wall {row['wall_s']:.1f}s  "
+          f"{row['description']}", flush=True)
+    return row
+
+
+def print_tables(args, rows):
+    import statistics
+
+    print(f"\nBudget {args.budget:g}s per system, {args.threads} threads, background load {args.background_load}, "
+          f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}")
+    print("| data | precision | system | seed | test acc | params | latency ms | archs evaluated | wall s | "
+          "over budget % | architecture |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        over = 100 * (r["wall_s"] / args.budget - 1)
+        print(f"| {Path(r['dataset']).stem} | {r['precision']} | {r['system']} | {r['seed']} | {r['test_accuracy']:.4f} "
+              f"| {r['params']:,} | {r['latency_ms']:.2f} | {r['evaluated']} | {r['wall_s']:.1f} | {over:+.1f} | "
+              f"`{r['description']}` |")
+        if "small_pick" in r:
+            sp = r["small_pick"]
+            print(f"| | | auto small pick | {r['seed']} | {sp['test_accuracy']:.4f} | {sp['params']:,} | "
+                  f"{sp['latency_ms']:.2f} | (trial {sp['trial_id']}, {sp['rung']}) | "
+                  f"+{sp['final_train_seconds']:.0f} | | `{sp['description']}` |")
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((Path(r["dataset"]).stem, r["precision"], r["system"]), []).append(r)
+    print("\n| data | precision | system | seeds | mean test acc | std | max over budget % | busy runs |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (d, prec, system), rs in groups.items():
+        accs = [r["test_accuracy"] for r in rs]
+        busy = sum(bool((r.get("training_conditions") or {}).get("busy")) for r in rs)
+        print(f"| {d} | {prec} | {system} | {len(rs)} | {statistics.mean(accs):.4f} | "
+              f"{statistics.stdev(accs) if len(accs) > 1 else 0:.4f} | "
+              f"{max(100 * (r['wall_s'] / args.budget - 1) for r in rs):+.1f} | {busy} |")
+    tables = [r for r in rows if r.get("baselines") and "best" in r["baselines"]]
+    if tables:
+        print("\n| table | seed | auto test acc | logistic regression | gradient boosting | auto - better baseline |")
+        print("|---|---|---|---|---|---|")
+        for r in tables:
+            b = r["baselines"]
+            lr, gb = b["logistic_regression"]["test_accuracy"], b["gradient_boosting"]["test_accuracy"]
+            print(f"| {Path(r['dataset']).stem} | {r['seed']} | {r['test_accuracy']:.4f} | {lr:.4f} | {gb:.4f} | "
+                  f"{r['test_accuracy'] - max(lr, gb):+.4f} |")
+    predicted = [r for r in rows if (r.get("prediction") or {}).get("raw") is not None]
+    if predicted:
+        print("\n| data | system | seed | predicted (raw) | calibrated | achieved | error raw | error calibrated |")
+        print("|---|---|---|---|---|---|---|---|")
+        for r in predicted:
+            p = r["prediction"]
+            print(f"| {Path(r['dataset']).stem} | {r['system']} | {r['seed']} | {p['raw']:.4f} | {p['calibrated']:.4f} | "
+                  f"{r['test_accuracy']:.4f} | {p['error_raw']:+.4f} | {p['error_calibrated']:+.4f} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=600.0)
-    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--dataset", default="fashion-mnist", help=argparse.SUPPRESS)
+    p.add_argument("--datasets", nargs="+", default=None, help="data sets (default fashion-mnist)")
+    p.add_argument("--precisions", nargs="+", default=["auto"], choices=("auto", "fp32", "bf16"))
+    p.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
+    p.add_argument("--tables", action="store_true", help="scikit-learn tables: auto vs its fitted baselines")
+    p.add_argument("--background-load", type=int, default=0, metavar="N",
+                   help="CPU-burning processes running during every run")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument("--systems", nargs="+", default=None, choices=SYSTEMS)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="runs/budgeted_search")
     p.add_argument("--one", choices=SYSTEMS, help=argparse.SUPPRESS)
@@ -241,37 +383,19 @@ def main():
 
     from nasforge.estimation import count_params
     hand_params = count_params(hand_cnn(1, 10, 2))
+    datasets = write_tables(Path(args.out) / "tables") if args.tables else (args.datasets or [args.dataset])
+    systems = args.systems or (["auto"] if args.tables else list(SYSTEMS[:5]))
+    if "hand-recipe" in systems and "auto" in systems:  # it reads auto's recipe of the same seed
+        systems = [s for s in systems if s != "hand-recipe"] + ["hand-recipe"]
     rows = []
-    for seed in args.seeds:
-        for system in args.systems:
-            cmd = [sys.executable, __file__, "--one", system, "--seed", str(seed), "--budget", str(args.budget),
-                   "--dataset", args.dataset, "--threads", str(args.threads), "--out", args.out,
-                   "--hand-params", str(hand_params if args.small_pick_seeds is None or seed in args.small_pick_seeds
-                                        else 0)]
-            start = time.monotonic()
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            wall = time.monotonic() - start
-            if proc.returncode != 0:
-                print(f"{system} seed {seed} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-                continue
-            row = json.loads((Path(args.out) / f"{system}-seed{seed}" / "result.json").read_text())
-            row["wall_s"] = wall - row.get("small_pick_seconds", 0.0)  # the small pick is outside the budget
-            rows.append(row)
-            print(f"{system:>8} seed {seed}: test {row['test_accuracy']:.4f}  params {row['params']:>8,}  "
-                  f"latency {row['latency_ms']:.2f}ms  evaluated {row['evaluated']:>3}  wall {row['wall_s']:.1f}s  "
-                  f"{row['description']}", flush=True)
-    print(f"\nBudget {args.budget:g}s per system, {args.threads} threads, {args.dataset}, "
-          f"{platform.processor() or platform.machine()}, {time.strftime('%Y-%m-%d')}")
-    print("| system | seed | test acc | params | latency ms | archs evaluated | wall s | architecture |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['system']} | {r['seed']} | {r['test_accuracy']:.4f} | {r['params']:,} | {r['latency_ms']:.2f} | "
-              f"{r['evaluated']} | {r['wall_s']:.1f} | `{r['description']}` |")
-        if "small_pick" in r:
-            sp = r["small_pick"]
-            print(f"| auto small pick | {r['seed']} | {sp['test_accuracy']:.4f} | {sp['params']:,} | "
-                  f"{sp['latency_ms']:.2f} | (trial {sp['trial_id']}, {sp['rung']}) | +{sp['final_train_seconds']:.0f} "
-                  f"| `{sp['description']}` |")
+    for dataset in datasets:
+        for precision in args.precisions:
+            for seed in args.seeds:
+                for system in systems:
+                    row = run_one(args, dataset, precision, system, seed, hand_params)
+                    if row is not None:
+                        rows.append(row)
+    print_tables(args, rows)
     (Path(args.out) / "results.json").write_text(json.dumps(rows, indent=2))
 
 

@@ -184,3 +184,17 @@ def test_a_supervised_helper_survives_what_it_runs():
         assert helper.call(5).value == 10
     finally:
         helper.close()
+
+
+def test_the_python_api_runs_a_define_by_run_space_in_workers(tmp_path):
+    """`nasforge.search` gives workers a factory built from the stored spec, as the CLI does:
+    the estimator holds the data set's closures and would not pickle."""
+    import nasforge
+
+    study = nasforge.search(study=tmp_path / "api.db", trials=2, space=f"{space_file(tmp_path, 'tanh')}:space",
+                            dataset="digits", strategy="random", epochs=1, subset=0.2, seed=3)
+    try:
+        trials = study.storage.trials()
+    finally:
+        study.storage.close()
+    assert len(trials) == 2 and all(t.status == "ok" for t in trials), [t.error for t in trials]

@@ -18,8 +18,8 @@ SRC = Path(nasforge.__file__).parent
 LAYERS = [
     {"core"},
     {"ops", "data"},
-    {"spaces"},
-    {"strategies", "estimation", "benchmarks", "export", "draw"},
+    {"spaces", "predictors"},
+    {"strategies", "estimation", "proxies", "benchmarks", "export", "draw"},
     {"study", "execution"},
     {"api", "progress", "auto", "report", "cli", "commands", "__init__", "__main__"},
 ]
@@ -131,12 +131,13 @@ def test_the_checker_finds_a_back_edge_and_a_cycle():
 
 @pytest.mark.parametrize("modules", [
     ["nasforge.core"],
+    ["nasforge.predictors", *(f"nasforge.predictors.{p.stem}" for p in (SRC / "predictors").glob("_*.py"))],
     ["nasforge.strategies", *(f"nasforge.strategies.{p.stem}" for p in (SRC / "strategies").glob("_*.py"))],
 ])
-def test_core_and_strategies_import_without_torch(modules):
+def test_core_predictors_and_strategies_import_without_torch(modules):
     code = ("import importlib, sys\n"
             f"for m in {modules!r}: importlib.import_module(m)\n"
-            "heavy = sorted(m for m in ('torch', 'matplotlib', 'onnx', 'ray', 'optuna') if m in sys.modules)\n"
+            "heavy = sorted(m for m in ('torch', 'matplotlib', 'onnx', 'ray', 'optuna', 'sklearn') if m in sys.modules)\n"
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing {modules[0]} loaded {out}"

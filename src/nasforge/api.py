@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -16,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, benchmarks, data, spaces, strategies
+from . import __version__, benchmarks, data, proxies, spaces, strategies
 from .core import (Clock, Fidelity, NasforgeError, SimulatedClock, StudyError, StudyExistsError, TrialStatus,
-                   UserInputError, WallClock)
-from .estimation import TrainConfig, TrainingEstimator
+                   UserInputError, WallClock, check_int)
+from .estimation import MeasureConfig, TrainConfig, TrainingEstimator
 from .study import Storage, Study, TrialRecord
 
 
@@ -38,6 +40,7 @@ class SearchSpec:
     space_options: dict[str, Any] = field(default_factory=dict)
     strategy_options: dict[str, Any] = field(default_factory=dict)
     train_options: dict[str, Any] = field(default_factory=dict)
+    measure_options: dict[str, Any] = field(default_factory=dict)  # see estimation.MeasureConfig
     val_fraction: float = 0.1
     val_samples: int | None = None
     benchmark: str | None = None
@@ -45,6 +48,9 @@ class SearchSpec:
     prune: str | None = None  # a registered pruner ("predictive"), or None
     prune_threshold: float = 0.05
     prune_predictor: str = "pfn"
+    proxy_warm_start: int = 0  # score this many sampled architectures with `proxy`; the `proxy_top` best run first
+    proxy: str = "synflow"
+    proxy_top: int = 10
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +65,10 @@ class SearchSpec:
         return Fidelity(self.epochs, self.subset, self.width_multiplier, self.seconds)
 
     def __post_init__(self):
+        check_int("the proxy warm start", "proxy_warm_start", self.proxy_warm_start, 0)
+        check_int("the proxy warm start", "proxy_top", self.proxy_top, 1)
+        if self.proxy_warm_start:
+            proxies.REGISTRY.factory(self.proxy)
         if self.benchmark is not None:  # the benchmark fixes the space and the data
             object.__setattr__(self, "space", benchmarks.space_name(self.benchmark))
             object.__setattr__(self, "dataset", self.benchmark)
@@ -86,7 +96,7 @@ def estimator_from_spec(spec: dict[str, Any]):
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     train_config = TrainConfig.from_options(spec.train_options)
     return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples,
-                             continue_runs=spec.continue_runs)
+                             continue_runs=spec.continue_runs, measure=MeasureConfig.from_options(spec.measure_options))
 
 
 def _check_chosen_training(estimator, seed: int) -> None:
@@ -131,14 +141,42 @@ def _components(spec: SearchSpec):
     return fidelity, estimator, strategy, pruner
 
 
+def proxy_data(spec: SearchSpec, estimator) -> data.Dataset:
+    """The data a proxy warm start reads a batch of: the study's, or the data a benchmark's table
+    was trained on."""
+    if spec.benchmark is None:
+        return estimator.dataset
+    setting = estimator.data_setting
+    if setting is None:
+        raise UserInputError(f"benchmark {spec.benchmark!r} records no data set nasforge can load, so its "
+                             "architectures cannot be scored by a proxy (a benchmark whose table nasforge "
+                             "trained itself can, e.g. mnist1d-nb201)")
+    return data.load(setting["dataset"], val_fraction=setting["val_fraction"])
+
+
+def proxy_warm_start(spec: SearchSpec, estimator, on_scored=None) -> tuple[dict[str, Any], list[tuple]]:
+    """Score ``spec.proxy_warm_start`` sampled architectures with ``spec.proxy`` (nothing trained):
+    what the study records (the ``proxy_top`` best, first trials of the search, and the seconds
+    spent) and the rows of scores to store."""
+    best, screening = proxies.warm_start(estimator.space, proxy_data(spec, estimator), spec.proxy_warm_start,
+                                         spec.proxy, spec.proxy_top, spec.seed, on_scored=on_scored)
+    meta = {"proxy": spec.proxy, "scored": len(screening.rows), "seconds": screening.seconds,
+            "batch_size": proxies.DEFAULT_BATCH, "archs": [a.to_json() for a in best]}
+    rows = [(r.arch, spec.proxy, r.scores[spec.proxy], r.seconds[spec.proxy]) for r in screening.rows]
+    return meta, rows
+
+
 def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
-    """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built)."""
+    """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built); a
+    proxy warm start recorded in the study asks its architectures first."""
     fidelity, estimator, strategy, pruner = components or _components(spec)
+    strategy = strategies.warm_start(strategy, storage.meta().get("proxy_warm_start", {}).get("archs", []))
     return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec), pruner=pruner)
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed
-FIXED_ON_RESUME = ("space", "space_options", "dataset", "benchmark", "val_fraction")
+FIXED_ON_RESUME = ("space", "space_options", "dataset", "benchmark", "val_fraction", "proxy_warm_start", "proxy",
+                   "proxy_top")
 
 
 def _claim(storage: Storage) -> None:
@@ -150,7 +188,8 @@ def _claim(storage: Storage) -> None:
         raise
 
 
-def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False) -> Study:
+def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False,
+               on_scored=None) -> Study:
     """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``.
 
     With ``allow_changes``, a resumed study may continue with another strategy,
@@ -158,6 +197,11 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
     split); the change is recorded in the study's ``spec_history`` and a new
     strategy starts from a fresh state (it still skips every architecture
     already evaluated).
+
+    A new study with ``spec.proxy_warm_start`` first scores that many sampled
+    architectures with ``spec.proxy`` (``on_scored`` is called after each, for
+    progress): the scores go into the study, its best ones become the first
+    trials, and the seconds spent count as search time already elapsed.
     """
     path = Path(path)
     if path.exists():
@@ -193,10 +237,17 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
         raise StudyError(f"study file {str(path)!r} does not exist")
     # build everything first: a bad option or a missing data set fails before any file is created
     components = _components(spec)
+    meta: dict[str, Any] = {"spec": spec.to_dict(), "nasforge_version": __version__}
+    rows = []
+    if spec.proxy_warm_start:
+        warm, rows = proxy_warm_start(spec, components[1], on_scored)
+        meta.update(proxy_warm_start=warm, elapsed_s=warm["seconds"])
     try:
-        storage = Storage.create(path, {"spec": spec.to_dict(), "nasforge_version": __version__})
+        storage = Storage.create(path, meta)
     except StudyExistsError:  # another process created it meanwhile: resume it (or be refused as second writer)
         return open_study(path, spec, allow_changes)
+    if rows:
+        storage.add_proxy_scores(rows, spec.seed, meta["proxy_warm_start"]["batch_size"])
     return build_study(storage, spec, components)
 
 
@@ -207,7 +258,10 @@ def search(study: str | Path, trials: int | None = None, time_budget: float | No
     if resolved is None and not Path(study).exists():
         resolved = SearchSpec()
     s = open_study(study, resolved)
-    s.optimize(n_trials=trials, time_budget=time_budget, reporter=reporter)
+    # workers (define-by-run spaces run there) build their own estimator from the stored spec,
+    # as `nasforge search` does: the estimator itself holds the data set and may not pickle
+    factory = functools.partial(estimator_from_spec, s.storage.meta()["spec"])
+    s.optimize(n_trials=trials, time_budget=time_budget, reporter=reporter, estimator_factory=factory)
     return s
 
 

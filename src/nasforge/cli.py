@@ -149,12 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop trials early: 'predictive' stops one whose learning curve gives it less than "
                         "--prune-threshold chance of beating the best finished trial (docs/pruning.md)")
     s.add_argument("--prune-threshold", type=_positive_float, metavar="P",
-                   help="with --prune: the smallest chance of beating the best trial that keeps a trial (default 0.05)")
+                   help="with --prune: the smallest chance of beating the best trial that keeps a trial "
+                        "(default 0.05)")
     s.add_argument("--prune-predictor", choices=("pfn", "parametric", "last", "power-law"),
                    help="with --prune: the learning-curve predictor (default pfn)")
+    s.add_argument("--measure-option", action="append", metavar="KEY=VALUE",
+                   help="what each trial measures: latency, runtime (torch|onnxruntime), batch_size, threads, "
+                        "resolution, repeats, warmup, size, memory, energy (docs/hardware.md)")
     s.add_argument("--allow-changes", action="store_true",
                    help="resume an existing study with another strategy, seed, fidelity or training settings "
                         "(recorded in the study; the space, data set and split cannot change)")
+    s.add_argument("--proxy-warm-start", type=_positive_int, metavar="N",
+                   help="a new study first scores N sampled architectures with a zero-cost proxy (no training; "
+                        "the seconds count as search time) and runs the best --proxy-top of them first")
+    s.add_argument("--proxy", help="the proxy of --proxy-warm-start (default synflow; see `nasforge proxies --help`)")
+    s.add_argument("--proxy-top", type=_positive_int, metavar="K",
+                   help="how many of the best-scored architectures run first (default 10)")
     s.add_argument("--quiet", action="store_true", help="no progress display")
 
     a = sub.add_parser("auto", help="search and train the best model for a data set within a time budget",
@@ -165,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--time-budget", type=_positive_float, default=600.0, metavar="SECONDS",
                    help="total wall-clock seconds (default 600)")
     a.add_argument("--out", default="runs/auto", help="output folder (default runs/auto); rerun to resume")
-    a.add_argument("--space", default="macro-cnn", help="search space (default macro-cnn)")
+    a.add_argument("--space", default="auto",
+                   help="search space (default auto: mlp for a table .npz, macro-cnn for images and sequences)")
     a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     a.add_argument("--search-fraction", type=float, default=None,
                    help="share of the budget spent searching (default 0.35)")
@@ -177,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data augmentation of the final training: auto (default) shifts images/sequences by a few "
                         "pixels and mirrors them too if the search's best model still recognises mirrored "
                         "validation samples; none; shift; shift-flip")
+    a.add_argument("--train-option", action="append", metavar="KEY=VALUE",
+                   help="training option for the search and the final training, e.g. precision=fp32 (as for "
+                        "`nasforge search`; a resumed search keeps its own)")
+    a.add_argument("--recipe", choices=("fixed", "search"), default="fixed",
+                   help="fixed (default): the default training recipe; search: learning rate, weight decay, batch "
+                        "size, label smoothing, augmentation, dropout and width are searched with the architecture "
+                        "and the final training uses the winner's")
+    a.add_argument("--max-params", type=_positive_int, default=None, metavar="N",
+                   help="the final model has at most N parameters: larger candidates are never trained")
+    a.add_argument("--max-latency-ms", type=_positive_float, default=None, metavar="MS",
+                   help="the final model's batch-1 CPU latency (1 thread) is at most MS: slower candidates are "
+                        "never trained; the final model is measured again and a miss is reported")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
@@ -230,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in their own module under nasforge/commands/: each module has
 # ``add_parser(sub)`` (adds one sub-command named like the module) and ``run(args, console)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("dashboard", "profile_latency", "proxies", "report", "scale")
 
 
 def _command_module(name: str):
@@ -284,11 +307,12 @@ def _search_spec(args):
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
         "seconds": args.seconds, "benchmark": args.benchmark, "continue_runs": args.continue_runs,
         "prune": args.prune, "prune_threshold": args.prune_threshold, "prune_predictor": args.prune_predictor,
+        "proxy_warm_start": args.proxy_warm_start, "proxy": args.proxy, "proxy_top": args.proxy_top,
     }.items() if v is not None}
     if args.seconds is not None and args.epochs is None:
         given["epochs"] = 1000  # time decides; the epoch cap only stops runaway tiny data sets
     for flag, key in (("--strategy-option", "strategy_options"), ("--space-option", "space_options"),
-                      ("--train-option", "train_options")):
+                      ("--train-option", "train_options"), ("--measure-option", "measure_options")):
         values = _key_values(getattr(args, key.replace("_options", "_option")), flag)
         if values:
             given[key] = values
@@ -313,7 +337,7 @@ def cmd_search(args, console) -> int:
     import functools
 
     from .api import estimator_from_spec, open_study
-    from .progress import SearchReporter, print_summary
+    from .progress import CountProgress, SearchReporter, print_summary
 
     spec = _search_spec(args)
     if spec.prune is None and (args.prune_threshold is not None or args.prune_predictor is not None):
@@ -326,7 +350,9 @@ def cmd_search(args, console) -> int:
     n_trials = args.trials
     if n_trials is None and args.time_budget is None:
         n_trials = 20
-    study = open_study(args.study, spec, allow_changes=args.allow_changes)
+    with CountProgress(console, spec.proxy_warm_start, f"proxy warm start ({spec.proxy})",
+                       quiet=args.quiet or resuming or not spec.proxy_warm_start) as scored:
+        study = open_study(args.study, spec, allow_changes=args.allow_changes, on_scored=scored)
     done = study.finished_count()
     if resuming:
         extra = f"; {study.interrupted_on_open} interrupted trial(s) will be asked again" if study.interrupted_on_open else ""
@@ -334,6 +360,9 @@ def cmd_search(args, console) -> int:
     else:
         console.print(f"New study {args.study}: space={spec.space} dataset={spec.dataset} "
                       f"strategy={spec.strategy} fidelity={spec.fidelity.to_dict()} seed={spec.seed}")
+        if warm := study.storage.meta().get("proxy_warm_start"):
+            console.print(f"Proxy warm start: {warm['scored']} architectures scored with {warm['proxy']} in "
+                          f"{warm['seconds']:.1f}s (counted as search time); the best {len(warm['archs'])} run first.")
     reporter = SearchReporter(console, study, n_trials, args.time_budget, quiet=args.quiet)
     try:
         with reporter:
@@ -359,6 +388,7 @@ def cmd_search(args, console) -> int:
 
 def cmd_auto(args, console) -> int:
     from .auto import SEARCH_FRACTION, auto
+    from .auto.plan import process_started_at
     from .study import SilentReporter
 
     class Reporter(SilentReporter):  # one line per finished trial; the search is short, so no live status line
@@ -372,7 +402,8 @@ def cmd_auto(args, console) -> int:
                               f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
             else:
                 first = (record.error or "no error text").splitlines()[0][:100]
-                console.print(f"  trial {record.id:>3}  FAILED: {first}", markup=False)
+                what = "REJECTED" if record.status == TrialStatus.PRUNED else "FAILED"
+                console.print(f"  trial {record.id:>3}  {what}: {first}", markup=False)
 
     _check_out_folder(args.out)
     fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
@@ -380,7 +411,9 @@ def cmd_auto(args, console) -> int:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
              space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
-             started_at=STARTED, rungs=args.rungs, augment=args.augment)
+             started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
+             max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe,
+             train_options=_key_values(args.train_option, "--train-option"))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")
@@ -420,6 +453,9 @@ def cmd_show(args, console) -> int:
         except NasforgeError:
             describe = None
         console.print(trials_table(trials, describe, title=f"{args.study} — {len(trials)} trial(s), best first"))
+        if scores := storage.proxy_scores():
+            console.print(f"{len(scores)} zero-cost proxy scores ({', '.join(sorted({r['proxy'] for r in scores}))}) "
+                          f"of {len({r['arch'].digest for r in scores})} architectures")
     return 0
 
 

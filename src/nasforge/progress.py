@@ -148,3 +148,31 @@ def print_summary(console: Console, study: Study, study_path: str, top: int = 10
     if best is not None:
         console.print(f"Best: trial {best.id}, val accuracy {best.objective:.4f}. Next: "
                       f"nasforge train --study {study_path} --trial best --epochs 15 --out runs/best/")
+
+
+class CountProgress:
+    """A progress bar over ``total`` items of work (e.g. architectures scored by a proxy);
+    call the instance after each item. Silent when ``quiet``."""
+
+    def __init__(self, console: Console, total: int, label: str, quiet: bool = False):
+        self.console, self.total, self.label, self.quiet = console, total, label, quiet
+        self._progress = None
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=self.console, transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.label, total=self.total)
+        return self
+
+    def __call__(self, *_):
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        return False

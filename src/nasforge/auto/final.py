@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import math
+import tempfile
 import time
+from copy import deepcopy
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -11,36 +14,72 @@ from typing import Any
 import torch
 
 from ..core import Arch
-from ..estimation import (TrainConfig, TrainingRun, decay_lr, evaluate_model, resolve_device, save_final_model,
-                          train_model)
+from ..estimation import (TrainConfig, TrainingRun, count_flops, decay_lr, evaluate_model, measure_latency_ms,
+                          resolve_device, save_final_model, train_model)
+from ..export import export_model
+from .load import TrainingConditions
 from .plan import Deadline
-from .threads import fastest_thread_count, using_threads
+from .threads import thread_speeds, using_threads
 
-MIN_FINAL_SECONDS = 5.0
+MIN_FINAL_SECONDS = 5.0  # less than this left for the final training: warn (the budget is still kept)
 DECAY_SHARE = 0.4  # the winner's learning rate decays over the last 40% of its whole training
 CHUNK_SECONDS = 30.0  # progress lines during a continued final training
+WRAP_UP_MARGIN = 1.3  # the measured wrap-up steps are scaled by this (the load may grow while training)
+WRAP_UP_FIXED_S = 1.0
+ONNX_SKIP_SHARE = 0.8  # less than this share of the wrap-up left after training: the ONNX export is skipped  # saving the checkpoint, summary, report and the study record
+
+
+def _timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
 
 
 def wrap_up_seconds(model: torch.nn.Module, dataset, test_samples: int, onnx: bool) -> float:
-    """Seconds to keep for testing, measuring and exporting the final model: the
-    test pass is timed (warm) on validation data and scaled to the test size;
-    latency, FLOPs, saving and the ONNX export take a few seconds on CPU."""
+    """Seconds to keep for the wrap-up (see :func:`wrap_up_parts`)."""
+    return wrap_up_parts(model, dataset, test_samples, onnx)["total"]
+
+
+def wrap_up_parts(model: torch.nn.Module, dataset, test_samples: int, onnx: bool) -> dict[str, float]:
+    """Seconds to keep for testing, measuring and exporting the final model, *measured* now on
+    this machine (so a loaded machine keeps more): the test pass timed on validation data and
+    scaled to the test size, the latency and FLOP measurements, and the ONNX export (done once on
+    a copy); the test pass and latency times ``WRAP_UP_MARGIN``, the FLOP count and the
+    cold-timed export as measured, plus ``WRAP_UP_FIXED_S`` for writing files (``total``; ``onnx``: the
+    export's own share, dropped if the clock runs short)."""
     evaluate_model(model, dataset.x_val[:64], dataset.y_val[:64])  # warm-up: first calls allocate
     x, y = dataset.x_val[:1024], dataset.y_val[:1024]
-    start = time.perf_counter()
-    evaluate_model(model, x, y)
-    test_s = (time.perf_counter() - start) * test_samples / max(1, len(x))
-    return 2.0 + (3.0 if onnx else 0.0) + 1.2 * test_s
+    test_s = _timed(evaluate_model, model, x, y) * test_samples / max(1, len(x))
+    copy = deepcopy(model).cpu().eval().to(memory_format=torch.contiguous_format)
+    latency_s = _timed(measure_latency_ms, copy, dataset.input_shape)
+    flops_s = _timed(count_flops, copy, dataset.input_shape)
+    export_s = 0.0
+    if onnx:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                export_s = _timed(export_model, copy, dataset.input_shape, "onnx", Path(tmp) / "probe.onnx")
+            except Exception:  # noqa: BLE001 - the real export reports its own error; only its time matters here
+                export_s = 3.0
+    # the export was timed cold (its first call imports and sets up what the real, warm call reuses:
+    # 4.9 s cold vs 3.3 s warm here), which covers its margin; the FLOP count costs little when warm
+    return {"total": WRAP_UP_FIXED_S + WRAP_UP_MARGIN * (test_s + latency_s) + flops_s + export_s, "onnx": export_s}
 
 
-def continue_until(run: TrainingRun, x, y, train_s: float, on_chunk=None) -> list[dict[str, float]]:
+def continue_until(run: TrainingRun, x, y, train_s: float, on_chunk=None,
+                   stop_at: float | None = None) -> list[dict[str, float]]:
     """Continue ``run`` on ``x, y`` for ``train_s`` seconds, the learning rate decaying to zero over
-    the last ``DECAY_SHARE`` of its whole training (search included); ``on_chunk(point)`` every ~30 s."""
+    the last ``DECAY_SHARE`` of its whole training (search included); ``on_chunk(point)`` every ~30 s.
+    ``stop_at`` (a ``time.monotonic()`` value) ends it earlier if the clock gets there first, so
+    time lost between chunks never pushes past a deadline."""
     end = run.seconds + train_s
     schedule = decay_lr(max(run.seconds, (1 - DECAY_SHARE) * end), end)
     curve, samples0 = [], run.samples
-    while end - run.seconds > 0.05:
-        loss = run.run(x, y, min(CHUNK_SECONDS, end - run.seconds), schedule)
+
+    def left() -> float:
+        return min(end - run.seconds, math.inf if stop_at is None else stop_at - time.monotonic())
+
+    while left() > 0.05:
+        loss = run.run(x, y, min(CHUNK_SECONDS, left()), schedule)
         curve.append({"epoch": round((run.samples - samples0) / len(y), 4), "train_loss": loss,
                       "train_seconds_total": run.seconds})
         if on_chunk is not None:
@@ -48,23 +87,36 @@ def continue_until(run: TrainingRun, x, y, train_s: float, on_chunk=None) -> lis
     return curve
 
 
-def _seconds_to_train(model, ds, test_samples: int, deadline: Deadline, onnx: bool, log) -> float:
-    """The final training's seconds: what the deadline leaves after the wrap-up, at least ``MIN_FINAL_SECONDS``."""
-    train_s = deadline.left() - wrap_up_seconds(model, ds, test_samples, onnx)
+def _seconds_to_train(model, ds, test_samples: int, deadline: Deadline, onnx: bool, log) -> tuple[float, dict]:
+    """(the final training's seconds: what the deadline leaves after the wrap-up, the wrap-up's
+    parts). Never more than the deadline allows: with less than ``MIN_FINAL_SECONDS`` left the
+    user is warned, and the training is as short as the clock says (even none)."""
+    wrap = wrap_up_parts(model, ds, test_samples, onnx)
+    train_s = deadline.left() - wrap["total"]
     if train_s < MIN_FINAL_SECONDS:
-        log(f"Warning: the budget leaves only {max(0.0, train_s):.1f}s for the final training; training "
-            f"{MIN_FINAL_SECONDS:g}s (the deadline will pass). Give a larger --time-budget.")
-        train_s = MIN_FINAL_SECONDS
-    return train_s
+        log(f"Warning: the budget leaves only {max(0.0, train_s):.1f}s for the final training (the search or "
+            "a busy machine took the rest); the budget is kept. Give a larger --time-budget.")
+    return max(0.0, train_s), wrap
 
 
-def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainConfig, seed: int, progress):
-    """(the trained model, its curve): ``run`` continued with a late decay, or ``model`` trained from scratch."""
+def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainConfig, seed: int, progress,
+           stop_at: float):
+    """(the trained model, its curve, its training samples per second): ``run`` continued with a
+    late decay (its averaged weights as they are when no time is left), or ``model`` trained from
+    scratch (for at least a few steps)."""
     if run is None:
-        return model, train_model(model, x, y, 10_000, config, seed, on_epoch=progress, time_limit=train_s)
+        start = time.perf_counter()
+        curve = train_model(model, x, y, 10_000, config, seed, on_epoch=progress, time_limit=max(0.5, train_s))
+        return model, curve, curve[-1]["epoch"] * len(y) / max(1e-9, time.perf_counter() - start)
     run.config = replace(run.config, augment=config.augment)  # the search trained without
-    curve = continue_until(run, x, y, train_s, progress)
-    return run.finish(), curve
+    seconds0, samples0 = run.seconds, run.samples
+    curve = continue_until(run, x, y, train_s, progress, stop_at)
+    if not curve:  # no time left to train: the search's weight average is the better model
+        run.finish()
+        model = deepcopy(run.eval_model()).to(memory_format=torch.contiguous_format)
+        return model, [{"epoch": 0.0, "train_loss": math.nan, "train_seconds_total": run.seconds}], None
+    speed = (run.samples - samples0) / max(1e-9, run.seconds - seconds0)
+    return run.finish(), curve, speed
 
 
 def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadline: Deadline, out: Path,
@@ -81,19 +133,43 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
     def progress(point):
         log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  {deadline.left():.0f}s left")
 
+    conditions = TrainingConditions()
+    if run is not None and run.seconds > 0:
+        conditions.search_samples_per_s = run.samples / run.seconds
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = run.model if run is not None else space.build(arch, ds.input_shape, ds.num_classes).to(
             resolve_device(config.device))
         test = ds.test()
-        threads = fastest_thread_count(model, x, y, config.batch_size)
+        late = deadline.left() <= MIN_FINAL_SECONDS  # no time to probe or measure: straight to the wrap-up
+        speeds = {torch.get_num_threads(): math.nan} if late else thread_speeds(model, x, y, config.batch_size)
+        threads = max(speeds, key=speeds.get)
+        conditions.probe_samples_per_s, conditions.threads = speeds[threads], threads
         with using_threads(threads):
-            train_s = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
+            if late:
+                log(f"Warning: {max(0.0, deadline.left()):.1f}s left before the final training (the machine is busy "
+                    "or the budget small): no final training, no ONNX export; the budget is kept as far as the "
+                    "test and the save allow.")
+                train_s, wrap = 0.0, {"total": 0.0, "onnx": 0.0}
+            else:
+                train_s, wrap = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
+            wrap_s = wrap["total"]
             log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
                 + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
-                + "the schedule ends at the deadline).")
-            model, curve = _train(model, run, x, y, train_s, config, seed, progress)
+                + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
+            model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
+                                                                  deadline.end - wrap_s)
+            conditions.final_epochs = curve[-1]["epoch"]
+            onnx_skipped = onnx and (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s)  # it would overrun
+            if onnx_skipped:
+                onnx = False
+                log("The ONNX export is skipped to keep the budget; write it later with `nasforge export "
+                    f"--study {out / 'study.db'} --format onnx --weights {out / 'model.pt'} --out model.onnx`.")
             entries, files = save_final_model(out, model, arch, space, ds, config, space_options, test, onnx, log)
+    verdict = conditions.verdict()
+    for message in verdict["messages"]:
+        log(f"WARNING: {message}.")
     return {**entries, "space": space.name, "train_samples": len(y), "final_train_seconds": train_s,
             "final_epochs": curve[-1]["epoch"], "continued_from_search_seconds": searched_s, "seed": seed,
-            "threads": threads, "train_config": config.to_dict(), "curve": curve, "files": files}
+            "threads": threads, "train_config": config.to_dict(), "curve": curve, "files": files,
+            "wrap_up_reserved_s": round(wrap_s, 2), "onnx_skipped_for_budget": onnx_skipped, "training_conditions": verdict}

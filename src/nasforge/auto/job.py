@@ -7,20 +7,30 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..core import Arch, TrialStatus
+from ..core import Arch, TrialStatus, check_choice
+from ..estimation import count_params
 from ..study import Reporter, Study
+from . import calibration
+from .baselines import BASELINE_SHARE, compare, fit_baselines
 from .final import train_until_deadline
-from .plan import RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
+from .limits import LimitedEstimator, Limits, check_final, screen
+from .plan import BUDGET_TOLERANCE, RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
 from .report import search_summary, write_report
-from .search import SEARCH_VAL_SAMPLES, open_search, run_search, search_spec
-from .select import Choice, announce, choose, choose_augment
+from .search import (AUTO_SPACE, RECIPES, SEARCH_VAL_SAMPLES, default_space, open_search, recipe_space, run_search,
+                     search_spec)
+from .select import Choice, announce, choose, choose_augment, raw_prediction
+
+
+FALLBACK_SAMPLES = 20  # architectures drawn when no candidate finished and limits apply
 
 
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
-         seed: int = 0, space: str = "macro-cnn", space_options: dict[str, Any] | None = None,
+         seed: int = 0, space: str = "auto", space_options: dict[str, Any] | None = None,
          search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
-         rungs: str = "time", augment: str = "auto") -> dict[str, Any]:
+         rungs: str = "time", augment: str = "auto", max_params: int | None = None,
+         max_latency_ms: float | None = None, recipe: str = "fixed",
+         train_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
     ``search="random"`` replaces successive halving with random candidates
@@ -37,49 +47,139 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
     spent before this call (the CLI counts its own start-up). Rerunning with
     the same ``out`` resumes the search from ``out/study.db``.
+    ``max_params`` / ``max_latency_ms``: limits of the final model; candidates exceeding them are
+    never trained and the most accurate one within them wins (see ``limits.py``).
+    ``recipe="search"``: the training recipe (learning rate, weight decay, batch size, label
+    smoothing, augmentation, dropout, width) is searched with the architecture (the ``recipe``
+    space over ``space``) and the final training uses the winner's; ``"fixed"`` keeps the defaults.
+    ``train_options``: training settings for the search and the final training (as ``nasforge
+    search --train-option``, e.g. ``{"precision": "fp32"}``); a resumed study keeps its own.
     """
     check_arguments(time_budget, search_fraction, search, rungs, augment)
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
+    check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
+    limits = Limits(max_params, max_latency_ms)
+    if space == AUTO_SPACE:
+        space = default_space(dataset)
+        log(f"Space: {space} ({'an MLP for table columns' if space == 'mlp' else 'convolutions for images/sequences'};"
+            " --space to choose another).")
+    if recipe == "search":
+        space, space_options = recipe_space(space, space_options, dataset)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     study_path, space_options = out / "study.db", space_options or {}
     # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
     plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction, rung0_share)
-    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists())
+    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists(),
+                       train_options=train_options)
     study = open_search(study_path, spec, "subset" if rungs == "subset" else "seconds", log)
     if search == "asha":  # the study's own rung times (a resumed study keeps its first plan's)
         plan = replace(plan, rung_seconds=study.strategy.standing().seconds)
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
+    allowed = _gate(study, limits, seed, log)
+    baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
     run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
                search, plan, seed, reporter, log)
-    choice = choose(study, search, deadline.left() - WRAP_UP_GUESS)
-    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log)
-    summary.update(search_summary(study, plan, choice, search, why))
-    summary.update({"study": str(study_path), "budget_s": float(time_budget), "total_seconds": deadline.spent()})
+    choice = choose(study, search, max(0.0, deadline.left() - WRAP_UP_GUESS), allowed)
+    predicted = calibration.prediction(ds.name, raw_prediction(choice))
+    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed)
+    summary.update(search_summary(study, plan, choice, search, why, limits))
+    summary["budget_s"] = float(time_budget)
+    _outcome(summary, limits, predicted, baselines, ds.name, log)
+    summary.update({"study": str(study_path), "total_seconds": deadline.spent()})
+    summary["budget_kept"] = summary["total_seconds"] <= BUDGET_TOLERANCE * time_budget
     write_report(out, summary)
     study.storage.close()
+    if deadline.spent() > time_budget:
+        log(f"WARNING: the run took {deadline.spent():.1f}s, over its {time_budget:g}s budget.")
     log(f"Done in {summary['total_seconds']:.1f}s of a {time_budget:g}s budget: test accuracy "
         f"{summary['test_accuracy']:.4f}, {summary['params']:,} parameters. Wrote {out}/")
     return summary
 
 
+def _gate(study: Study, limits: Limits, seed: int, log):
+    """With limits: the study's estimator measures candidates before training them; returns the test
+    an architecture must pass to win (None without limits)."""
+    if not limits.active:
+        return None
+    study.estimator = LimitedEstimator(study.estimator, limits)
+    log(f"Limits: {', '.join(f'{k} {v:g}' for k, v in limits.to_dict().items() if v is not None)}; "
+        "candidates over them are measured, not trained.")
+    warning = screen(study.estimator.space, study.estimator.dataset, limits, seed)
+    if warning:
+        log(f"WARNING: {warning}.")
+    return study.estimator.allows
+
+
+def _baselines(ds, deadline: Deadline, seed: int, log) -> dict[str, Any]:
+    """The table baselines, fitted only while more than ``BASELINE_SHARE`` of the budget is left
+    (imports and fits take seconds on a loaded machine)."""
+    if deadline.left() <= BASELINE_SHARE * deadline.budget_s:
+        return {"error": f"skipped: only {max(0.0, deadline.left()):.0f}s of the budget were left"}
+    fitted = fit_baselines(ds, seed)
+    log(f"Baselines fitted ({deadline.spent():.1f}s): " + ("; ".join(
+        f"{k.replace('_', ' ')} {v['test_accuracy']:.4f} test" for k, v in fitted.items() if isinstance(v, dict))
+        or fitted.get("error", "")))
+    return fitted
+
+
+def _outcome(summary: dict[str, Any], limits: Limits, predicted: dict[str, Any], baselines: dict[str, Any] | None,
+             dataset: str, log) -> None:
+    """The final model against the limits, its prediction (recorded for the calibration) and the baselines."""
+    if limits.active:
+        summary["constraints"] = check_final(summary, limits)
+        for miss in summary["constraints"]["violations"]:
+            log(f"WARNING: THE FINAL MODEL MISSES A LIMIT: {miss}.")
+    conditions = summary["training_conditions"]
+    summary["prediction"] = calibration.record(
+        predicted, dataset, summary["test_accuracy"], conditions["busy"] or conditions["undertrained"],
+        {"space": summary["space"], "budget_s": summary.get("budget_s"), "augment": summary["train_config"]["augment"]})
+    if baselines is not None:
+        summary["baselines"] = {**baselines, "comparison": compare(baselines, summary["test_accuracy"])}
+        log(summary["baselines"]["comparison"])
+    if predicted["raw"] is not None:
+        log(f"Test accuracy {summary['test_accuracy']:.4f}; its learning curve predicted {predicted['raw']:.4f}, "
+            f"calibrated {predicted['calibrated']:.4f} ({predicted['correction_source']}).")
+
+
+def _fallback_arch(study: Study, allowed, log) -> Arch:
+    """An architecture when no candidate finished: a random one; with limits, the smallest of
+    ``FALLBACK_SAMPLES`` samples that meets them (latency is measured on the 5 smallest only: each
+    measurement costs time a late run does not have), else the smallest."""
+    space, rng = study.strategy.space, study.strategy.rng
+    if allowed is None:
+        log("No candidate finished in the search time; training a random architecture.")
+        return space.sample(rng)
+    ds = study.estimator.dataset
+    samples = sorted((space.sample(rng) for _ in range(FALLBACK_SAMPLES)),
+                     key=lambda a: count_params(space.build(a, ds.input_shape, ds.num_classes)))
+    arch = next((a for a in samples[:5] if allowed(a)), None)
+    log("No candidate finished in the search time; training " + (
+        "a random architecture within the limits." if arch is not None else
+        f"the smallest of {FALLBACK_SAMPLES} random architectures (none of the 5 smallest met the limits)."))
+    return arch if arch is not None else samples[0]
+
+
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
-                 space_options: dict[str, Any], log) -> tuple[dict[str, Any], str]:
+                 space_options: dict[str, Any], log, allowed=None) -> tuple[dict[str, Any], str]:
     """Train the chosen architecture until the deadline (continuing its search training when this
     process has it) and record it in the study; (its summary, why its augmentation was chosen)."""
     arch: Arch = choice.arch
     if arch is None:
-        arch = study.strategy.space.sample(study.strategy.rng)
-        log("No candidate finished in the search time; training a random architecture.")
+        arch = _fallback_arch(study, allowed, log)
     est = study.estimator
     announce(choice, est.space, log)
     run = est.run_for(arch, study.fidelity) if est.continue_runs else None
     if run is None and est.continue_runs and choice.score is not None:
         log("The chosen candidate's training is not in this process (a resumed search); retraining it from scratch.")
-    augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
-                                       SEARCH_VAL_SAMPLES)
+    chosen = est.space.training_config(arch).get("augment")
+    if chosen is not None and augment == "auto":  # the search chose it with the architecture
+        augmentation, why = chosen, "searched with the architecture"
+    else:
+        augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
+                                           SEARCH_VAL_SAMPLES)
     log(f"Final training augmentation: {augmentation} ({why}).")
     summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
                                    deadline, out, seed, onnx, log, space_options, run=run)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..core import UserInputError
@@ -16,6 +18,7 @@ RUNG0_SHARE = 1 / 10  # rung-0 training seconds as a share of the search time (r
 ETA = 3
 RUNGS = 2  # few, long looks: at 10-30 s of training the light and the full-resolution nets tie (docs/auto.md)
 MIN_RUNG_SECONDS = 1.0
+BUDGET_TOLERANCE = 1.01  # a run within 1 % of its budget kept it (issue 22)
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 RUNG_MODES = ("subset", "time")
 AUGMENT_MODES = ("auto", *AUGMENTATIONS)  # auto: chosen by mirror_test
@@ -43,6 +46,19 @@ def make_plan(budget_s: float, available_s: float, search_fraction: float = SEAR
     rung0 = round(max(MIN_RUNG_SECONDS, search_s * rung0_share), 2)
     rungs = tuple(rung0 * ETA ** k for k in range(RUNGS))  # exact multiples: ASHA rebuilds them from rung 0
     return AutoPlan(budget_s, search_s, rungs, available_s)
+
+
+def process_started_at() -> float | None:
+    """When this process started, on the ``time.monotonic()`` clock (Linux: from ``/proc``), so a
+    budget counts the interpreter's start and the imports before any of nasforge's code ran; None
+    where the system does not say."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        age = uptime - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return time.monotonic() - age if 0.0 <= age < 3600.0 else None
 
 
 class Deadline:

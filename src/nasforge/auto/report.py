@@ -10,6 +10,7 @@ from typing import Any
 
 from ..core import TrialStatus
 from ..study import Study
+from .limits import Limits
 from .plan import AutoPlan
 from .select import Choice, format_looks
 
@@ -37,9 +38,33 @@ def candidates(study: Study) -> dict[str, list[dict[str, Any]]]:
     return by_rung
 
 
-def search_summary(study: Study, plan: AutoPlan, choice: Choice, method: str, augment_reason: str) -> dict[str, Any]:
-    """The summary's ``search`` and ``candidates`` entries."""
-    return {
+LIMIT_ROWS = 25  # candidates listed under limits in the summary and report
+
+
+def limit_candidates(study: Study, limits: Limits) -> dict[str, Any]:
+    """Every trained architecture (its longest training's look) with its costs and whether it meets
+    ``limits``, most trained then most accurate first; and the candidates rejected untrained."""
+    describe = study.estimator.space.describe
+    latest: dict[str, Any] = {}
+    for t in study.storage.trials((TrialStatus.OK,)):
+        key = t.arch.to_json()
+        if key not in latest or (t.fidelity.get("seconds") or 0) >= (latest[key].fidelity.get("seconds") or 0):
+            latest[key] = t
+    rows = [{"trial_id": t.id, "seconds": t.fidelity.get("seconds"), "val_accuracy": t.metrics["val_accuracy"],
+             "params": t.metrics["params"], "latency_ms": t.metrics.get("latency_ms"), "description": describe(t.arch),
+             "meets": not limits.violations(t.metrics["params"], t.metrics.get("latency_ms"))}
+            for t in latest.values()]
+    rows.sort(key=lambda r: (-(r["seconds"] or 0), -r["val_accuracy"]))
+    rejected = [{"trial_id": t.id, "params": t.metrics.get("params"), "latency_ms": t.metrics.get("latency_ms"),
+                 "why": t.error, "description": describe(t.arch)} for t in study.storage.trials((TrialStatus.PRUNED,))]
+    return {"trained": rows[:LIMIT_ROWS], "rejected_untrained": len(rejected), "rejected": rejected[:LIMIT_ROWS]}
+
+
+def search_summary(study: Study, plan: AutoPlan, choice: Choice, method: str, augment_reason: str,
+                   limits: Limits | None = None) -> dict[str, Any]:
+    """The summary's ``search`` and ``candidates`` entries (and ``limits``, with limits)."""
+    extra = {"limits": limit_candidates(study, limits)} if limits is not None and limits.active else {}
+    return {**extra,
         "search": {"plan": plan.to_dict(), "trials": study.finished_count(), "search_seconds": study.elapsed(),
                    "chosen_rung_seconds": choice.seconds, "method": method, "chosen_val_accuracy": choice.score,
                    "augment_reason": augment_reason, "extrapolated_to_seconds": choice.horizon_s,
@@ -67,6 +92,33 @@ def _winner_table(s: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _constraint_lines(summary: dict[str, Any]) -> list[str]:
+    """The limits, whether the final model meets them (loudly if not), and the candidates marked."""
+    c, table = summary.get("constraints"), summary.get("limits")
+    if not c or not table:
+        return []
+    limits = ", ".join(f"{name} {c[name]:g}" for name in ("max_params", "max_latency_ms") if c.get(name) is not None)
+    lines = ["## Limits", "", f"Limits: {limits}. " + (
+        "**The final model meets them.**" if c["met"] else
+        f"**WARNING: the final model misses them: {'; '.join(c['violations'])}.**"), "",
+        f"{table['rejected_untrained']} candidate(s) exceeded a limit and were not trained. Trained candidates "
+        "(validation accuracy after their longest training; ✓ meets the limits):", "",
+        "| meets | trial | trained s | val acc | params | latency ms | architecture |", "|---|---|---|---|---|---|---|"]
+    for r in table["trained"]:
+        lat = f"{r['latency_ms']:.3f}" if r.get("latency_ms") is not None else "-"
+        lines.append(f"| {'✓' if r['meets'] else '✗'} | {r['trial_id']} | {r['seconds'] or 0:g} | "
+                     f"{r['val_accuracy']:.4f} | {r['params']:,} | {lat} | `{r['description']}` |")
+    return lines + [""]
+
+
+def _prediction_line(p: dict[str, Any]) -> list[str]:
+    if p.get("raw") is None:
+        return []
+    return [f"- Predicted from the winner's learning curve: {p['raw']:.4f} (calibrated {p['calibrated']:.4f}, "
+            f"correction {p['correction']:+.4f}: {p['correction_source']}); achieved minus predicted "
+            f"{p['error_raw']:+.4f} raw, {p['error_calibrated']:+.4f} calibrated."]
+
+
 def report_markdown(summary: dict[str, Any]) -> str:
     """A short human report of an ``auto`` run."""
     s = summary["search"]
@@ -77,10 +129,14 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"{', '.join(f'{r:g}s' for r in s['plan']['rung_seconds'])}), final training "
         f"{summary['final_train_seconds']:.0f}s ({summary['final_epochs']:g} epochs on {summary['train_samples']} samples).",
         f"- **Test accuracy {summary['test_accuracy']:.4f}** on {summary['test_samples']} held-out samples.",
+        *_prediction_line(summary.get("prediction") or {}),
+        *([f"- {summary['baselines']['comparison']}"] if summary.get("baselines") else []),
         f"- Model: `{summary['description']}` ({summary['space']}): {summary['params']:,} parameters, "
         f"{summary['flops'] / 1e6:.1f} MFLOPs, {summary['latency_ms']:.2f} ms per sample (CPU, batch 1, 1 thread).",
         f"- Files: {', '.join(f'{k} `{v}`' for k, v in summary['files'].items())}; every trial is in "
-        f"`{summary['study']}` (`nasforge show --study {summary['study']}`).", "",
+        f"`{summary['study']}` (`nasforge show --study {summary['study']}`).",
+        *[f"- **Warning: {m}.**" for m in summary.get("training_conditions", {}).get("messages", [])], "",
+        *_constraint_lines(summary),
         *_winner_table(s),
         "## Smaller alternatives (accuracy/size Pareto front per rung)", "",
         "Validation accuracy after the rung's training time; retrain one with "

@@ -10,7 +10,8 @@ import numpy as np
 
 from .. import data, spaces
 from ..api import SearchSpec, open_study
-from ..core import StudyError
+from ..core import StudyError, UserInputError
+from ..data._base import looks_tabular
 from ..study import Reporter, Study
 from .plan import ETA, RUNGS, AutoPlan
 from .threads import fastest_thread_count, using_threads
@@ -19,15 +20,56 @@ SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation
 MIN_SUBSET_SAMPLES = 500  # the smallest training subset a rung uses (fewer makes rankings noise)
 
 
+AUTO_SPACE = "auto"  # the space chosen from the data: default_space()
+
+
+def _npz_looks_tabular(path: str) -> bool:
+    """Whether an ``.npz`` data set's samples are table rows: 2-D ``x`` (read only then) whose column
+    spreads differ as table columns do. Unreadable files say False (the loader reports them)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            key = next((k for k in ("x", "x_train") if k in f.files), None)
+            if key is None:
+                return False
+            with f.zip.open(f"{key}.npy") as member:  # the header says the shape without reading the data
+                major, _ = np.lib.format.read_magic(member)
+                read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                shape = read_header(member)[0]
+            return len(shape) == 2 and looks_tabular(f[key])
+    except Exception:  # noqa: BLE001 - any unreadable file: not decided here
+        return False
+
+
+def default_space(dataset: str) -> str:
+    """The space family for the data: ``mlp`` for a table (an ``.npz`` whose columns look like
+    separate features, see :func:`nasforge.data` ``looks_tabular``), ``macro-cnn`` (2-D convolutions for
+    images, 1-D for sequences) for everything else."""
+    return "mlp" if dataset.endswith(".npz") and _npz_looks_tabular(dataset) else "macro-cnn"
+
+
+RECIPES = ("fixed", "search")
+
+
+def recipe_space(space: str, space_options: dict[str, Any], dataset: str) -> tuple[str, dict[str, Any]]:
+    """The ``recipe`` space over ``space`` (its default options; no augmentation for tables)."""
+    if space_options:
+        raise UserInputError("--recipe search uses the base space's default options; drop --space-option "
+                             f"{sorted(space_options)} or use --recipe fixed")
+    options: dict[str, Any] = {"base": space}
+    if space == "mlp":
+        options["augment"] = ["none"]  # table columns are never shifted or mirrored
+    return "recipe", options
+
+
 def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str, rungs: str,
-                plan: AutoPlan, resuming: bool) -> SearchSpec:
+                plan: AutoPlan, resuming: bool, train_options: dict[str, Any] | None = None) -> SearchSpec:
     """The study's spec: ASHA whose rungs train for the plan's seconds (promotions continue their
     training), ASHA over data subsets, or random candidates trained for the middle rung's time.
     A resumed study keeps its stored spec, so the subset rungs are not worked out (nor the data
     loaded for them) then."""
     priors = [a.to_dict() for a in spaces.get(space, **space_options).priors()]
     common = {"space": space, "dataset": dataset, "seed": seed, "epochs": 1000, "space_options": space_options,
-              "val_samples": SEARCH_VAL_SAMPLES}
+              "val_samples": SEARCH_VAL_SAMPLES, "train_options": dict(train_options or {})}
     if search != "asha":  # the ablation: random architectures, each trained for the middle rung's time
         return SearchSpec(strategy="random", seconds=plan.rung_seconds[1], continue_runs=True,
                           strategy_options={"initial": priors}, **common)

@@ -3,12 +3,12 @@ extrapolates to) and the final training's data augmentation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import torch
 
-from ..core import Arch
+from ..core import Arch, TrialStatus
 from ..estimation import evaluate_model, extrapolate_accuracy, power_law_exponent
 from ..study import Study
 
@@ -27,25 +27,50 @@ class Choice(NamedTuple):
     horizon_s: float = 0.0
 
 
-def choose(study: Study, search: str, final_s: float = 0.0) -> Choice:
+def choose(study: Study, search: str, final_s: float = 0.0, allowed: Callable[[Arch], bool] | None = None) -> Choice:
     """The winner: of the highest ASHA rung, the candidate whose learning curve promises the best
     accuracy after its rung's training plus ``final_s`` more seconds (see
-    :func:`extrapolated_ranking`), or the best trial of a single-fidelity search."""
+    :func:`extrapolated_ranking`), or the best trial of a single-fidelity search. With
+    ``allowed``, only architectures it accepts (e.g. within ``--max-params``) can win: a resumed
+    study may hold trials from a run without the limit."""
     if search != "asha":
-        best = study.best()
-        return Choice(None) if best is None else Choice(best.arch, best.objective, best.fidelity.get("seconds"))
+        return _best_allowed(study, allowed)
     standing = study.strategy.standing()
     if standing.rung is None:
         return Choice(None)
     seconds = standing.seconds[standing.rung]
     if standing.resource != "seconds" or standing.rung == 0:  # one look each, or looks at other data
-        return Choice(standing.best, standing.best_score, seconds)
+        if allowed is None or allowed(standing.best):
+            return Choice(standing.best, standing.best_score, seconds)
+        return _best_allowed(study, allowed)
     horizon = seconds + final_s
     table = extrapolated_ranking(standing.looks, horizon)
+    if allowed is not None:
+        table = [row for row in table if allowed(Arch.from_json(row["arch"]))]
+        if not table:
+            return _best_allowed(study, allowed)
     arch, score = standing.best, standing.best_score
     if table:
         arch, score = Arch.from_json(table[0]["arch"]), table[0]["looks"][-1][1]
     return Choice(arch, score, seconds, table, horizon)
+
+
+def _best_allowed(study: Study, allowed: Callable[[Arch], bool] | None) -> Choice:
+    """The successful trial with the most training seconds (then the best score) that ``allowed`` accepts."""
+    trials = [t for t in study.storage.trials((TrialStatus.OK,))
+              if t.objective is not None and (allowed is None or allowed(t.arch))]
+    if not trials:
+        return Choice(None)
+    best = max(trials, key=lambda t: (t.fidelity.get("seconds") or 0.0, t.objective))
+    return Choice(best.arch, best.objective, best.fidelity.get("seconds"))
+
+
+def raw_prediction(choice: Choice) -> float | None:
+    """The accuracy the search's looks promise for the winner after the final training: its
+    extrapolated accuracy, or its one look's score (no curve to extrapolate)."""
+    if choice.extrapolation:
+        return float(choice.extrapolation[0]["extrapolated_accuracy"])
+    return choice.score
 
 
 def extrapolated_ranking(looks: dict[str, list[tuple[float, float]]], horizon_s: float) -> list[dict[str, Any]]:

@@ -16,13 +16,21 @@ def fastest_thread_count(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     """1 or all of torch's threads, whichever trains ``model`` faster here. Small
     models train faster on one thread, and extra threads collapse when other
     processes load the cores; timing a few steps costs about a second."""
+    speeds = thread_speeds(model, x, y, batch_size, steps)
+    return max(speeds, key=speeds.get)
+
+
+def thread_speeds(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                  steps: int = 4) -> dict[int, float]:
+    """Training samples per second of ``model`` on 1 and on all of torch's threads (off the CPU:
+    one entry, all threads, speed NaN: not measured)."""
     candidates = sorted({1, torch.get_num_threads()})
-    if len(candidates) == 1 or next(model.parameters()).device.type != "cpu":
-        return candidates[-1]
+    if next(model.parameters()).device.type != "cpu":
+        return {candidates[-1]: float("nan")}
     probe = copy.deepcopy(model).train()
     opt = torch.optim.SGD(probe.parameters(), lr=0.0)
     xb, yb = x[:batch_size], y[:batch_size]
-    timings = {}
+    speeds = {}
     with using_threads(torch.get_num_threads()):
         for n in candidates:
             torch.set_num_threads(n)
@@ -33,8 +41,8 @@ def fastest_thread_count(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            timings[n] = time.perf_counter() - start
-    return min(timings, key=timings.get)
+            speeds[n] = steps * len(yb) / max(1e-9, time.perf_counter() - start)
+    return speeds
 
 
 @contextmanager

@@ -59,8 +59,10 @@ class CurveBenchmark(TabularBenchmark):
         self.trained: dict[str, tuple[int | None, int]] = {}  # arch json -> (run read, epochs trained)
 
     def fresh(self, continue_runs: bool | None = None) -> "CurveBenchmark":
-        return CurveBenchmark(self.name, self.space, self.table, self.key, self.epochs, self.noisy,
-                              self.continue_runs if continue_runs is None else continue_runs)
+        bench = CurveBenchmark(self.name, self.space, self.table, self.key, self.epochs, self.noisy,
+                               self.continue_runs if continue_runs is None else continue_runs)
+        bench.data_setting = self.data_setting
+        return bench
 
     def config(self):
         return {**super().config(), "continue_runs": self.continue_runs}
@@ -116,5 +118,7 @@ def from_table(path: str | os.PathLike | None = None, noisy: bool = True,
     doc = load_table(path)
     meta = doc["meta"]
     space = NB201Space(**meta["space_options"])
-    return CurveBenchmark("mnist1d-nb201", space, doc["cells"], nb201.canonical, meta["epochs"], noisy,
-                          continue_runs)
+    bench = CurveBenchmark("mnist1d-nb201", space, doc["cells"], nb201.canonical, meta["epochs"], noisy,
+                           continue_runs)
+    bench.data_setting = {"dataset": meta["dataset"], "val_fraction": meta["val_fraction"]}
+    return bench

@@ -25,6 +25,9 @@ class TabularBenchmark(Estimator):
     picks, as if it had trained the network once, else the mean.
     """
 
+    # the data set the table was trained on, where nasforge generates it offline ({"dataset": name,
+    # "val_fraction": f}; None otherwise): what zero-cost proxies of its architectures read
+    data_setting: dict | None = None
 
     def __init__(self, name: str, space, table: dict[str, dict[str, Any]], key: Callable[[Arch], str],
                  noisy: bool = True):

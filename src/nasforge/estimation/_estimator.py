@@ -12,7 +12,8 @@ from ..core import Arch, Estimator, Fidelity, Result, TrialPruned, TrialStatus, 
 from ._config import TrainConfig, resolve_device
 from ._continued import RunCache, TrainingRun
 from ._loop import evaluate_model
-from ._metrics import count_flops, count_params, measure_latency_ms
+from ._hardware import MeasureConfig, measure_costs
+from ._metrics import count_flops, count_params
 from ._trainer import subset_indices, train_model
 
 
@@ -20,7 +21,8 @@ class TrainingEstimator(Estimator):
     """Scores an architecture by training it at a fidelity and measuring its costs."""
 
     def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True,
-                 report_test: bool = False, val_samples: int | None = None, continue_runs: bool = False):
+                 report_test: bool = False, val_samples: int | None = None, continue_runs: bool = False,
+                 measure: MeasureConfig | None = None):
         """``report_test`` also scores each trained model on the test split: for building
         benchmark tables only (a search must never select on test accuracy).
         ``val_samples`` scores trials on the first that many validation samples (a
@@ -29,13 +31,17 @@ class TrainingEstimator(Estimator):
         architecture this estimator trained before (in this process) for fewer
         seconds continues that training instead of restarting (successive halving
         without restarts, see ``_continued.py``); the learning rate then warms up
-        and stays constant, so any run can be continued further."""
+        and stays constant, so any run can be continued further. ``measure``: which
+        deployment costs (latency, size, peak memory, energy) each trial measures and
+        how (see ``_hardware.MeasureConfig``); ``measure_latency=False`` turns latency off."""
         if val_samples is not None:
             check_int(None, "val_samples", val_samples, low=10, kind="option")
         self.space = space
         self.dataset = dataset
         self.train_config = config or TrainConfig()
-        self.measure_latency = measure_latency
+        measure = measure or MeasureConfig()
+        self.measure = replace(measure, latency=measure_latency and measure.latency)
+        self.measure_latency = self.measure.latency
         self.report_test = report_test
         self.val_samples = val_samples
         self.continue_runs = continue_runs
@@ -43,6 +49,7 @@ class TrainingEstimator(Estimator):
 
     def config(self):
         return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency,
+                "measure": self.measure.to_dict(),
                 "val_samples": self.val_samples, "continue_runs": self.continue_runs}
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
@@ -115,8 +122,7 @@ class TrainingEstimator(Estimator):
             if run.costs is None:  # measured once per run, in the default layout
                 model = run.finish()
                 run.costs = {"params": count_params(model), "flops": count_flops(model, ds.input_shape)}
-                if self.measure_latency:
-                    run.costs["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+                run.costs.update(measure_costs(model, ds.input_shape, self.measure))
             last = curve[-1]
             metrics = {"val_accuracy": last["val_accuracy"], "val_loss": last["val_loss"],
                        "train_loss": last["train_loss"], "train_seconds": train_seconds, **run.costs}
@@ -144,8 +150,7 @@ class TrainingEstimator(Estimator):
             "flops": count_flops(model, ds.input_shape),
             "train_seconds": train_seconds,
         }
-        if self.measure_latency:
-            metrics["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+        metrics.update(measure_costs(model, ds.input_shape, self.measure))
         if self.report_test:
             metrics["test_accuracy"] = evaluate_model(model, *ds.test(), config.eval_batch_size)[0]
         return metrics, curve

@@ -25,9 +25,11 @@ from ._registry import REGISTRY, register
 from ._darts import DartsSpace
 from ._hierarchical import HierarchicalSpace
 from ._macro_cnn import MacroCNNSpace
+from ._mlp import MLPSpace
 from ._mobilenet import ElasticMobileNet, MobileNetSpace
 from ._nasbench_macro import NASBenchMacroSpace
 from ._nb201 import NB201Space
+from ._recipe import RecipeSpace
 from ._transformer import TransformerSpace
 from . import _darts as darts
 from . import _nasbench_macro as nasbench_macro
@@ -83,7 +85,7 @@ def names(pattern: str = "*") -> list[str]:
 
 
 __all__ = ["Box", "CellGraph", "CellGraphs", "Chain", "DartsSpace", "Decision", "DecisionSpace", "DefineByRunSpace",
-           "Drawing", "ElasticMobileNet", "HP", "HierarchicalSpace", "MacroCNNSpace", "MobileNetSpace",
-           "NASBenchMacroSpace", "NB201Space", "REGISTRY", "SearchSpace", "TransformerSpace", "dag_edges", "darts",
+           "Drawing", "ElasticMobileNet", "HP", "HierarchicalSpace", "MLPSpace", "MacroCNNSpace", "MobileNetSpace",
+           "NASBenchMacroSpace", "NB201Space", "REGISTRY", "RecipeSpace", "SearchSpace", "TransformerSpace", "dag_edges", "darts",
            "get", "live_edges", "load_from_file", "load_space_file", "names", "nasbench_macro", "nb201", "options",
            "register", "scaled", "space", "spatial_dims"]

@@ -16,7 +16,7 @@ import re
 import torch
 from torch import nn
 
-from ..core import Arch, Decision, DecisionSpace, InvalidArchError, check_int
+from ..core import Arch, Decision, DecisionSpace, InvalidArchError, check_choice, check_int
 from ..core.space import CellGraph, CellGraphs
 from ..ops import ReLUConvBN, batch_norm, conv, pool_layer
 from ._common import live_edges, spatial_dims
@@ -27,6 +27,7 @@ EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # the order of NB201's
 EDGE_NAMES = tuple(f"{i}->{j}" for i, j in EDGES)
 NUM_NODES = 4
 ZERO = "#"
+DEAD_EDGES = ("skip", "keep")  # build only live edges, or every non-'none' edge as NAS-Bench-201 does
 
 
 def make_edge_op(name: str, dims: int, channels: int) -> nn.Module:
@@ -47,19 +48,30 @@ def cell_live_edges(ops: dict[str, str]) -> list[tuple[int, int]]:
     return live_edges({edge: ops[name] for edge, name in zip(EDGES, EDGE_NAMES)}, NUM_NODES)
 
 
-class Cell(nn.Module):
-    """Node j = sum of op_ij(node i) over its live incoming edges (see :func:`cell_live_edges`);
-    a cell whose output has no live input outputs zeros."""
+def cell_edges(ops: dict[str, str], dead_edges: str = "skip") -> list[tuple[int, int]]:
+    """The edges a built cell computes: the live ones (``"skip"``) or, as NAS-Bench-201
+    builds its cells, every edge that is not 'none' (``"keep"``)."""
+    if dead_edges == "keep":
+        return [edge for edge, name in zip(EDGES, EDGE_NAMES) if ops[name] != "none"]
+    return cell_live_edges(ops)
 
-    def __init__(self, ops: dict[str, str], dims: int, channels: int):
+
+class Cell(nn.Module):
+    """Node j = sum of op_ij(node i) over its incoming edges (see :func:`cell_edges`); a node
+    without inputs is zeros, and so is the output of a cell whose output has none."""
+
+    def __init__(self, ops: dict[str, str], dims: int, channels: int, dead_edges: str = "skip"):
         super().__init__()
-        self.edges = cell_live_edges(ops)
+        self.edges = cell_edges(ops, dead_edges)
         self.ops = nn.ModuleList(make_edge_op(ops[f"{i}->{j}"], dims, channels) for i, j in self.edges)
+
+    def extra_repr(self):
+        return "edges=" + ",".join(f"{i}->{j}" for i, j in self.edges)
 
     def forward(self, x):
         nodes = [x] + [None] * (NUM_NODES - 1)
         for (i, j), op in zip(self.edges, self.ops):
-            out = op(nodes[i])
+            out = op(nodes[i] if nodes[i] is not None else torch.zeros_like(x))  # a dead edge's source
             nodes[j] = out if nodes[j] is None else nodes[j] + out
         return nodes[-1] if nodes[-1] is not None else torch.zeros_like(x)
 
@@ -80,7 +92,7 @@ class ResidualReduction(nn.Module):
 
 class NB201Net(nn.Module):
     def __init__(self, ops: dict[str, str], dims: int, in_channels: int, channels: int, cells_per_stage: int,
-                 num_classes: int):
+                 num_classes: int, dead_edges: str = "skip"):
         super().__init__()
         self.stem = nn.Sequential(conv(dims, in_channels, channels, 3, padding=1, bias=False),
                                   batch_norm(dims, channels))
@@ -90,7 +102,7 @@ class NB201Net(nn.Module):
             if stage > 0:
                 layers.append(ResidualReduction(dims, c, 2 * c))
                 c *= 2
-            layers += [Cell(ops, dims, c) for _ in range(cells_per_stage)]
+            layers += [Cell(ops, dims, c, dead_edges) for _ in range(cells_per_stage)]
         self.cells = nn.Sequential(*layers)
         self.head = nn.Sequential(batch_norm(dims, c), nn.ReLU(inplace=True),
                                   nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -102,17 +114,24 @@ class NB201Net(nn.Module):
 
 @register("nb201")
 class NB201Space(DecisionSpace):
-    """NAS-Bench-201 cells: 6 edges x 5 ops (15,625 cells), in the benchmark's skeleton."""
+    """NAS-Bench-201 cells: 6 edges x 5 ops (15,625 cells), in the benchmark's skeleton.
+
+    ``dead_edges``: ``"skip"`` (default) builds only the edges that can affect a
+    cell's output; ``"keep"`` builds every edge that is not 'none', as
+    NAS-Bench-201 does, so parameters, FLOPs and latency match the benchmark's
+    recorded costs (a conv fed by a node without inputs still runs, on zeros,
+    and its batch norm's bias reaches the output; see docs/hardware.md)."""
 
     name = "nb201"
 
-    def __init__(self, channels: int = 16, cells_per_stage: int = 5):
+    def __init__(self, channels: int = 16, cells_per_stage: int = 5, dead_edges: str = "skip"):
         self.channels = check_int("nb201", "channels", channels, 1)
         self.cells_per_stage = check_int("nb201", "cells_per_stage", cells_per_stage, 1)
+        self.dead_edges = check_choice("nb201", "dead_edges", dead_edges, DEAD_EDGES)
         super().__init__([Decision(name, OPS) for name in EDGE_NAMES])
 
     def config(self):
-        return {"channels": self.channels, "cells_per_stage": self.cells_per_stage}
+        return {"channels": self.channels, "cells_per_stage": self.cells_per_stage, "dead_edges": self.dead_edges}
 
     def describe(self, arch):
         return to_string(arch)
@@ -134,7 +153,8 @@ class NB201Space(DecisionSpace):
         self.validate(arch)
         dims = spatial_dims(input_shape, self.name)
         channels = max(1, int(round(self.channels * width_multiplier)))
-        return NB201Net(dict(arch.decisions), dims, input_shape[0], channels, self.cells_per_stage, num_classes)
+        return NB201Net(dict(arch.decisions), dims, input_shape[0], channels, self.cells_per_stage, num_classes,
+                        self.dead_edges)
 
 
 # -- conversions -------------------------------------------------------------------------------

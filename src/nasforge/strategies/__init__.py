@@ -26,6 +26,7 @@ from ._local import LocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
 from ._tpe import TPE
+from ._warm_start import WarmStart, warm_start
 
 
 def options(name: str) -> dict[str, Any]:
@@ -49,4 +50,5 @@ def names(pattern: str = "*") -> list[str]:
 
 
 __all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "RandomSearch",
-           "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "get", "names", "options"]
+           "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "WarmStart", "get", "names", "options",
+           "warm_start"]

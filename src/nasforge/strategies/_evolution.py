@@ -19,12 +19,14 @@ class RegularizedEvolution(Strategy):
     grows with the tournament size); with probability ``crossover_rate`` it
     is the crossover of two such winners, otherwise a mutation of one.
     Every told result joins the population and the oldest member leaves.
+    ``initial`` architectures (e.g. the best of a proxy warm start) are asked
+    first, each once, in place of random members.
     """
 
     name = "evolution"
 
     def __init__(self, space, seed=0, population_size: int = 10, tournament_size: int = 3,
-                 crossover_rate: float = 0.25):
+                 crossover_rate: float = 0.25, initial: list | None = None):
         super().__init__(space, seed)
         self.population_size = check_int(self.name, "population_size", population_size, 2)
         self.tournament_size = check_int(self.name, "tournament_size", tournament_size, 1)
@@ -34,10 +36,11 @@ class RegularizedEvolution(Strategy):
         self.crossover_rate = check_float(self.name, "crossover_rate", crossover_rate, 0.0, 1.0)
         self.population: deque[tuple[Arch, float]] = deque()
         self.asked = 0
+        self._set_initial(initial)
 
     def config(self):
         return {"population_size": self.population_size, "tournament_size": self.tournament_size,
-                "crossover_rate": self.crossover_rate}
+                "crossover_rate": self.crossover_rate, **({"initial": self.initial} if self.initial else {})}
 
     def _tournament(self) -> Arch:
         picks = self.rng.choice(len(self.population), size=self.tournament_size, replace=False)
@@ -53,6 +56,9 @@ class RegularizedEvolution(Strategy):
 
     def ask(self):
         self.asked += 1
+        initial = self._next_initial()
+        if initial is not None:
+            return TrialRequest(initial, meta={"origin": "initial"})
         if len(self.population) < self.tournament_size or self.asked <= self.population_size:
             return TrialRequest(self.fresh(lambda: self.space.sample(self.rng)), meta={"origin": "random"})
         return TrialRequest(self.fresh(self._child), meta={"origin": "evolved"})

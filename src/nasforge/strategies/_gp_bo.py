@@ -1,14 +1,10 @@
 """Gaussian-process Bayesian optimisation over architecture encodings.
 
-The kernel is exponential in the L1 distance between encodings,
-``k(a, b) = s2 * exp(-|x_a - x_b|_1 / lengthscale)``: on one-hot encodings the
-L1 distance is twice the number of differing decisions, so this is the
-exponentiated-Hamming (categorical overlap) kernel used for BO over
-categorical inputs; ordinal and numeric decisions (scaled to [0, 1] by the
-space's ``encode``) add their absolute difference. The lengthscale and the
-noise-to-signal ratio are chosen on a small grid by maximising the marginal
-likelihood with the signal variance profiled out (its optimum has a closed
-form), so the fit is one eigendecomposition per lengthscale. Acquisition is
+The surrogate is the shared ``gp`` predictor
+(:class:`nasforge.predictors.GaussianProcess`): a kernel exponential in the
+L1 distance between encodings (on one-hot encodings, the exponentiated-Hamming
+kernel used for BO over categorical inputs), its lengthscale and
+noise-to-signal ratio chosen on a small grid by marginal likelihood. Acquisition is
 expected improvement (Jones et al. 1998) or an upper confidence bound
 (Srinivas et al. 2010), optimised over mutations of the best architectures
 plus random samples. Pending (asked, untold) architectures are added as
@@ -18,70 +14,12 @@ the uncertainty around them so parallel asks spread out. Pure numpy.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..core import check_choice, check_float
+from ..predictors import GaussianProcess, gaussian_ranks, normal_cdf, normal_pdf
 from ._common import register
-from ._predictor import PredictorStrategy, gaussian_ranks, normal_cdf, normal_pdf
-
-LENGTHSCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # multiples of the median pairwise distance
-NOISE_RATIOS = (1e-3, 1e-2, 0.05, 0.2, 0.5)  # noise variance / signal variance
-
-
-def l1_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.abs(a[:, None, :] - b[None, :, :]).sum(-1)
-
-
-class GaussianProcess:
-    """Zero-mean GP on standardised targets with the exponential-L1 kernel above.
-
-    Each candidate lengthscale costs one eigendecomposition of the correlation
-    matrix, after which the likelihood of every noise ratio is a sum over
-    eigenvalues, and the posterior uses the same decomposition.
-    """
-
-    def fit(self, x: np.ndarray, y: np.ndarray, lengthscale: float | None = None,
-            noise_ratio: float | None = None) -> GaussianProcess:
-        """Fit; without ``lengthscale``/``noise_ratio``, choose them by marginal likelihood."""
-        self.x = x
-        self.y_mean, self.y_scale = float(y.mean()), float(y.std()) + 1e-12
-        t = (y - self.y_mean) / self.y_scale
-        d = l1_distances(x, x)
-        if lengthscale is None or noise_ratio is None:
-            positive = d[d > 0]
-            unit = float(np.median(positive)) if positive.size else 1.0
-            grid = [(ls * unit, nr) for ls in LENGTHSCALES for nr in NOISE_RATIOS]
-        else:
-            grid = [(lengthscale, noise_ratio)]
-        best = None
-        for ls in dict.fromkeys(ls for ls, _ in grid):
-            eigvals, eigvecs = np.linalg.eigh(np.exp(-d / ls))
-            proj = eigvecs.T @ t
-            for nr in (nr for l, nr in grid if l == ls):
-                shifted = eigvals + nr
-                if shifted.min() <= 0:
-                    continue
-                signal = max(float((proj ** 2 / shifted).sum()) / len(t), 1e-12)  # the best variance, profiled
-                loglik = -0.5 * len(t) * math.log(signal) - 0.5 * float(np.log(shifted).sum())
-                if best is None or loglik > best[0]:
-                    best = (loglik, ls, nr, signal, eigvals, eigvecs, proj)
-        if best is None:
-            raise np.linalg.LinAlgError("no kernel hyperparameters gave a positive-definite matrix")
-        _, self.lengthscale, self.noise_ratio, self.signal, eigvals, self.eigvecs, proj = best
-        self.inv_shifted = 1.0 / (eigvals + self.noise_ratio)
-        self.alpha = self.eigvecs @ (proj * self.inv_shifted)
-        return self
-
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of the latent function, in target units."""
-        k = np.exp(-l1_distances(x, self.x) / self.lengthscale)
-        mean = k @ self.alpha
-        proj = k @ self.eigvecs
-        var = np.maximum(1.0 - (proj * proj * self.inv_shifted).sum(1), 1e-12) * self.signal
-        return mean * self.y_scale + self.y_mean, np.sqrt(var) * self.y_scale
-
+from ._predictor import PredictorStrategy
 
 @register("gp-bo")
 class GPBO(PredictorStrategy):
@@ -122,8 +60,8 @@ class GPBO(PredictorStrategy):
         if self.pending:
             xp = self.encode_all(list(self.pending.values()))
             believed, _ = gp.predict(xp)
-            gp = GaussianProcess().fit(np.vstack([x, xp]), np.concatenate([y, believed]),
-                                       gp.lengthscale, gp.noise_ratio)
+            gp = GaussianProcess(gp.lengthscale_, gp.noise_ratio_).fit(np.vstack([x, xp]),
+                                                                        np.concatenate([y, believed]))
         return gp
 
     def acquisition(self, pool):
@@ -133,7 +71,8 @@ class GPBO(PredictorStrategy):
             return mean + self.beta * std
         # the incumbent is the best posterior mean at an evaluated architecture, not the best raw score:
         # with noisy evaluations a lucky draw would otherwise set a bar nothing seems to clear
-        fitted, _ = gp.predict(gp.x[: len(self.data)])
+        fitted, _ = gp.fitted()
+        fitted = fitted[: len(self.data)]
         improvement = mean - (fitted.max() + self.xi)
         z = improvement / std
         return improvement * normal_cdf(z) + std * normal_pdf(z)

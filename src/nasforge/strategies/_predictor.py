@@ -1,62 +1,16 @@
 """What the model-based strategies (``bananas``, ``gp-bo``) share: :class:`PredictorStrategy`
-(the evaluated data, the candidate pool, pending-aware proposals and the resumable state)
-and the numpy helpers their surrogates use (normal CDF/PDF/quantile, Gaussian rank scores,
-single-threaded BLAS).
+(the evaluated data, the candidate pool, pending-aware proposals and the resumable state).
+Their surrogates are the shared predictors of :mod:`nasforge.predictors`.
 """
 
 from __future__ import annotations
 
 import abc
-import contextlib
-import math
 
 import numpy as np
 
 from ..core import Arch, Strategy, TrialRequest, check_float, check_int
-
-
-def single_threaded_blas():
-    """Run the small linear algebra of a surrogate on one BLAS thread (scoped, restored
-    afterwards): on matrices of a few hundred rows threads only add overhead, and on a
-    busy machine they thrash (a 200-point GP fit took 10x longer with OpenBLAS threads).
-    Uses ``threadpoolctl`` where installed (it comes with scikit-learn), else does nothing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def normal_cdf(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=np.float64) / math.sqrt(2.0)).astype(np.float64))
-
-
-def normal_pdf(z: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-
-
-def normal_quantile(p: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`normal_cdf` by Newton's method (monotone from z = 0, as the CDF is
-    concave above zero and convex below)."""
-    p = np.asarray(p, dtype=np.float64)
-    z = np.zeros_like(p)
-    for _ in range(50):
-        step = (normal_cdf(z) - p) / normal_pdf(z)
-        z -= step
-        if np.abs(step).max() < 1e-10:
-            break
-    return z
-
-
-def gaussian_ranks(y: np.ndarray) -> np.ndarray:
-    """Scores replaced by normal quantiles of their ranks (ties share their mean rank): a surrogate
-    fitted to these is not dominated by a few disastrous architectures (NB201 has accuracies of 10%)."""
-    ordered = np.sort(y)
-    ranks = (np.searchsorted(ordered, y, "left") + np.searchsorted(ordered, y, "right") - 1) / 2.0
-    return normal_quantile((ranks + 0.5) / len(y))
+from ..predictors import single_threaded_blas
 
 
 class PredictorStrategy(Strategy):

@@ -52,6 +52,20 @@ CREATE TABLE final_models (
 );
 """
 
+# Zero-cost proxy scores (``nasforge proxies``, a search's proxy warm start): made on first use,
+# so study files without them, older ones included, open and work unchanged.
+PROXY_TABLE = """
+CREATE TABLE IF NOT EXISTS proxy_scores (
+    id INTEGER PRIMARY KEY,
+    arch TEXT NOT NULL,
+    proxy TEXT NOT NULL,
+    score REAL,
+    seconds REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    batch_size INTEGER NOT NULL,
+    created_at REAL NOT NULL
+)"""
+
 
 @dataclass
 class TrialRecord:
@@ -191,11 +205,18 @@ class Storage:
             conn.close()
 
     @classmethod
-    def open(cls, path: str | Path, lock: WriterLock | None = None) -> Storage:
-        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use."""
+    def open(cls, path: str | Path, lock: WriterLock | None = None, *, read_only: bool = False) -> Storage:
+        """An existing study, checked (SQLite header, integrity, our tables, schema version) before use.
+
+        With ``read_only``, SQLite opens the file read-only: a reader (a report, a dashboard following
+        a running search) can never write it nor take its writer lock, and, the file being in WAL mode,
+        never blocks the writer; it sees each trial once the writer commits it."""
         path = Path(path)
         _check_file(path)
-        read_only, mode = _not_writable(path)
+        reason, mode = _not_writable(path)
+        if read_only and reason is None:
+            reason, mode = "it was opened read-only", "ro"
+        read_only = reason
         try:
             try:
                 conn, check, tables = cls._read_header(path, mode)
@@ -319,21 +340,27 @@ class Storage:
         with self._writing("mark interrupted trials"):
             return self.conn.execute(sql, args).rowcount
 
-    def _record(self, row: sqlite3.Row) -> TrialRecord:
+    def _record(self, row: sqlite3.Row, curve: bool = True) -> TrialRecord:
         return TrialRecord(
             id=row["id"], number=row["number"], status=TrialStatus(row["status"]), arch=Arch.from_json(row["arch"]),
             fidelity=json.loads(row["fidelity"]), seed=row["seed"], request_meta=json.loads(row["request_meta"]),
-            metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]), objective=row["objective"],
+            metrics=json.loads(row["metrics"]), curve=json.loads(row["curve"]) if curve else [],
+            objective=row["objective"],
             error=row["error"], started_at=row["started_at"], finished_at=row["finished_at"],
             duration_s=row["duration_s"])
 
-    def trials(self, statuses: tuple[str, ...] | None = None) -> list[TrialRecord]:
-        sql = "SELECT * FROM trials"
-        args: tuple = ()
+    def trials(self, statuses: tuple[str, ...] | None = None, after_id: int = 0,
+               curves: bool = True) -> list[TrialRecord]:
+        """The stored trials in id order; only those with an id above ``after_id`` (a reader following a
+        running study reads only what is new); without ``curves``, each trial's curve is left empty
+        (it is most of a trial's size: a reader of 50,000 trials reads the few curves it shows with
+        :meth:`trial`)."""
+        sql = "SELECT * FROM trials WHERE id > ?"
+        args: tuple = (after_id,)
         if statuses:
-            sql += f" WHERE status IN ({','.join('?' * len(statuses))})"
-            args = tuple(statuses)
-        return [self._record(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += tuple(statuses)
+        return [self._record(r, curves) for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     def trial(self, trial_id: int) -> TrialRecord:
         row = self.conn.execute("SELECT * FROM trials WHERE id=?", (trial_id,)).fetchone()
@@ -358,6 +385,30 @@ class Storage:
     def count(self, statuses: tuple[str, ...]) -> int:
         return self.conn.execute(
             f"SELECT COUNT(*) FROM trials WHERE status IN ({','.join('?' * len(statuses))})", statuses).fetchone()[0]
+
+    # -- zero-cost proxy scores -------------------------------------------------------
+    def add_proxy_scores(self, rows: list[tuple[Arch, str, float, float]], seed: int, batch_size: int) -> None:
+        """Store ``(arch, proxy, score, seconds)`` rows scored with ``seed`` on a batch of ``batch_size``."""
+        with self._writing("store proxy scores"):
+            self.conn.execute(PROXY_TABLE)
+            now = time.time()
+            self.conn.executemany(
+                "INSERT INTO proxy_scores (arch, proxy, score, seconds, seed, batch_size, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(arch.to_json(), proxy, score, seconds, seed, batch_size, now)
+                 for arch, proxy, score, seconds in rows])
+
+    def proxy_scores(self, proxy: str | None = None) -> list[dict[str, Any]]:
+        """Stored proxy scores, oldest first (none in a study that never scored any)."""
+        exists = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='proxy_scores'"
+        if self.conn.execute(exists).fetchone() is None:
+            return []
+        sql, args = "SELECT * FROM proxy_scores", ()
+        if proxy is not None:
+            sql, args = sql + " WHERE proxy=?", (proxy,)
+        return [{"arch": Arch.from_json(r["arch"]), "proxy": r["proxy"], "score": r["score"], "seconds": r["seconds"],
+                 "seed": r["seed"], "batch_size": r["batch_size"]}
+                for r in self.conn.execute(sql + " ORDER BY id", args)]
 
     # -- final models -----------------------------------------------------------
     def add_final_model(self, trial_id: int, path: str, summary: dict) -> None:
