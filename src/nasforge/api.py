@@ -45,6 +45,9 @@ class SearchSpec:
     val_samples: int | None = None
     benchmark: str | None = None
     continue_runs: bool = False
+    prune: str | None = None  # a registered pruner ("predictive"), or None
+    prune_threshold: float = 0.05
+    prune_predictor: str = "pfn"
     proxy_warm_start: int = 0  # score this many sampled architectures with `proxy`; the `proxy_top` best run first
     proxy: str = "synflow"
     proxy_top: int = 10
@@ -114,18 +117,28 @@ def _check_chosen_training(estimator, seed: int) -> None:
         raise UserInputError(f"space {space.name!r} chooses training settings that cannot work: {exc}") from None
 
 
+def _clock(spec: SearchSpec) -> Clock:
+    """Tabular benchmarks count the training time they record; real training counts the wall clock."""
+    return SimulatedClock() if spec.benchmark is not None else WallClock()
+
+
+def pruner_from_spec(spec: SearchSpec):
+    """The pruner ``spec`` asks for (``--prune``), or None; a bad name or threshold fails here."""
+    if spec.prune is None:
+        return None
+    from .estimation import make_pruner
+
+    return make_pruner(spec.prune, threshold=spec.prune_threshold, predictor=spec.prune_predictor)
+
+
 def _components(spec: SearchSpec):
-    """The fidelity, estimator (space, data) and strategy a spec names; raises on any bad part."""
+    """The fidelity, estimator (space, data), strategy and pruner a spec names; raises on any bad part."""
+    pruner = pruner_from_spec(spec)  # cheap checks first
     fidelity = spec.fidelity
     estimator = estimator_from_spec(spec.to_dict())
     _check_chosen_training(estimator, spec.seed)
     strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
-    return fidelity, estimator, strategy
-
-
-def _clock(spec: SearchSpec) -> Clock:
-    """Tabular benchmarks count the training time they record; real training counts the wall clock."""
-    return SimulatedClock() if spec.benchmark is not None else WallClock()
+    return fidelity, estimator, strategy, pruner
 
 
 def proxy_data(spec: SearchSpec, estimator) -> data.Dataset:
@@ -156,9 +169,9 @@ def proxy_warm_start(spec: SearchSpec, estimator, on_scored=None) -> tuple[dict[
 def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
     """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built); a
     proxy warm start recorded in the study asks its architectures first."""
-    fidelity, estimator, strategy = components or _components(spec)
+    fidelity, estimator, strategy, pruner = components or _components(spec)
     strategy = strategies.warm_start(strategy, storage.meta().get("proxy_warm_start", {}).get("archs", []))
-    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
+    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec), pruner=pruner)
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed

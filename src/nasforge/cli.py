@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-option", action="append", metavar="KEY=VALUE",
                    help="training option: lr, batch_size, weight_decay, optimizer, label_smoothing, device, "
                         "precision (auto|fp32|bf16)")
+    s.add_argument("--prune", choices=("predictive",), default=None,
+                   help="stop trials early: 'predictive' stops one whose learning curve gives it less than "
+                        "--prune-threshold chance of beating the best finished trial (docs/pruning.md)")
+    s.add_argument("--prune-threshold", type=_positive_float, metavar="P",
+                   help="with --prune: the smallest chance of beating the best trial that keeps a trial "
+                        "(default 0.05)")
+    s.add_argument("--prune-predictor", choices=("pfn", "parametric", "last", "power-law"),
+                   help="with --prune: the learning-curve predictor (default pfn)")
     s.add_argument("--measure-option", action="append", metavar="KEY=VALUE",
                    help="what each trial measures: latency, runtime (torch|onnxruntime), batch_size, threads, "
                         "resolution, repeats, warmup, size, memory, energy (docs/hardware.md)")
@@ -298,6 +306,7 @@ def _search_spec(args):
         "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
         "seconds": args.seconds, "benchmark": args.benchmark, "continue_runs": args.continue_runs,
+        "prune": args.prune, "prune_threshold": args.prune_threshold, "prune_predictor": args.prune_predictor,
         "proxy_warm_start": args.proxy_warm_start, "proxy": args.proxy, "proxy_top": args.proxy_top,
     }.items() if v is not None}
     if args.seconds is not None and args.epochs is None:
@@ -331,6 +340,8 @@ def cmd_search(args, console) -> int:
     from .progress import CountProgress, SearchReporter, print_summary
 
     spec = _search_spec(args)
+    if spec.prune is None and (args.prune_threshold is not None or args.prune_predictor is not None):
+        raise _usage("--prune-threshold and --prune-predictor need --prune predictive")
     if spec.benchmark is None and args.executor != "ray":  # Ray trials may run on machines with other devices
         from .estimation import resolve_device
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import DatasetNotFoundError, Fidelity, Result, TrialStatus
+from ..core import DatasetNotFoundError, Fidelity, Result, TrialPruned, TrialStatus, pruned_result
 from ..spaces import NB201Space, nb201
 from ._registry import register
 from ._tabular import TabularBenchmark
@@ -86,8 +86,15 @@ class CurveBenchmark(TabularBenchmark):
             return float(values[run]) if run is not None else float(np.mean(values))
 
         curve = [{"epoch": i + 1, "val_accuracy": pick([c[i] for c in rec["curves"]])} for i in range(e)]
-        for point in curve if on_epoch is not None else ():
-            on_epoch(point)
+        for i, point in enumerate(curve if on_epoch is not None else ()):
+            try:
+                on_epoch(point)
+            except TrialPruned as exc:  # charged only the epochs it ran
+                if self.continue_runs:
+                    self.trained[arch.to_json()] = (run, max(done, i + 1))
+                seconds = pick(rec["train_seconds"]) * max(0, i + 1 - done) / self.epochs
+                return pruned_result(exc, curve[:i + 1], fidelity.to_dict(), seconds,
+                                     {"val_accuracy": point["val_accuracy"], "train_seconds": seconds})
         seconds = pick(rec["train_seconds"]) * max(0, e - done) / self.epochs
         metrics = {"val_accuracy": curve[-1]["val_accuracy"], "params": rec["params"], "flops": rec["flops"],
                    "latency_ms": rec["latency_ms"], "train_seconds": seconds}

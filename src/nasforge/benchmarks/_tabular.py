@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core import Arch, Estimator, Fidelity, InvalidArchError, Result, TrialStatus
+from ..core import Arch, Estimator, Fidelity, InvalidArchError, Result, TrialPruned, TrialStatus, pruned_result
 
 
 class TabularBenchmark(Estimator):
@@ -63,7 +63,10 @@ class TabularBenchmark(Estimator):
                 metrics[name] /= 100.0
         point = {"epoch": rec.get("epochs", 200), "val_accuracy": metrics["val_accuracy"]}
         if on_epoch is not None:
-            on_epoch(point)
+            try:
+                on_epoch(point)
+            except TrialPruned as exc:  # one recorded point: the whole training was paid for
+                return pruned_result(exc, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0), metrics)
         return Result(TrialStatus.OK, metrics, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0))
 
     def means(self, metric: str = "val_accuracy") -> dict[str, float]:

@@ -18,11 +18,11 @@ from .executor import Event, Executor
 from .registry import Registry
 from .space import SearchSpace
 from .strategy import Strategy
-from .trial import FINISHED, Fidelity, Result, TrialRequest, TrialStatus
+from .trial import FINISHED, Fidelity, Result, TrialPruned, TrialRequest, TrialStatus, pruned_result
 
 __all__ = ["FINISHED", "Arch", "Clock", "DatasetNotFoundError", "Decision", "DecisionSpace", "Estimator", "Event", "Executor", "Fidelity",
            "InvalidArchError", "MissingDependencyError", "NasforgeError", "Registry", "Result", "SearchSpace",
            "SimulatedClock", "SpaceDefinitionError", "Strategy", "StudyBusyError", "StudyError", "StudyExistsError",
-           "TrialError", "TrialRequest",
+           "TrialError", "TrialPruned", "TrialRequest",
            "TrialStatus", "UnknownNameError", "UserInputError", "WallClock", "check_choice", "check_float",
-           "check_int", "require"]
+           "check_int", "pruned_result", "require"]

@@ -30,8 +30,10 @@ class Executor(abc.ABC):
         """Workers free to take a trial."""
 
     @abc.abstractmethod
-    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
-        """Start a trial on ``worker``; ``timeout`` seconds count from the trial's start."""
+    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None,
+               on_epoch=None) -> None:
+        """Start a trial on ``worker``; ``timeout`` seconds count from the trial's start. ``on_epoch``:
+        a picklable callback the worker passes to ``Estimator.evaluate`` (a pruner's watch)."""
 
     @abc.abstractmethod
     def wait(self, poll: float = 0.5) -> list[Event]:

@@ -77,6 +77,29 @@ class Result:
         return self.status == TrialStatus.OK
 
 
+class TrialPruned(Exception):
+    """Raised from an ``on_epoch`` callback to stop a trial early (a pruner decided it cannot win).
+
+    The estimator that trains catches it and returns a ``TrialStatus.PRUNED``
+    result with the curve so far, charged only the epochs it ran; ``reason``
+    becomes the result's ``error`` text, so the study file says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def pruned_result(exc: TrialPruned, curve: list[dict[str, float]], fidelity: dict[str, Any],
+                  cost_s: float, metrics: dict[str, float] | None = None) -> Result:
+    """The result of a trial stopped by ``exc`` after ``curve`` (its last point's metrics, unless
+    ``metrics`` are given; ``pruned_at_epoch`` added)."""
+    last = dict(curve[-1]) if curve else {}
+    out = {k: float(v) for k, v in (metrics if metrics is not None else last).items()
+           if isinstance(v, (int, float)) and k != "epoch"}
+    out["pruned_at_epoch"] = float(last.get("epoch", 0))
+    return Result(TrialStatus.PRUNED, out, list(curve), fidelity, cost_s, f"pruned: {exc.reason}")
+
+
 @dataclass(frozen=True)
 class TrialRequest:
     """What a strategy asks to be evaluated: an architecture, optionally at a

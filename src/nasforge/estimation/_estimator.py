@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import torch
 
-from ..core import Arch, Estimator, Fidelity, Result, TrialStatus, check_int
+from ..core import Arch, Estimator, Fidelity, Result, TrialPruned, TrialStatus, check_int, pruned_result
 from ._config import TrainConfig, resolve_device
 from ._continued import RunCache, TrainingRun
 from ._loop import evaluate_model
@@ -54,11 +54,20 @@ class TrainingEstimator(Estimator):
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
         start = time.perf_counter()
+        seen: list[dict] = []  # the epochs so far: a pruned trial keeps its partial curve
+
+        def watched(point):
+            seen.append(dict(point))
+            if on_epoch is not None:
+                on_epoch(point)
+
         try:
-            metrics, curve = self._train(arch, fidelity, seed, on_epoch)
+            metrics, curve = self._train(arch, fidelity, seed, watched)
             return Result(TrialStatus.OK, metrics, curve, fidelity.to_dict(), time.perf_counter() - start)
         except KeyboardInterrupt:
             raise
+        except TrialPruned as exc:  # a pruner stopped it at an epoch end
+            return pruned_result(exc, seen, fidelity.to_dict(), time.perf_counter() - start)
         except Exception as exc:  # recorded as a failed trial; the study goes on
             text = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
             return Result(TrialStatus.FAILED, {}, [], fidelity.to_dict(), time.perf_counter() - start, text)

@@ -37,9 +37,9 @@ def _worker_main(conn, factory: Callable[[], Any], threads: int) -> None:
             return
         if message is None:
             return
-        arch_json, fidelity, seed = message
+        arch_json, fidelity, seed, on_epoch = message
         conn.send(STARTED)
-        result = estimator.evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed)
+        result = estimator.evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed, on_epoch=on_epoch)
         conn.send(dataclasses.asdict(result))
 
 
@@ -68,8 +68,9 @@ class WorkerPool(Executor):
     def idle(self) -> list[int]:
         return [i for i in range(self.size) if i not in self._started]
 
-    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
-        self._conns[worker].send((arch_json, fidelity, seed))
+    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None,
+               on_epoch=None) -> None:
+        self._conns[worker].send((arch_json, fidelity, seed, on_epoch))
         self._started[worker] = [time.monotonic(), None, timeout]
 
     def _restart(self, i: int) -> None:

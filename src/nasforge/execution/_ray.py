@@ -33,7 +33,8 @@ from ._common import START_LIMIT_S, STARTED, register
 _ESTIMATORS: dict[str, Any] = {}  # per Ray worker process: study key -> estimator
 
 
-def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str, fidelity: dict, seed: int):
+def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str, fidelity: dict, seed: int,
+              on_epoch=None):
     """Yields :data:`STARTED` as the trial's own work begins, then the result as a dict."""
     import torch  # heavy: imported by the Ray worker that trains, not by the driver
 
@@ -41,7 +42,8 @@ def _evaluate(key: str, factory: Callable[[], Any], threads: int, arch_json: str
     if key not in _ESTIMATORS:
         _ESTIMATORS[key] = factory()
     yield STARTED
-    result = _ESTIMATORS[key].evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed)
+    result = _ESTIMATORS[key].evaluate(Arch.from_json(arch_json), Fidelity.from_dict(fidelity), seed,
+                                       on_epoch=on_epoch)
     yield dataclasses.asdict(result)
 
 
@@ -80,10 +82,12 @@ class RayExecutor(Executor):
     def idle(self) -> list[int]:
         return [i for i in range(self.size) if i not in self._running]
 
-    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None) -> None:
+    def submit(self, worker: int, arch_json: str, fidelity: dict, seed: int, timeout: float | None,
+               on_epoch=None) -> None:
         if self._factory_ref is None:  # shipped to the object store once, not with every task
             self._factory_ref = self.ray.put(self.factory)
-        task = self.remote.remote(self.key, self._factory_ref, self.threads, arch_json, fidelity, seed)
+        task = self.remote.remote(self.key, self._factory_ref, self.threads, arch_json, fidelity, seed,
+                                  on_epoch)
         self._running[worker] = [task, time.monotonic(), None, timeout]
 
     def _deadline(self, slot: int) -> float | None:

@@ -1,7 +1,7 @@
 """Studies: persistent, resumable searches stored in one SQLite file."""
 
 from ._storage import SCHEMA_VERSION, Storage, TrialRecord
-from ._study import Reporter, SilentReporter, StopReason, Study, trial_seed
+from ._study import Pruner, Reporter, SilentReporter, StopReason, Study, trial_seed
 
-__all__ = ["SCHEMA_VERSION", "Reporter", "SilentReporter", "StopReason", "Storage", "Study", "TrialRecord",
+__all__ = ["Pruner", "SCHEMA_VERSION", "Reporter", "SilentReporter", "StopReason", "Storage", "Study", "TrialRecord",
            "trial_seed"]

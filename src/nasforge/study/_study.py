@@ -41,6 +41,28 @@ class SilentReporter:
         pass
 
 
+class Pruner(Protocol):
+    """Gives each trial an ``on_epoch`` callback that may stop it early (raising ``TrialPruned``);
+    e.g. ``nasforge.estimation.PredictivePruner``. ``metric`` is what it watches on the curve."""
+
+    metric: str
+
+    def watch(self, horizon: int, incumbent: float | None) -> Callable[[dict], None]: ...
+
+
+def _chain(*callbacks):
+    """One ``on_epoch`` callback calling each given one in order (None when none is given)."""
+    given = [c for c in callbacks if c is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+
+    def call(point: dict) -> None:
+        for callback in given:
+            callback(point)
+
+    return call
+
+
 @dataclass
 class StopReason:
     reason: str  # "trials", "time", "failures"
@@ -72,6 +94,10 @@ class Study:
     ``clock`` says what a second of search is: wall time (the default) or, for
     a tabular benchmark, the simulated sum of recorded training costs.
 
+    ``pruner`` (e.g. ``estimation.PredictivePruner``) gives every trial trained
+    for the study's full number of epochs an ``on_epoch`` callback that may stop
+    it early; such a trial is stored as pruned with the reason (docs/pruning.md).
+
     The strategy's state is committed with every trial it asks (in the same
     transaction as the new running trial) and with every result it is told,
     so a killed study resumes exactly: trials in flight when it died are
@@ -81,9 +107,10 @@ class Study:
     """
 
     def __init__(self, storage: Storage, strategy: Strategy, estimator: Estimator, fidelity: Fidelity, seed: int,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, pruner: Pruner | None = None):
         self.storage = storage
         self.clock = clock or WallClock()
+        self.pruner = pruner
         self.strategy = strategy
         self.estimator = estimator
         self.fidelity = fidelity
@@ -101,6 +128,9 @@ class Study:
         strategy.remember([t.arch for t in finished] + [t.arch for t in self._unretried_interruptions()])
         self._finished = len(finished)
         self._failed = sum(t.status == TrialStatus.FAILED for t in finished)
+        self._incumbent: float | None = None  # the pruner's bar: the best value finished at the full horizon
+        for t in finished:
+            self._raise_incumbent(t.status, t.fidelity, t.metrics)
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -157,8 +187,9 @@ class Study:
                 request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), reporter)
             else:
                 request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
+            on_epoch = _chain(reporter.epoch_done, self._watch(fidelity))
             try:
-                result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=reporter.epoch_done)
+                result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=on_epoch)
             except KeyboardInterrupt:
                 self._interrupted([trial_id], "stopped by the user (Ctrl-C); asked again on resume")
                 raise
@@ -205,12 +236,32 @@ class Study:
                 request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), reporter)
             else:
                 request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
-            pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout)
+            watch = self._watch(fidelity)  # passed only when pruning: executors written before it keep working
+            pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout,
+                        **({"on_epoch": watch} if watch is not None else {}))
             running[worker] = (trial_id, request)
         return None
 
+    def _watch(self, fidelity: Fidelity):
+        """The pruner's ``on_epoch`` callback for a trial at ``fidelity``, or None. Only trials
+        trained for the study's full number of epochs are watched (multi-fidelity strategies
+        stop their short trials themselves), against the best finished so far (in a pool: when
+        the trial starts)."""
+        full = fidelity.seconds is None and self.fidelity.seconds is None and fidelity.epochs >= self.fidelity.epochs
+        return self.pruner.watch(fidelity.epochs, self._incumbent) if self.pruner is not None and full else None
+
+    def _raise_incumbent(self, status, fidelity: dict, metrics: dict) -> None:
+        """Count a finished trial towards the pruner's incumbent: an ok one at the full horizon."""
+        if self.pruner is None or status != TrialStatus.OK:
+            return
+        f = Fidelity.from_dict(fidelity)
+        value = metrics.get(self.pruner.metric)
+        if value is not None and f.seconds is None and f.epochs >= self.fidelity.epochs:
+            self._incumbent = value if self._incumbent is None else max(self._incumbent, value)
+
     def _finish(self, trial_id: int, request: TrialRequest, result: Result, reporter: Reporter) -> None:
         """Count the trial's cost on the clock, tell the strategy, commit both, report."""
+        self._raise_incumbent(result.status, result.fidelity, result.metrics)
         self.clock.advance(result.cost_s)  # counts only on a simulated (benchmark) clock
         self.strategy.tell(request, result)
         self._commit(trial_id, result, self.clock.now())
@@ -272,4 +323,4 @@ class Study:
             {"strategy_state": self.strategy.state_dict(), "elapsed_s": elapsed})
 
 
-__all__ = ["Reporter", "SilentReporter", "StopReason", "Study", "trial_seed"]
+__all__ = ["Pruner", "Reporter", "SilentReporter", "StopReason", "Study", "trial_seed"]
