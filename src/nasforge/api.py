@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__, benchmarks, data, spaces, strategies
+from .core import objectives as objective_registry
 from .core import (Clock, Fidelity, NasforgeError, SimulatedClock, StudyError, StudyExistsError, TrialStatus,
                    UserInputError, WallClock)
 from .estimation import TrainConfig, TrainingEstimator
-from .study import Storage, Study, TrialRecord
+from .study import Storage, Study, TrialRecord, check_feasible
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class SearchSpec:
     val_samples: int | None = None
     benchmark: str | None = None
     continue_runs: bool = False
+    objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])  # names with directions; first = main
+    constraints: list[str] = field(default_factory=list)  # "latency_ms<=2.0", ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,10 +55,16 @@ class SearchSpec:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @property
+    def constraint_list(self) -> tuple[objective_registry.Constraint, ...]:
+        return objective_registry.parse_constraints(self.constraints)
+
+    @property
     def fidelity(self) -> Fidelity:
         return Fidelity(self.epochs, self.subset, self.width_multiplier, self.seconds)
 
     def __post_init__(self):
+        object.__setattr__(self, "objectives", list(objective_registry.check_objectives(self.objectives)))
+        object.__setattr__(self, "constraints", [str(c) for c in objective_registry.parse_constraints(self.constraints)])
         if self.benchmark is not None:  # the benchmark fixes the space and the data
             object.__setattr__(self, "space", benchmarks.space_name(self.benchmark))
             object.__setattr__(self, "dataset", self.benchmark)
@@ -105,12 +114,15 @@ def _check_chosen_training(estimator, seed: int) -> None:
 
 
 def _components(spec: SearchSpec):
-    """The fidelity, estimator (space, data) and strategy a spec names; raises on any bad part."""
+    """The fidelity, estimator (space, data) and strategy a spec names, and how its constraints were
+    found satisfiable (one line; empty without constraints); raises on any bad part."""
     fidelity = spec.fidelity
     estimator = estimator_from_spec(spec.to_dict())
     _check_chosen_training(estimator, spec.seed)
     strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
-    return fidelity, estimator, strategy
+    strategy.set_objectives(spec.objectives)
+    feasibility = check_feasible(estimator, spec.constraint_list, spec.seed)  # a constraint nothing meets fails here
+    return fidelity, estimator, strategy, feasibility
 
 
 def _clock(spec: SearchSpec) -> Clock:
@@ -120,8 +132,11 @@ def _clock(spec: SearchSpec) -> Clock:
 
 def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
     """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built)."""
-    fidelity, estimator, strategy = components or _components(spec)
-    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec))
+    fidelity, estimator, strategy, feasibility = components or _components(spec)
+    study = Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec),
+                  constraints=spec.constraint_list)
+    study.feasibility = feasibility
+    return study
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed
@@ -169,7 +184,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
             meta = storage.meta()
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
-            if {"strategy", "strategy_options", "seed"} & set(changed):
+            if {"strategy", "strategy_options", "seed", "objectives"} & set(changed):
                 update["strategy_state"] = None  # another strategy cannot use the old one's state,
                 update["state_at_ask_after"] = storage.last_trial_id()  # nor run again what the old one asked
             storage.set_meta(update)

@@ -156,7 +156,7 @@ class Constraint:
         return cls(metric, op, bound)
 
     def __str__(self) -> str:
-        return f"{self.metric}{self.op}{self.bound:g}"
+        return f"{self.metric}{self.op}{self.bound:.15g}"
 
     def value(self, metrics: Mapping[str, float]) -> float | None:
         return get(self.metric).value(metrics)
@@ -169,7 +169,7 @@ class Constraint:
     def violation(self, metrics: Mapping[str, float]) -> str | None:
         """Why ``metrics`` break this constraint (one phrase), or None if they meet it or cannot tell."""
         if self.satisfied(metrics) is False:
-            return f"{self.metric}={self.value(metrics):g} breaks {self}"
+            return f"{self.metric}={self.value(metrics):.6g} breaks {self}"
         return None
 
 
