@@ -27,6 +27,7 @@ from ._mo_asha import MOASHA
 from ._mo_evolution import MORegularizedEvolution
 from ._nsga2 import NSGA2
 from ._parego import ParEGO
+from ._pareto_local import ParetoLocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
 from ._tpe import TPE
@@ -52,5 +53,5 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "MOASHA", "MORegularizedEvolution", "NSGA2", "ParEGO", "RandomSearch",
+__all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "MOASHA", "MORegularizedEvolution", "NSGA2", "ParEGO", "ParetoLocalSearch", "RandomSearch",
            "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "get", "names", "options"]
