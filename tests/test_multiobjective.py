@@ -144,7 +144,7 @@ def test_an_impossible_constraint_is_refused_before_any_file(tmp_path, table):
 
 def test_an_impossible_constraint_on_a_trained_space_is_found_by_sampling(tmp_path):
     spec = SearchSpec(space="macro-cnn", dataset="digits", strategy="random", constraints=["params<=10"])
-    with pytest.raises(UserInputError, match="50 architectures sampled from the space"):
+    with pytest.raises(UserInputError, match="20 architectures sampled from the space"):
         open_study(tmp_path / "s.db", spec)
 
 
@@ -231,3 +231,32 @@ def test_cli_end_to_end_in_a_subprocess(tmp_path):
     assert out.returncode == 0, out.stderr
     shown = run_cli("show", "--study", study, "--pareto")
     assert shown.returncode == 0 and "Pareto front on val_accuracy, params" in shown.stdout
+
+
+def test_training_estimator_knows_params_and_flops_before_training(digits):
+    from nasforge.estimation import TrainingEstimator
+    from nasforge.study import precheck
+
+    space = spaces.get("macro-cnn")
+    estimator = TrainingEstimator(space, digits, measure_latency=False)
+    arch = space.sample(np.random.default_rng(0))
+    costs = estimator.costs(arch, ["params", "flops", "latency_ms", "val_accuracy"])
+    assert set(costs) == {"params", "flops"} and costs["params"] > 0 and costs["flops"] > 0
+    model = space.build(arch, digits.input_shape, digits.num_classes)
+    assert costs["params"] == sum(p.numel() for p in model.parameters())
+    limit = Constraint.parse(f"params<={costs['params'] - 1:.0f}")
+    assert precheck(estimator, [limit], arch)[1] == [f"params={costs['params']:.6g} breaks {limit}"]
+    assert precheck(estimator, [Constraint.parse(f"params<={costs['params']:.0f}")], arch)[1] == []
+
+
+def test_show_pareto_of_a_single_objective_study_uses_its_recorded_costs(tmp_path, capsys):
+    study = tmp_path / "one.db"
+    code, _, err = cli(capsys, "search", "--study", study, "--benchmark", "mnist1d-nb201", "--strategy", "evolution",
+                       "--epochs", "12", "--trials", "15", "--quiet")
+    assert code == 0, err
+    code, out, err = cli(capsys, "show", "--study", study, "--pareto")
+    assert code == 0, err
+    assert "optimised val_accuracy alone; its front is shown against latency_ms, params" in out
+    assert "Hypervolume" in out
+    code, _, err = cli(capsys, "show", "--study", study, "--plot")
+    assert code == 2 and "--plot draws the Pareto front: use it with --pareto" in err

@@ -44,7 +44,7 @@ def _best_seen(constraint: Constraint, rows: list[dict[str, float]]) -> str:
 
 
 def check_feasible(estimator: Estimator, constraints: Sequence[Constraint], seed: int = 0,
-                   samples: int = 50) -> str:
+                   samples: int = 20) -> str:
     """Raise UserInputError if no architecture can meet ``constraints`` (as far as the costs known
     before training tell); else one line saying how it was checked and how many met them."""
     if not constraints:
