@@ -60,7 +60,8 @@ PROBLEMS = [("mnist1d-nb201", "latency_ms"), ("mnist1d-nb201", "params"), ("nasb
             ("nasbench-macro", "flops")]
 STRATEGIES = ["random", "nsga2", "mo-evolution", "parego", "mo-local", "mo-asha"]
 CHECKPOINTS = (25, 50, 100, 200)
-OPTIONS = {"nsga2": {"population_size": 20}, "mo-evolution": {"population_size": 20, "tournament_size": 5}}
+OPTIONS = {"nsga2": {"population_size": 20}, "mo-evolution": {"population_size": 20, "tournament_size": 5},
+           "parego": {"max_data": 100}}  # a GP on at most 100 points (front first): 200 evaluations cost ~1 CPU s
 
 
 def load(name: str):
@@ -218,6 +219,7 @@ def main() -> None:
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--problems", default=",".join(f"{b}:{c}" for b, c in PROBLEMS))
     parser.add_argument("--plot", default=None)
+    parser.add_argument("--no-evals", action="store_true", help="only the --time-budget runs")
     args = parser.parse_args()
     names = args.strategies.split(",")
     started = time.process_time()
@@ -230,13 +232,14 @@ def main() -> None:
             continue
         truth = Truth(bench, cost)
         results = {}
-        for name in names:
+        for name in [] if args.no_evals else names:
             if name == "mo-asha" and not isinstance(bench, CurveBenchmark):
                 continue  # no epochs fidelity in the table
             t0 = time.process_time()
             results[name] = [run_one(bench, name, cost, seed, args.evals, None) for seed in range(args.seeds)]
             print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s", file=sys.stderr)
-        curves[f"{bench_name}: accuracy x {cost}"] = report(problem, truth, results, args.evals)
+        if results:
+            curves[f"{bench_name}: accuracy x {cost}"] = report(problem, truth, results, args.evals)
         if args.time_budget and isinstance(bench, CurveBenchmark) and cost == "latency_ms":
             timed = {name: [run_one(bench, name, cost, seed, None, args.time_budget) for seed in range(args.seeds)]
                      for name in names}

@@ -38,6 +38,7 @@ class MOASHA(ASHA):
         super().__init__(space, seed, resource, min_resource, max_resource, eta, "random", initial=initial,
                          seconds_per_unit=seconds_per_unit)
         self.rung_values: list[dict[str, list[float]]] = [{} for _ in self.levels]  # arch json -> values
+        self._orders: dict[int, list[str]] = {}  # rung -> its measured results in promotion order (derived)
 
     def config(self):
         return {"resource": self.resource, "min_resource": self.min_resource, "max_resource": self.max_resource,
@@ -48,21 +49,30 @@ class MOASHA(ASHA):
         k = math.floor(len(results) / self.eta)
         if k == 0:
             return None
-        measured = [a for a, _ in results if a in self.rung_values[rung]]  # failures are never promoted
-        if not measured:
-            return None
-        rank, crowd = rank_and_crowding(np.array([self.rung_values[rung][a] for a in measured]))
-        order = sorted(range(len(measured)), key=lambda i: (rank[i], -crowd[i], i))
-        for i in order[:k]:
-            if measured[i] not in self.promoted[rung]:
-                return measured[i]
+        for arch_json in self._order(rung)[:k]:
+            if arch_json not in self.promoted[rung]:
+                return arch_json
         return None
+
+    def _order(self, rung: int) -> list[str]:
+        """The rung's successful results by (front, descending crowding, arrival); failures never promote.
+        Cached until the rung gets a new result."""
+        if rung not in self._orders:
+            measured = [a for a, _ in self.rungs[rung] if a in self.rung_values[rung]]
+            order: list[str] = []
+            if measured:
+                rank, crowd = rank_and_crowding(np.array([self.rung_values[rung][a] for a in measured]))
+                order = [measured[i] for i in sorted(range(len(measured)), key=lambda i: (rank[i], -crowd[i], i))]
+            self._orders[rung] = order
+        return self._orders[rung]
 
     def tell(self, request, result):
         super().tell(request, result)  # the first objective's score: for standing() and best_at_top()
         values = self.values(result)
+        rung = int(request.meta.get("rung", 0))
         if values is not None:
-            self.rung_values[int(request.meta.get("rung", 0))][request.arch.to_json()] = values
+            self.rung_values[rung][request.arch.to_json()] = values
+        self._orders.pop(rung, None)
 
     def _state(self):
         return {**super()._state(), "rung_values": [[[a, v] for a, v in r.items()] for r in self.rung_values]}
@@ -70,3 +80,4 @@ class MOASHA(ASHA):
     def _load_state(self, state):
         super()._load_state(state)
         self.rung_values = [{a: list(v) for a, v in r} for r in state["rung_values"]]
+        self._orders = {}
