@@ -220,7 +220,18 @@ def main() -> None:
     parser.add_argument("--problems", default=",".join(f"{b}:{c}" for b, c in PROBLEMS))
     parser.add_argument("--plot", default=None)
     parser.add_argument("--no-evals", action="store_true", help="only the --time-budget runs")
+    parser.add_argument("--save", default=None, help="also save the HV-ratio curves (npz) for --plot-from")
+    parser.add_argument("--plot-from", nargs="*", default=None, help="draw --plot from saved curves and exit")
     args = parser.parse_args()
+    if args.plot_from:
+        curves: dict[str, dict] = {}
+        for path in args.plot_from:
+            with np.load(path) as saved:
+                for key in saved.files:
+                    problem, name = key.split("|")
+                    curves.setdefault(problem, {})[name] = saved[key]
+        plot(curves, args.plot)
+        return
     names = args.strategies.split(",")
     started = time.process_time()
     curves = {}
@@ -245,6 +256,8 @@ def main() -> None:
                      for name in names}
             report_time(problem, truth, timed, args.time_budget)
     print(f"\n{args.seeds} seeds, {args.evals} evaluations; total {time.process_time() - started:.0f} CPU s")
+    if args.save and curves:
+        np.savez(args.save, **{f"{p}|{n}": c for p, by in curves.items() for n, c in by.items()})
     if args.plot and curves:
         plot(curves, args.plot)
 
