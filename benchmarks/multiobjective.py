@@ -192,11 +192,12 @@ def plot(curves: dict[str, dict], out: str) -> None:
     fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 4), squeeze=False)
     for ax, (problem, by_strategy) in zip(axes[0], curves.items()):
         for name, c in sorted(by_strategy.items()):
+            color = f"C{STRATEGIES.index(name)}" if name in STRATEGIES else None  # one colour per strategy
             regret = 1 - c
             x = np.arange(1, c.shape[1] + 1)
             mean, half = regret.mean(0), 1.96 * regret.std(0, ddof=1) / np.sqrt(len(regret))
-            ax.plot(x, np.maximum(mean, 1e-4), label=name)
-            ax.fill_between(x, np.maximum(mean - half, 1e-4), np.maximum(mean + half, 1e-4), alpha=0.15)
+            ax.plot(x, np.maximum(mean, 1e-4), label=name, color=color)
+            ax.fill_between(x, np.maximum(mean - half, 1e-4), np.maximum(mean + half, 1e-4), alpha=0.15, color=color)
         ax.axhline(0.01, color="black", linewidth=0.8, linestyle="--")
         ax.set_yscale("log")
         ax.set_xlabel("evaluations")
