@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__, benchmarks, data, proxies, spaces, strategies
+from .core import objectives as objective_registry
 from .core import (Clock, Fidelity, NasforgeError, SimulatedClock, StudyError, StudyExistsError, TrialStatus,
                    UserInputError, WallClock, check_int)
 from .estimation import MeasureConfig, TrainConfig, TrainingEstimator
-from .study import Storage, Study, TrialRecord
+from .study import Storage, Study, TrialRecord, check_feasible
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class SearchSpec:
     proxy_warm_start: int = 0  # score this many sampled architectures with `proxy`; the `proxy_top` best run first
     proxy: str = "synflow"
     proxy_top: int = 10
+    objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])  # names with directions; first = main
+    constraints: list[str] = field(default_factory=list)  # "latency_ms<=2.0", ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,10 +64,16 @@ class SearchSpec:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @property
+    def constraint_list(self) -> tuple[objective_registry.Constraint, ...]:
+        return objective_registry.parse_constraints(self.constraints)
+
+    @property
     def fidelity(self) -> Fidelity:
         return Fidelity(self.epochs, self.subset, self.width_multiplier, self.seconds)
 
     def __post_init__(self):
+        object.__setattr__(self, "objectives", list(objective_registry.check_objectives(self.objectives)))
+        object.__setattr__(self, "constraints", [str(c) for c in objective_registry.parse_constraints(self.constraints)])
         check_int("the proxy warm start", "proxy_warm_start", self.proxy_warm_start, 0)
         check_int("the proxy warm start", "proxy_top", self.proxy_top, 1)
         if self.proxy_warm_start:
@@ -132,13 +141,16 @@ def pruner_from_spec(spec: SearchSpec):
 
 
 def _components(spec: SearchSpec):
-    """The fidelity, estimator (space, data), strategy and pruner a spec names; raises on any bad part."""
+    """The fidelity, estimator (space, data), strategy and pruner a spec names, and how its constraints
+    were found satisfiable (one line; empty without constraints); raises on any bad part."""
     pruner = pruner_from_spec(spec)  # cheap checks first
     fidelity = spec.fidelity
     estimator = estimator_from_spec(spec.to_dict())
     _check_chosen_training(estimator, spec.seed)
     strategy = strategies.get(spec.strategy, estimator.space, seed=spec.seed, **spec.strategy_options)
-    return fidelity, estimator, strategy, pruner
+    strategy.set_objectives(spec.objectives)
+    feasibility = check_feasible(estimator, spec.constraint_list, spec.seed)  # a constraint nothing meets fails here
+    return fidelity, estimator, strategy, pruner, feasibility
 
 
 def proxy_data(spec: SearchSpec, estimator) -> data.Dataset:
@@ -169,9 +181,12 @@ def proxy_warm_start(spec: SearchSpec, estimator, on_scored=None) -> tuple[dict[
 def build_study(storage: Storage, spec: SearchSpec, components=None) -> Study:
     """The study of ``spec`` on ``storage`` (``components``: those of ``spec`` if already built); a
     proxy warm start recorded in the study asks its architectures first."""
-    fidelity, estimator, strategy, pruner = components or _components(spec)
+    fidelity, estimator, strategy, pruner, feasibility = components or _components(spec)
     strategy = strategies.warm_start(strategy, storage.meta().get("proxy_warm_start", {}).get("archs", []))
-    return Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec), pruner=pruner)
+    study = Study(storage, strategy, estimator, fidelity, spec.seed, clock=_clock(spec), pruner=pruner,
+                  constraints=spec.constraint_list)
+    study.feasibility = feasibility
+    return study
 
 
 # what a study's trials mean: never changed on resume, even when changes are allowed
@@ -226,7 +241,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
             meta = storage.meta()
             update = {"spec": spec.to_dict(),
                       "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
-            if {"strategy", "strategy_options", "seed"} & set(changed):
+            if {"strategy", "strategy_options", "seed", "objectives"} & set(changed):
                 update["strategy_state"] = None  # another strategy cannot use the old one's state,
                 update["state_at_ask_after"] = storage.last_trial_id()  # nor run again what the old one asked
             storage.set_meta(update)

@@ -165,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--proxy", help="the proxy of --proxy-warm-start (default synflow; see `nasforge proxies --help`)")
     s.add_argument("--proxy-top", type=_positive_int, metavar="K",
                    help="how many of the best-scored architectures run first (default 10)")
+
+    s.add_argument("--objective", action="append", metavar="NAME",
+                   help="an objective to optimise, with its registered direction (repeatable; several make a "
+                        "multi-objective study: use nsga2, mo-evolution, parego, mo-asha or random); default "
+                        "val_accuracy. Known: val_accuracy, val_error, params, flops, latency_ms, ...")
+    s.add_argument("--constraint", action="append", metavar="EXPR",
+                   help="a limit every successful trial meets, e.g. 'latency_ms<=2.0' or 'params<=100000' "
+                        "(repeatable); architectures that break it before training are rejected untrained")
     s.add_argument("--quiet", action="store_true", help="no progress display")
 
     a = sub.add_parser("auto", help="search and train the best model for a data set within a time budget",
@@ -209,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", action="store_true", help="machine-readable JSON (every trial)")
     sh.add_argument("--format", choices=("table", "json", "csv"), default=None)
     sh.add_argument("--limit", type=_positive_int, default=None, help="show at most this many trials")
+    sh.add_argument("--pareto", action="store_true",
+                    help="only the non-dominated trials on the study's objectives, with the front's hypervolume")
+    sh.add_argument("--plot", nargs="?", const="", default=None, metavar="FILE",
+                    help="with --pareto: also draw accuracy vs latency/params with the front marked (default file: "
+                         "next to the study, STUDY-pareto.png; needs nasforge[plot])")
 
     t = sub.add_parser("train", help="retrain a trial on train+validation and test it once")
     t.add_argument("--study", default="runs/study.db")
@@ -308,6 +321,8 @@ def _search_spec(args):
         "seconds": args.seconds, "benchmark": args.benchmark, "continue_runs": args.continue_runs,
         "prune": args.prune, "prune_threshold": args.prune_threshold, "prune_predictor": args.prune_predictor,
         "proxy_warm_start": args.proxy_warm_start, "proxy": args.proxy, "proxy_top": args.proxy_top,
+
+        "objectives": args.objective, "constraints": args.constraint,
     }.items() if v is not None}
     if args.seconds is not None and args.epochs is None:
         given["epochs"] = 1000  # time decides; the epoch cap only stops runaway tiny data sets
@@ -363,6 +378,11 @@ def cmd_search(args, console) -> int:
         if warm := study.storage.meta().get("proxy_warm_start"):
             console.print(f"Proxy warm start: {warm['scored']} architectures scored with {warm['proxy']} in "
                           f"{warm['seconds']:.1f}s (counted as search time); the best {len(warm['archs'])} run first.")
+
+    if len(spec.objectives) > 1 or spec.constraints:
+        console.print(f"Objectives: {', '.join(spec.objectives)}"
+                      + (f"; constraints: {', '.join(spec.constraints)} ({study.feasibility})" if spec.constraints
+                         else ""), markup=False)
     reporter = SearchReporter(console, study, n_trials, args.time_budget, quiet=args.quiet)
     try:
         with reporter:
@@ -376,7 +396,10 @@ def cmd_search(args, console) -> int:
         console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))
         return EXIT_INTERRUPTED
     console.print(f"Stopped: {stop.message}.")
-    print_summary(console, study, args.study)
+    if len(spec.objectives) > 1:
+        _show_front(console, study.storage, spec, args.study, plot="" if _has_matplotlib() else None)
+    else:
+        print_summary(console, study, args.study)
     if stop.reason == "failures":
         print(f"nasforge search: error: stopped after {stop.message}; see `nasforge show --study {args.study}` "
               "for each failure, fix the cause, and rerun (or raise --max-failures)", file=sys.stderr)
@@ -430,6 +453,10 @@ def cmd_show(args, console) -> int:
     from .progress import best_first, trials_table
 
     storage, spec = open_storage(args.study)
+    if args.plot is not None and not args.pareto:
+        raise _usage("--plot draws the Pareto front: use it with --pareto")
+    if args.pareto:
+        return _show_front(console, storage, spec, args.study, args.plot, "json" if args.json else args.format)
     trials = best_first(storage.trials())
     if args.limit:
         trials = trials[: args.limit]
@@ -456,6 +483,45 @@ def cmd_show(args, console) -> int:
         if scores := storage.proxy_scores():
             console.print(f"{len(scores)} zero-cost proxy scores ({', '.join(sorted({r['proxy'] for r in scores}))}) "
                           f"of {len({r['arch'].digest for r in scores})} architectures")
+    return 0
+
+
+def _has_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _show_front(console, storage, spec, study_path: str, plot: str | None = None, fmt: str | None = None) -> int:
+    """Print a study's Pareto front and hypervolume; with ``plot`` ("" = next to the study) draw it."""
+    from . import spaces
+    from .progress import front_objectives, pareto_picture, pareto_summary, print_front
+
+    trials = storage.trials()
+    objectives, note = front_objectives(trials, spec.objectives)
+    summary = pareto_summary(trials, objectives)
+    if fmt in ("json", "csv"):
+        if fmt == "csv":
+            raise _usage("--pareto prints a table or --json")
+        print(json.dumps({**summary, "front": [t.to_dict() for t in summary["front"]], "note": note,
+                          "constraints": spec.constraints}, indent=2, default=str))
+    else:
+        if note:
+            console.print(f"Note: {note}.", markup=False)
+        try:
+            describe = spaces.get(spec.space, **spec.space_options).describe
+        except NasforgeError:
+            describe = None
+        print_front(console, summary, describe, f"{study_path}: Pareto front on {', '.join(objectives)}")
+    if plot is not None:
+        out = Path(plot) if plot else Path(study_path).with_name(Path(study_path).stem + "-pareto.png")
+        chosen = {m["trial_id"]: "trained" for m in storage.final_models()}
+        best = storage.best()
+        if best is not None:
+            chosen.setdefault(best.id, f"best {spec.objectives[0]}")
+        written = pareto_picture(trials, objectives, out, chosen, f"{study_path} ({', '.join(objectives)})")
+        if fmt not in ("json",):
+            console.print(f"Wrote {written}" if written else "No successful trial to draw.", markup=False)
     return 0
 
 

@@ -31,6 +31,7 @@ import json
 import math
 import textwrap
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,68 @@ def _chain_arrows(sheet, centres, patches, starts, height):
 
 
 DRAWERS = {CellGraphs: draw_cells, Chain: draw_chain}  # drawing type -> the function that renders it
+
+
+# -- Pareto pictures ------------------------------------------------------------------
+
+@dataclass
+class ParetoPanel:
+    """One scatter of a study's trials: a cost on x, the accuracy on y (plain data, from the study)."""
+
+    x: list[float]
+    y: list[float]
+    xlabel: str
+    ylabel: str
+    front: list[bool]  # the study's non-dominated trials (on its own objectives)
+    chosen: list[str | None]  # a label for each marked (chosen) trial, else None
+    log_x: bool = False
+
+
+def draw_pareto(panels: list[ParetoPanel], out: str | Path, title: str = "") -> Path:
+    """Accuracy against each cost, one panel per cost: every successful trial in grey, the study's
+    Pareto front in colour joined by its staircase in that panel's two metrics, chosen trials as
+    labelled stars. The format follows ``out``'s suffix (.png, .svg, .pdf)."""
+    output_format(out)
+    require("matplotlib", "plot")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2 * len(panels), 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    for k, panel in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        x, y = panel.x, panel.y
+        ax.scatter(x, y, s=12, color="#b0b0b0", label="trials", zorder=2)
+        fx = [a for a, f in zip(x, panel.front) if f]
+        fy = [b for b, f in zip(y, panel.front) if f]
+        ax.scatter(fx, fy, s=28, color="#1f77b4", label="Pareto front", zorder=3)
+        stairs = _staircase(x, y)
+        if stairs:
+            ax.step(*zip(*stairs), where="post", color="#1f77b4", linewidth=1, alpha=0.6, zorder=2)
+        for a, b, label in zip(x, y, panel.chosen):
+            if label:
+                ax.scatter([a], [b], s=140, marker="*", color="#d62728", zorder=4)
+                ax.annotate(label, (a, b), textcoords="offset points", xytext=(6, 6), fontsize=8, color="#d62728")
+        if panel.log_x:
+            ax.set_xscale("log")
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.legend(loc="lower right", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    return out
+
+
+def _staircase(x, y) -> list[tuple[float, float]]:
+    """The 2-D front of (x smaller, y larger is better) as corner points, in x order."""
+    best, corners = -math.inf, []
+    for a, b in sorted(zip(x, y), key=lambda p: (p[0], -p[1])):
+        if b > best:
+            corners.append((a, b))
+            best = b
+    return corners

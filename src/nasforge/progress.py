@@ -129,9 +129,13 @@ class SearchReporter:
                     f"params {_fmt_count(m.get('params')):>6}  latency {m.get('latency_ms', float('nan')):.2f}ms  "
                     f"{record.duration_s:5.1f}s  best {best.objective:.4f}  ETA {_fmt_duration(self._eta())}  "
                     f"{self.describe(record.arch)}{mark}")
+        elif record.request_meta.get("rejected"):
+            line = (f"      trial {record.id:>3}  rejected before training ({record.request_meta['rejected']})  "
+                    f"{self.describe(record.arch)}")
         else:
             first = (record.error or "").splitlines()[0] if record.error else ""
-            line = f"[{record.number + 1:>3}{total}] trial {record.id:>3}  FAILED ({first})  {self.describe(record.arch)}"
+            status = "PRUNED" if record.status == TrialStatus.PRUNED else "FAILED"
+            line = f"[{record.number + 1:>3}{total}] trial {record.id:>3}  {status} ({first})  {self.describe(record.arch)}"
         self.console.print(line, markup=False)
         self._update("asking the strategy")
 
@@ -146,7 +150,9 @@ def print_summary(console: Console, study: Study, study_path: str, top: int = 10
         console.print(f"{len(failed)} trial(s) failed; see `nasforge show --study {study_path}`.")
     best = study.best()
     if best is not None:
-        console.print(f"Best: trial {best.id}, val accuracy {best.objective:.4f}. Next: "
+        name = study.strategy.objective
+        value = best.objective if name == "val_accuracy" else best.metrics.get(name, best.objective)
+        console.print(f"Best: trial {best.id}, {name.replace('_', ' ')} {value:.4f}. Next: "
                       f"nasforge train --study {study_path} --trial best --epochs 15 --out runs/best/")
 
 
@@ -176,3 +182,94 @@ class CountProgress:
         if self._progress is not None:
             self._progress.__exit__(*exc)
         return False
+
+# -- Pareto fronts ----------------------------------------------------------------------
+
+def front_objectives(trials: list[TrialRecord], objectives: list[str]) -> tuple[list[str], str]:
+    """The objectives a front is drawn on, and a note when they are not the study's own: a
+    single-objective study is shown against the costs its trials recorded (latency, params)."""
+    if len(objectives) > 1:
+        return list(objectives), ""
+    recorded = {k for t in trials if t.status == TrialStatus.OK for k in t.metrics}
+    costs = [m for m in ("latency_ms", "params") if m in recorded and m != objectives[0]]
+    if not costs:
+        return list(objectives), ""
+    return [objectives[0], *costs], (f"this study optimised {objectives[0]} alone; its front is shown against "
+                                     f"{', '.join(costs)}")
+
+
+def pareto_summary(trials: list[TrialRecord], objectives: list[str]) -> dict:
+    """The front, its hypervolume and the hypervolume after each successful trial, as plain data."""
+    from .core.objectives import get
+    from .study import front_hypervolume, hypervolume_by_trial, pareto_trials, study_reference
+
+    reference = study_reference(trials, objectives)
+    front = pareto_trials(trials, objectives)
+    sign = [get(o).sign for o in objectives]
+    return {"objectives": {o: get(o).direction for o in objectives},
+            "reference": None if reference is None else {o: s * r for o, s, r in zip(objectives, sign, reference)},
+            "hypervolume": front_hypervolume(trials, objectives, reference),
+            "front": front, "history": hypervolume_by_trial(trials, objectives, reference)}
+
+
+def _value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric in ("params", "flops", "size_bytes"):
+        return _fmt_count(value)
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.3g}"
+
+
+def print_front(console: Console, summary: dict, describe=None, title: str = "") -> None:
+    """The front as a table (best first objective first), its hypervolume and how it grew."""
+    from .core.objectives import get
+
+    objectives = list(summary["objectives"])
+    table = Table(title=title or f"Pareto front: {len(summary['front'])} trial(s)")
+    table.add_column("trial", justify="right")
+    for o in objectives:
+        table.add_column(f"{o} ({'max' if summary['objectives'][o] == 'maximize' else 'min'})", justify="right")
+    table.add_column("architecture")
+    first = get(objectives[0])
+    for t in sorted(summary["front"], key=lambda t: first.sign * (first.value(t.metrics) or 0.0)):
+        table.add_row(str(t.id), *(_value(o, get(o).value(t.metrics)) for o in objectives),
+                      describe(t.arch) if describe else t.arch.to_json())
+    console.print(table)
+    history = summary["history"]
+    if history:
+        ref = ", ".join(f"{o}={_value(o, v)}" for o, v in summary["reference"].items())
+        marks = sorted({max(0, round(len(history) * q) - 1) for q in (0.25, 0.5, 0.75, 1.0)})
+        growth = ", ".join(f"after trial {history[i][0]}: {history[i][1]:.4g}" for i in marks)
+        console.print(f"Hypervolume {summary['hypervolume']:.6g} (reference point {ref}; worst value of each "
+                      f"objective plus 10% of its range). Over time: {growth}.", markup=False)
+
+
+def _spans_decades(values: list[float]) -> bool:
+    low, high = min(values), max(values)
+    return low > 0 and high / low > 20
+
+
+def pareto_picture(trials: list[TrialRecord], objectives: list[str], out, chosen: dict[int, str],
+                   title: str = ""):
+    """The Pareto PNG of a study: accuracy against each cost objective (or latency and params when
+    recorded), the front of ``objectives`` and the ``chosen`` trials (id -> label) marked."""
+    from .core.objectives import get
+    from .draw import ParetoPanel, draw_pareto
+    from .study import pareto_trials, scored
+
+    ok, _ = scored(trials, ["val_accuracy"])
+    front_ids = {t.id for t in pareto_trials(trials, objectives)}
+    accuracy = next((o for o in objectives if o.endswith("accuracy")), "val_accuracy")
+    costs = [o for o in objectives if get(o).direction == "minimize" and o != "val_error"]
+    costs += [m for m in ("latency_ms", "params") if m not in costs and any(m in t.metrics for t in ok)]
+    panels = []
+    for cost in costs:
+        rows = [t for t in ok if cost in t.metrics and accuracy in t.metrics]
+        if rows:
+            panels.append(ParetoPanel([t.metrics[cost] for t in rows], [t.metrics[accuracy] for t in rows],
+                                      f"{cost} ({get(cost).unit}, lower is better)", f"{accuracy} (higher is better)",
+                                      [t.id in front_ids for t in rows], [chosen.get(t.id) for t in rows],
+                                      log_x=_spans_decades([t.metrics[cost] for t in rows])))
+    if not panels:
+        return None
+    return draw_pareto(panels, out, title)

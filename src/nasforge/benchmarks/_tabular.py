@@ -69,6 +69,23 @@ class TabularBenchmark(Estimator):
                 return pruned_result(exc, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0), metrics)
         return Result(TrialStatus.OK, metrics, [point], fidelity.to_dict(), metrics.get("train_seconds", 0.0))
 
+    COSTS = ("params", "flops", "latency_ms", "size_bytes", "peak_memory_mb", "energy_j")  # known before training
+
+    @classmethod
+    def _costs_of(cls, rec: dict[str, Any], metrics) -> dict[str, float]:
+        """The recorded cost metrics among ``metrics`` (the mean where several runs are recorded)."""
+        return {m: float(np.mean(rec[m])) for m in metrics if m in cls.COSTS and m in rec}
+
+    def costs(self, arch, metrics):
+        try:
+            return self._costs_of(self.record(arch), metrics)
+        except InvalidArchError:
+            return {}
+
+    def cost_table(self, metrics):
+        metrics = list(metrics)
+        return [self._costs_of(rec, metrics) for rec in self.table.values()]
+
     def means(self, metric: str = "val_accuracy") -> dict[str, float]:
         """Each entry's ``metric`` averaged over its recorded runs (accuracies in percent): the
         ground truth that regret is measured against."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from typing import Any
 
 from .arch import Arch
@@ -20,3 +21,14 @@ class Estimator(abc.ABC):
 
     def config(self) -> dict[str, Any]:
         return {}
+
+    def costs(self, arch: Arch, metrics: Iterable[str]) -> dict[str, float]:
+        """Those of ``metrics`` known for ``arch`` without training it (parameters and FLOPs
+        from building the model, a table's recorded latency, ...), so a study can reject an
+        architecture that breaks a constraint before paying for its training. Default: none."""
+        return {}
+
+    def cost_table(self, metrics: Iterable[str]) -> list[dict[str, float]] | None:
+        """Those of ``metrics`` for *every* architecture of the space, where the estimator knows
+        them all (a tabular benchmark), so a constraint nothing meets is found exactly; else None."""
+        return None

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from . import objectives as _objectives
 from .arch import Arch
+from .errors import UserInputError
 from .space import SearchSpace
 from .trial import Result, TrialRequest
 
@@ -20,7 +22,8 @@ class Strategy(abc.ABC):
     """
 
     name: str = ""
-    objective: str = "val_accuracy"  # maximised
+    objectives: tuple[str, ...] = ("val_accuracy",)  # the study's objectives (see set_objectives)
+    multi_objective: bool = False  # True: uses every objective (else only one may be set)
 
     def __init__(self, space: SearchSpace, seed: int = 0):
         self.space = space
@@ -67,12 +70,33 @@ class Strategy(abc.ABC):
     def tell(self, request: TrialRequest, result: Result) -> None:
         """The outcome of an earlier :meth:`ask`."""
 
+    @property
+    def objective(self) -> str:
+        """The first (for a single-objective strategy: the only) objective's name."""
+        return self.objectives[0]
+
+    def set_objectives(self, names) -> None:
+        """Optimise these registered objectives (a study sets its own before the first ask).
+        A single-objective strategy refuses several."""
+        names = _objectives.check_objectives(names)
+        if len(names) > 1 and not self.multi_objective:
+            raise UserInputError(f"strategy {self.name!r} optimises one objective; for {', '.join(names)} use a "
+                                 "multi-objective strategy (nsga2, mo-evolution, parego, mo-asha, random)")
+        self.objectives = names
+
     def score(self, result: Result) -> float | None:
-        """The objective of a successful result, else None."""
+        """The first objective of a successful result, turned so that higher is better
+        (a minimised objective is negated); None for a failure or a missing value."""
         if not result.ok:
             return None
-        value = result.metrics.get(self.objective)
-        return None if value is None else float(value)
+        values = _objectives.oriented(result.metrics, self.objectives[:1])
+        return None if values is None else -values[0]
+
+    def values(self, result: Result) -> list[float] | None:
+        """Every objective of a successful result in minimisation form (smaller is better), or None."""
+        if not result.ok:
+            return None
+        return _objectives.oriented(result.metrics, self.objectives)
 
     def config(self) -> dict[str, Any]:
         """Constructor options (not the seed), stored with the study."""

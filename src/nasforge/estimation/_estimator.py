@@ -72,6 +72,27 @@ class TrainingEstimator(Estimator):
             text = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
             return Result(TrialStatus.FAILED, {}, [], fidelity.to_dict(), time.perf_counter() - start, text)
 
+    def costs(self, arch: Arch, metrics) -> dict[str, float]:
+        """Parameters, FLOPs and (if this estimator measures it) latency of ``arch``'s full-width
+        model, built untrained: what a constraint on them needs before any training."""
+        wanted = set(metrics) & {"params", "flops", "latency_ms"}
+        if not self.measure_latency:
+            wanted.discard("latency_ms")
+        if not wanted:
+            return {}
+        ds = self.dataset
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = self.space.build(arch, ds.input_shape, ds.num_classes)
+        out: dict[str, float] = {}
+        if "params" in wanted:
+            out["params"] = float(count_params(model))
+        if "flops" in wanted:
+            out["flops"] = float(count_flops(model, ds.input_shape))
+        if "latency_ms" in wanted:
+            out["latency_ms"] = measure_latency_ms(model, ds.input_shape)
+        return out
+
     def run_for(self, arch: Arch, fidelity: Fidelity):
         """The continued training behind ``arch``'s latest trial at ``fidelity``'s subset and width, or None."""
         return self.runs.get(self._run_key(arch, fidelity))

@@ -23,6 +23,11 @@ from ._evolution import RegularizedEvolution
 from ._gp_bo import GPBO
 from ._hyperband import BOHB, Hyperband
 from ._local import LocalSearch
+from ._mo_asha import MOASHA
+from ._mo_evolution import MORegularizedEvolution
+from ._nsga2 import NSGA2
+from ._parego import ParEGO
+from ._pareto_local import ParetoLocalSearch
 from ._random import RandomSearch
 from ._reinforce import Reinforce
 from ._tpe import TPE
@@ -49,6 +54,6 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "RandomSearch",
-           "RegularizedEvolution", "Reinforce", "Strategy", "TrialRequest", "WarmStart", "get", "names", "options",
-           "warm_start"]
+__all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "MOASHA",
+           "MORegularizedEvolution", "NSGA2", "ParEGO", "ParetoLocalSearch", "RandomSearch", "RegularizedEvolution",
+           "Reinforce", "Strategy", "TrialRequest", "WarmStart", "get", "names", "options", "warm_start"]

@@ -18,6 +18,7 @@ class RandomSearch(Strategy):
     """
 
     name = "random"
+    multi_objective = True  # ignores every objective: the baseline of single- and multi-objective search
 
     def __init__(self, space, seed=0, initial: list | None = None):
         """``initial`` architectures (e.g. a space's ``priors()``) are asked first, each once."""

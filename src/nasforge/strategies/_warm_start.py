@@ -22,7 +22,8 @@ class WarmStart(Strategy):
     def __init__(self, inner: Strategy, initial: list):
         super().__init__(inner.space, inner.seed)
         self.inner = inner
-        self.name, self.objective = inner.name, inner.objective
+        self.name, self.multi_objective = inner.name, inner.multi_objective
+        self.objectives = inner.objectives
         self._set_initial(initial)
 
     def ask(self):
@@ -37,8 +38,15 @@ class WarmStart(Strategy):
             return
         self.inner.tell(request, result)
 
+    def set_objectives(self, names) -> None:
+        self.inner.set_objectives(names)
+        self.objectives = self.inner.objectives
+
     def score(self, result):
         return self.inner.score(result)
+
+    def values(self, result):
+        return self.inner.values(result)
 
     def config(self):
         return self.inner.config()

@@ -12,6 +12,7 @@ import numpy as np
 from .. import execution
 from ..core import (FINISHED, Clock, Estimator, Event, Executor, Fidelity, Result, Strategy, TrialRequest,
                     TrialStatus, WallClock)
+from ._constraints import REJECTED, precheck
 from ._storage import Storage, TrialRecord
 
 ExecutorFactory = Callable[..., Executor]  # (workers, estimator_factory, **options) -> Executor
@@ -65,7 +66,7 @@ def _chain(*callbacks):
 
 @dataclass
 class StopReason:
-    reason: str  # "trials", "time", "failures"
+    reason: str  # "trials", "time", "failures", "constraints"
     message: str
 
 
@@ -104,11 +105,22 @@ class Study:
     marked interrupted and run again first (same architecture, fidelity,
     number and seed), and the restored strategy, which already asked them,
     never proposes them a second time.
+
+    ``constraints`` (:class:`~nasforge.core.objectives.Constraint`): an architecture
+    whose costs known before training break one is recorded as a pruned trial with
+    ``request_meta["rejected"]`` and never trains (it costs no time and does not
+    count toward ``n_trials``); a result that breaks one is pruned (see
+    ``_constraints.py``). So every successful trial meets every constraint.
     """
 
+    MAX_REJECTIONS = 2000  # in a row: the strategy finds nothing that meets the constraints
+
     def __init__(self, storage: Storage, strategy: Strategy, estimator: Estimator, fidelity: Fidelity, seed: int,
-                 clock: Clock | None = None, pruner: Pruner | None = None):
+                 clock: Clock | None = None, pruner: Pruner | None = None, constraints=()):
         self.storage = storage
+        self.constraints = tuple(constraints)
+        self.feasibility = ""  # how the constraints were found satisfiable (set by whoever checked them)
+        self._rejected_in_a_row = 0
         self.clock = clock or WallClock()
         self.pruner = pruner
         self.strategy = strategy
@@ -126,7 +138,7 @@ class Study:
         finished = storage.trials(FINISHED)
         # the history is the study's, not the state's; trials to run again count as asked
         strategy.remember([t.arch for t in finished] + [t.arch for t in self._unretried_interruptions()])
-        self._finished = len(finished)
+        self._finished = sum(not t.request_meta.get("rejected") for t in finished)
         self._failed = sum(t.status == TrialStatus.FAILED for t in finished)
         self._incumbent: float | None = None  # the pruner's bar: the best value finished at the full horizon
         for t in finished:
@@ -187,6 +199,9 @@ class Study:
                 request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), reporter)
             else:
                 request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
+                if isinstance(fidelity, Result):  # rejected by a constraint before training
+                    self._finish(trial_id, request, fidelity, reporter)
+                    continue
             on_epoch = _chain(reporter.epoch_done, self._watch(fidelity))
             try:
                 result = self.estimator.evaluate(request.arch, fidelity, seed, on_epoch=on_epoch)
@@ -235,7 +250,14 @@ class Study:
             if retries:
                 request, trial_id, fidelity, seed = self._retry_trial(retries.pop(0), reporter)
             else:
-                request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
+                while True:  # rejected architectures are recorded at once; ask again for this worker
+                    request, trial_id, fidelity, seed = self._start_trial(self.storage.next_number(), reporter)
+                    if not isinstance(fidelity, Result):
+                        break
+                    self._finish(trial_id, request, fidelity, reporter)
+                    stop = stop_at(self.clock.now(), len(running))
+                    if stop is not None:
+                        return stop
             watch = self._watch(fidelity)  # passed only when pruning: executors written before it keep working
             pool.submit(worker, request.arch.to_json(), fidelity.to_dict(), seed, trial_timeout,
                         **({"on_epoch": watch} if watch is not None else {}))
@@ -261,10 +283,11 @@ class Study:
 
     def _finish(self, trial_id: int, request: TrialRequest, result: Result, reporter: Reporter) -> None:
         """Count the trial's cost on the clock, tell the strategy, commit both, report."""
-        self._raise_incumbent(result.status, result.fidelity, result.metrics)
         self.clock.advance(result.cost_s)  # counts only on a simulated (benchmark) clock
+        result = self._constrained(request, result)
+        self._raise_incumbent(result.status, result.fidelity, result.metrics)  # a result over a limit is no bar
         self.strategy.tell(request, result)
-        self._commit(trial_id, result, self.clock.now())
+        self._commit(trial_id, result, self.clock.now(), rejected=bool(request.meta.get("rejected")))
         reporter.trial_finished(self.storage.trial(trial_id), self.best())
 
     def _interrupted(self, trial_ids: list[int], reason: str) -> None:
@@ -273,15 +296,34 @@ class Study:
             self.storage.mark_interrupted(trial_id, reason)
         self.storage.set_meta({"elapsed_s": self.clock.now()})
 
-    def _start_trial(self, number: int, reporter: Reporter) -> tuple[TrialRequest, int, Fidelity, int]:
-        """Ask the strategy and record the request as a running trial."""
+    def _start_trial(self, number: int, reporter: Reporter) -> tuple[TrialRequest, int, Fidelity | Result, int]:
+        """Ask the strategy and record the request as a running trial. An architecture that breaks a
+        constraint before training comes back with its rejection (a pruned Result) instead of a fidelity."""
         request = self.strategy.ask()
         fidelity = Fidelity.from_dict({**self.fidelity.to_dict(), **(request.fidelity or {})})
         seed = trial_seed(self.seed, number)
+        costs, broken = precheck(self.estimator, self.constraints, request.arch)
+        if broken:
+            request = TrialRequest(request.arch, request.fidelity, {**request.meta, "rejected": "; ".join(broken)})
         trial_id = self.storage.start_trial(number, request.arch, fidelity.to_dict(), seed, request.meta,
                                             {"strategy_state": self.strategy.state_dict(), "state_at_ask_after": self._asked_after})
+        if broken:
+            return request, trial_id, Result(TrialStatus.PRUNED, costs, [], fidelity.to_dict(), 0.0,
+                                             f"{REJECTED}: rejected before training: {'; '.join(broken)}"), seed
         reporter.trial_started(number, request, fidelity)
         return request, trial_id, fidelity, seed
+
+    def _constrained(self, request: TrialRequest, result: Result) -> Result:
+        """``result``, or the pruned result it becomes when its metrics break a constraint."""
+        if request.meta.get("rejected") or not result.ok or not self.constraints:
+            return result
+        from ..core.objectives import violations
+
+        broken = violations(self.constraints, result.metrics)
+        if not broken:
+            return result
+        return Result(TrialStatus.PRUNED, result.metrics, result.curve, result.fidelity, result.cost_s,
+                      f"{REJECTED}: trained, then pruned: {'; '.join(broken)}")
 
     def _unretried_interruptions(self) -> list[TrialRecord]:
         """Interrupted trials to run again (a Ctrl-C or kill hit them while in flight): those the
@@ -307,6 +349,9 @@ class Study:
             return StopReason("trials", f"{finished} trials finished")
         if time_budget is not None and elapsed >= time_budget:
             return StopReason("time", f"time budget of {time_budget:g}s spent ({elapsed:.0f}s)")
+        if self._rejected_in_a_row >= self.MAX_REJECTIONS:
+            return StopReason("constraints", f"the last {self._rejected_in_a_row} architectures asked all broke the "
+                                             f"constraints ({', '.join(map(str, self.constraints))})")
         if max_failures is not None and self._failed >= max_failures:
             last = self.storage.trials((TrialStatus.FAILED,))[-1]
             first_line = (last.error or "").splitlines()[0] if last.error else "no error text"
@@ -314,9 +359,10 @@ class Study:
                                           f"last error: {first_line}")
         return None
 
-    def _commit(self, trial_id: int, result: Result, elapsed: float) -> None:
+    def _commit(self, trial_id: int, result: Result, elapsed: float, rejected: bool = False) -> None:
         objective = self.strategy.score(result)
-        self._finished += 1
+        self._rejected_in_a_row = self._rejected_in_a_row + 1 if rejected else 0
+        self._finished += not rejected
         self._failed += result.status == TrialStatus.FAILED
         self.storage.finish_trial(
             trial_id, result.status, result.metrics, result.curve, objective, result.error, result.cost_s,
