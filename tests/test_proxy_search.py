@@ -164,3 +164,19 @@ def test_the_proxies_command_keeps_nasforge_help_free_of_torch():
     from nasforge import proxies
 
     assert proxies.DEFAULT_BATCH == 64  # the default that `nasforge proxies --help` states
+
+
+def test_a_warm_started_multi_objective_study_keeps_its_objectives_and_constraints(tmp_path):
+    """The warm-start wrapper carries the study's objectives to the strategy it wraps: NSGA-II
+    ranks on both, and every successful trial meets the constraint."""
+    spec = SearchSpec(benchmark="mnist1d-nb201", strategy="nsga2", seed=2, proxy_warm_start=8, proxy="params",
+                      proxy_top=2, objectives=["val_accuracy", "latency_ms"], constraints=["params<=80000"])
+    study = open_study(tmp_path / "mo.db", spec)
+    try:
+        study.optimize(n_trials=6)
+        assert list(study.strategy.objectives) == ["val_accuracy", "latency_ms"]
+        assert list(study.strategy.inner.objectives) == ["val_accuracy", "latency_ms"]
+        ok = [t for t in study.storage.trials() if t.status == TrialStatus.OK]
+        assert ok and all(t.metrics["params"] <= 80000 for t in ok)
+    finally:
+        study.storage.close()
