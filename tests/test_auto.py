@@ -129,6 +129,7 @@ def run_cli(*args, cwd):
                           timeout=300)
 
 
+@pytest.mark.slow  # over 45 s; run with -m slow (the default suite must stay near 15 min on 2 cores)
 def test_auto_cli_on_a_user_npz_of_sequences_resumes_and_rejects_tiny_budgets(tmp_path):
     ds = data.load("digits")
     x = torch.cat([ds.x_train, ds.x_val]).reshape(-1, 1, 64).numpy()  # 1-D sequences of 64 steps

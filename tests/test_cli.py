@@ -154,6 +154,7 @@ def test_define_by_run_space_from_a_file(tmp_path):
     assert len(trials) == 3 and all("learning_rate" in t["arch"]["decisions"] for t in trials)
 
 
+@pytest.mark.slow  # over 45 s; run with -m slow (the default suite must stay near 15 min on 2 cores)
 def test_ctrl_c_stops_gracefully_and_resume_repeats_nothing(tmp_path):
     study = tmp_path / "c.db"
     args = ["search", "--dataset", "digits", "--strategy", "random", "--epochs", "3", "--trials", "12",

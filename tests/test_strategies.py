@@ -109,7 +109,7 @@ def test_optuna_study_kept_between_asks_asks_what_a_rebuilt_one_would(name, spac
 
 
 def test_strategy_errors(space):
-    with pytest.raises(UnknownNameError, match=r"known: .*evolution, .*local, random, reinforce.*Did you mean 'evolution'"):
+    with pytest.raises(UnknownNameError, match=r"known: .*evolution, .*local, .*random, reinforce.*Did you mean 'evolution'"):
         strategies.get("evolutoin", space)
     with pytest.raises(UserInputError, match="unknown option.*population_size"):
         strategies.get("evolution", space, pop=3)

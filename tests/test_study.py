@@ -93,6 +93,7 @@ def _finished_in_file(path):
         return 0
 
 
+@pytest.mark.slow  # over 45 s; run with -m slow (the default suite must stay near 15 min on 2 cores)
 def test_sigkill_at_random_moments_loses_and_repeats_nothing(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT.format(tests=str(TESTS)))
