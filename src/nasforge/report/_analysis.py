@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.pareto import pareto_front_2d
+
 from ..core import TrialStatus
 
 SAMPLE_LIMIT = 2000  # points drawn per scatter at most (see sample_rows)
@@ -24,17 +26,6 @@ IMPORTANCE_METHOD = (
     f"with more than {IMPORTANCE_BINS} distinct values are binned into deciles. A decision with k values that "
     "does not matter still scores (k−1)/(n−1) on average: that chance level is listed beside it. Decisions "
     "interact, and strategies sample good values more often, so read it as a summary, not as causation.")
-
-
-# replace with core.pareto once merged
-def pareto_front_2d(gain: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point beats on both ``gain`` (higher is better) and ``cost``
-    (lower is better), cheapest first; NaN points never belong to it. Of exact ties, the first is kept."""
-    ok = np.flatnonzero(np.isfinite(gain) & np.isfinite(cost))
-    order = ok[np.lexsort((ok, -gain[ok], cost[ok]))]  # cheapest first; at equal cost the best gain first
-    g = gain[order]
-    before = np.concatenate([[-np.inf], np.maximum.accumulate(g)[:-1]]) if len(g) else g
-    return order[g > before].astype(np.int64)  # better than every cheaper (or equally cheap, earlier) point
 
 
 def best_so_far(values: np.ndarray) -> np.ndarray:
