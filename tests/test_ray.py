@@ -77,6 +77,7 @@ def test_a_ray_study_is_indistinguishable_in_form_from_a_local_one(tmp_path, loc
     assert set(trials[0].metrics) == set(local.trials[0].metrics)
 
 
+@pytest.mark.slow  # ~25 s; the local executor's crash/hang test stays in the default run
 def test_crashing_and_hung_trials_fail_without_stopping_a_ray_study(tmp_path, local_ray):
     study = make(tmp_path / "c.db", "random", seed=covering_seed(12))
     factory = functools.partial(match_target, crash_mod=5, hang_mod=5)
