@@ -16,25 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .commands._options import key_values as _key_values
+from .commands._options import positive_float as _positive_float
+from .commands._options import positive_int as _positive_int
 from .core import NasforgeError, TrialStatus
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 STARTED = time.monotonic()  # `nasforge auto` counts its budget from here
-
-
-def _key_values(pairs: list[str] | None, flag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise _usage(f"{flag} takes KEY=VALUE; got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 class _UsageError(Exception):
@@ -76,26 +66,6 @@ def _check_out_file(path: str) -> None:
     blocker = _file_in_the_way(Path(path).parent)
     if blocker is not None:
         raise _usage(f"--out {path!r} is under {str(blocker)!r}, which is a file; give a path in a folder")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

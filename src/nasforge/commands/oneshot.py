@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from ..core import Fidelity, StudyError, TrialStatus, UserInputError
+from ._options import key_values, positive_int
 
 DEFAULT_DATASET = "mnist1d"
 
@@ -37,7 +38,7 @@ def add_parser(sub) -> None:
     p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"data set name or .npz path (default {DEFAULT_DATASET})")
     p.add_argument("--space-option", action="append", metavar="KEY=VALUE",
                    help="space option, e.g. channels=16, cells_per_stage=1 (repeatable)")
-    p.add_argument("--epochs", type=_positive_int, default=30, help="supernet training epochs (default 30)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="supernet training epochs (default 30)")
     p.add_argument("--subset", type=float, default=1.0,
                    help="fraction of the training split the supernet learns from (default 1.0)")
     p.add_argument("--val-fraction", type=float, default=0.1,
@@ -49,31 +50,24 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default="evolution", help="with --method spos: the strategy searching the "
                                                            "supernet (default evolution)")
     p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
-    p.add_argument("--trials", type=_positive_int, default=100,
+    p.add_argument("--trials", type=positive_int, default=100,
                    help="with --method spos: cells the strategy scores on the supernet (default 100)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
 
 
-def _positive_int(text: str) -> int:
-    from ..cli import _positive_int as check
-
-    return check(text)
-
-
 def settings(args) -> dict:
     """What the study's trials mean; a resumed study must be run with the same."""
-    from ..cli import _key_values
     from ..oneshot import OneShotConfig
 
-    config = OneShotConfig.from_options({**_key_values(args.option, "--option"), "method": args.method,
+    config = OneShotConfig.from_options({**key_values(args.option, "--option"), "method": args.method,
                                          "epochs": args.epochs, "seed": args.seed})
     if not 0 < args.subset <= 1:
         raise UserInputError(f"--subset must be a fraction in (0, 1]; got {args.subset!r}")
     spos = config.method == "spos"
-    return {"space": args.space, "space_options": _key_values(args.space_option, "--space-option"),
+    return {"space": args.space, "space_options": key_values(args.space_option, "--space-option"),
             "dataset": args.dataset, "subset": args.subset, "val_fraction": args.val_fraction,
             "config": config.to_dict(), "strategy": args.strategy if spos else None,
-            "strategy_options": _key_values(args.strategy_option, "--strategy-option") if spos else {}}
+            "strategy_options": key_values(args.strategy_option, "--strategy-option") if spos else {}}
 
 
 def open_oneshot_study(path: Path, wanted: dict):

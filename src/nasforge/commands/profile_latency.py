@@ -12,6 +12,8 @@ import os
 import platform
 import time
 
+from ._options import key_values
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("profile-latency", help="measure a space's per-operation latency table on this machine",
@@ -58,22 +60,6 @@ def _shape(args) -> tuple[tuple[int, ...], int]:
     return shape, args.num_classes
 
 
-def _options(pairs) -> dict:
-    """``--space-option KEY=VALUE`` pairs; values read as JSON where they parse (true, 3, "x")."""
-    from ..core import UserInputError
-
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserInputError(f"--space-option takes KEY=VALUE; got {pair!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def run(args, console) -> int:
     import numpy as np
     import torch
@@ -86,7 +72,7 @@ def run(args, console) -> int:
         check_int(None, name, getattr(args, name), low=1, kind="option")
     check_int(None, "calibrate", args.calibrate, low=0, kind="option")
     check_int(None, "warmup", args.warmup, low=0, kind="option")
-    space = spaces.get(args.space, **_options(args.space_option))
+    space = spaces.get(args.space, **key_values(args.space_option, "--space-option"))
     input_shape, num_classes = _shape(args)
     rng = np.random.default_rng(args.seed)
     archs = [space.sample(rng) for _ in range(args.archs)]

@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 from ..core import Arch, UserInputError
+from ._options import key_values
 
 DEFAULT_N = 100
 SAVE_EVERY = 25  # architectures between commits: an interrupted run keeps what it scored
@@ -43,11 +44,10 @@ def add_parser(sub) -> None:
 def _spec(args):
     """The study's spec (checked against the flags given), or a new one from the flags."""
     from ..api import SearchSpec, open_storage
-    from ..cli import _key_values
 
     given = {k: v for k, v in {"space": args.space, "dataset": args.dataset, "benchmark": args.benchmark,
                                "seed": args.seed,
-                               "space_options": _key_values(args.space_option, "--space-option") or None}.items()
+                               "space_options": key_values(args.space_option, "--space-option") or None}.items()
              if v is not None}
     if not Path(args.study).exists():
         return SearchSpec(**given), False
