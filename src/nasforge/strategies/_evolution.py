@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..core import Arch, Strategy, TrialRequest, UserInputError, check_float, check_int
-from ._common import register
+from ._common import evolved_child, register
 
 
 @register("evolution")
@@ -47,12 +47,7 @@ class RegularizedEvolution(Strategy):
         return max((self.population[i] for i in picks), key=lambda member: member[1])[0]
 
     def _child(self) -> Arch:
-        parent = self._tournament()
-        if self.rng.random() < self.crossover_rate:
-            child = self.space.crossover(parent, self._tournament(), self.rng)
-            if child.digest not in self.seen:
-                return child
-        return self.space.mutate(parent, self.rng)
+        return evolved_child(self, self._tournament)
 
     def ask(self):
         self.asked += 1

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core import Arch, Strategy, TrialRequest, UserInputError, check_float, check_int
 from ..core.pareto import rank_and_crowding
-from ._common import register
+from ._common import evolved_child, register
 
 
 @register("mo-evolution")
@@ -54,12 +54,7 @@ class MORegularizedEvolution(Strategy):
         return Arch.from_json(self.population[best][0])
 
     def _child(self) -> Arch:
-        parent = self._tournament()
-        if self.rng.random() < self.crossover_rate:
-            child = self.space.crossover(parent, self._tournament(), self.rng)
-            if child.digest not in self.seen:
-                return child
-        return self.space.mutate(parent, self.rng)
+        return evolved_child(self, self._tournament)
 
     def ask(self):
         self.asked += 1
