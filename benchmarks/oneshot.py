@@ -1,8 +1,8 @@
 """One-shot NAS measured against ground truth: nasforge's MNIST-1D NB201 table (4,930 unique cells,
 each trained standalone; ``nasforge.benchmarks._mnist1d``).
 
-For each seed it runs DARTS (1st order; 2nd order on fewer seeds), GDAS, beta-DARTS and SPOS +
-regularised evolution on the table's own data and skeleton (16 channels, one cell per stage, the
+For each seed it runs DARTS (1st order; 2nd order on fewer seeds), GDAS, beta-DARTS, SPOS +
+regularised evolution and ENAS on the table's own data and skeleton (16 channels, one cell per stage, the
 same 1,000 training and 1,000 validation samples, from ``benchmarks/mnist1d_nb201.py``), and reports
 
 * the table's mean validation accuracy and percentile of the cell each method selects, mean and
@@ -12,10 +12,12 @@ same 1,000 training and 1,000 validation samples, from ``benchmarks/mnist1d_nb20
   budget random search needs to match the best one-shot method;
 * Kendall tau and Spearman rho between SPOS's supernet accuracy (BN recalibrated) and the table,
   over a uniform sample of unique cells and over the sample's top 20%;
-* DARTS's collapse: parameter-free edges and table accuracy of the derived cell epoch by epoch;
+* DARTS's collapse: parameter-free edges and table accuracy of the derived cell epoch by epoch
+  (for ENAS, of the controller's most likely cell);
 * time and activation memory per supernet epoch, and NAS-Bench-201's published CIFAR-10 numbers.
 
     nice -n 10 python benchmarks/oneshot.py [--seeds 5] [--epochs 30] [--out runs/oneshot_benchmark.json]
+    nice -n 10 python benchmarks/oneshot.py --methods enas --seeds 5 --out runs/oneshot_enas.json  # ENAS alone
 
 One torch thread; CPU-seconds are this process's (``time.process_time``).
 """
@@ -115,6 +117,21 @@ def gradient_method(method, seed, epochs, options, data, truth):
             "activation_mb": training.history[0]["activation_mb"], "parameter_free_edges": parameter_free_edges(arch)}
 
 
+def enas_method(seed, epochs, options, data, truth):
+    """ENAS: the search and the final choice among the controller's candidates, both charged."""
+    cpu = time.process_time()
+    training, _ = run_supernet("enas", seed, epochs, options, data)
+    arch = training.derive()
+    cpu = time.process_time() - cpu
+    trajectory = [(r["parameter_free_edges"], truth.accuracy(nb201_arch(r["arch"]))) for r in training.history]
+    return {"arch": nb201.to_string(arch), "cpu_seconds": cpu, "trajectory": trajectory,
+            "epoch_seconds": float(np.mean([r["cpu_seconds"] for r in training.history])),
+            "activation_mb": training.history[0]["activation_mb"], "parameter_free_edges": parameter_free_edges(arch),
+            "candidates": len(training.derive_scores_),
+            "most_likely": nb201.to_string(nb201_arch(training.history[-1]["arch"])),
+            "mean_reward": [r["mean_reward"] for r in training.history]}
+
+
 def nb201_arch(text):
     from nasforge.core import Arch
 
@@ -179,6 +196,10 @@ def main():
     p.add_argument("--arch-lr", type=float, default=3e-3)
     p.add_argument("--beta-lambda", type=float, default=1.0)
     p.add_argument("--spos-trials", type=int, default=100)
+    p.add_argument("--controller-lr", type=float, default=3.5e-3,
+                   help="ENAS controller Adam rate (10x the paper's 3.5e-4, as --arch-lr is 10x DARTS's)")
+    p.add_argument("--controller-steps", type=int, default=50)
+    p.add_argument("--derive-samples", type=int, default=100)
     p.add_argument("--rank-cells", type=int, default=300)
     p.add_argument("--methods", default="darts,beta-darts,gdas,spos,darts2")
     p.add_argument("--report-only", action="store_true", help="report the runs saved in --out; run nothing")
@@ -195,7 +216,11 @@ def main():
             if (method == "darts2" and seed >= args.darts2_seeds) or (method, seed) in done:
                 continue
             extra = {"beta_lambda": args.beta_lambda} if method == "beta-darts" else {}
-            if method == "spos":
+            if method == "enas":
+                found = {method: enas_method(seed, args.epochs, {"controller_lr": args.controller_lr,
+                                                                 "controller_steps": args.controller_steps,
+                                                                 "derive_samples": args.derive_samples}, data, truth)}
+            elif method == "spos":
                 found = spos_method(seed, args.epochs, {}, data, truth, args.spos_trials, rank_sample)
                 found = {f"spos+{name}": r for name, r in found.items()}
             else:
@@ -213,6 +238,7 @@ def main():
 
 
 SETTINGS = ("epochs", "arch_lr", "beta_lambda", "spos_trials", "rank_cells")
+ENAS_SETTINGS = ("controller_lr", "controller_steps", "derive_samples")  # absent from files made before ENAS
 
 
 def resume(args):
@@ -222,7 +248,8 @@ def resume(args):
     if not path.exists():
         return {}, set()
     doc = json.loads(path.read_text())
-    if any(doc["args"].get(k) != getattr(args, k) for k in SETTINGS):
+    if any(doc["args"].get(k) != getattr(args, k) for k in SETTINGS) or \
+            any(k in doc["args"] and doc["args"][k] != getattr(args, k) for k in ENAS_SETTINGS):
         raise SystemExit(f"{path} holds runs with other settings; move it away or pass another --out")
     results = doc["runs"]
     done = {(m.split("+")[0], r["seed"]) for m, runs in results.items() for r in runs}

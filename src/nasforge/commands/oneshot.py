@@ -1,9 +1,9 @@
 """``nasforge oneshot``: search a cell space by weight sharing (DARTS, DARTS 2nd order, GDAS,
-beta-DARTS, or SPOS with any ask/tell strategy) and store everything in a study.
+beta-DARTS, ENAS, or SPOS with any ask/tell strategy) and store everything in a study.
 
 The study file records the supernet's epochs (its ``oneshot_epochs`` meta entry and, for the
-gradient methods, the cell derived after each epoch as a trial without objective) and the
-candidates: the final derived cell (gradient methods) or every cell the strategy asked (SPOS),
+gradient methods and ENAS, the cell derived after each epoch as a trial without objective) and the
+candidates: the final derived cell (gradient methods, ENAS) or every cell the strategy asked (SPOS),
 scored by the validation accuracy of their path through the supernet after BN recalibration.
 So ``nasforge show``, ``train``, ``export`` and ``draw`` work on it as on any study.
 
@@ -28,13 +28,13 @@ DEFAULT_DATASET = "mnist1d"
 
 def add_parser(sub) -> None:
     # no nasforge.oneshot import here: it loads torch, and `nasforge --help` must stay fast
-    p = sub.add_parser("oneshot", help="one-shot search of a cell space: DARTS, GDAS, beta-DARTS or SPOS",
+    p = sub.add_parser("oneshot", help="one-shot search of a cell space: DARTS, GDAS, beta-DARTS, ENAS or SPOS",
                        description="Train a weight-sharing supernet and derive a cell. Rerun the same command to "
                                    "resume after a kill (from the last completed supernet epoch).")
     p.add_argument("--study", default="runs/oneshot.db", help="SQLite study file (default: runs/oneshot.db)")
     p.add_argument("--space", default="nb201", help="cell space (supported: nb201)")
     p.add_argument("--method", required=True,
-                   help="darts (1st order), darts2 (2nd order), gdas, beta-darts, or spos (+ --strategy)")
+                   help="darts (1st order), darts2 (2nd order), gdas, beta-darts, enas, or spos (+ --strategy)")
     p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"data set name or .npz path (default {DEFAULT_DATASET})")
     p.add_argument("--space-option", action="append", metavar="KEY=VALUE",
                    help="space option, e.g. channels=16, cells_per_stage=1 (repeatable)")
@@ -134,7 +134,7 @@ def record_epochs(storage, training) -> None:
         if "arch" not in rec or rec["epoch"] in stored:
             continue
         metrics = {k: rec[k] for k in ("supernet_val_accuracy", "train_loss", "seconds", "cpu_seconds",
-                                       "activation_mb", "parameter_free_edges") if k in rec}
+                                       "activation_mb", "parameter_free_edges", "mean_reward") if k in rec}
         trial_id = storage.start_trial(storage.next_number(), Arch.from_json(rec["arch"]), {"epochs": rec["epoch"]},
                                        training.config.seed, {"kind": "supernet-epoch", "epoch": rec["epoch"],
                                                               "method": training.config.method})
@@ -148,6 +148,8 @@ def epoch_line(rec: dict, epochs: int, describe) -> str:
     line = f"  epoch {rec['epoch']:>3}/{epochs}  loss {rec['train_loss']:.4f}"
     if "supernet_val_accuracy" in rec:
         line += f"  supernet val acc {rec['supernet_val_accuracy']:.4f}"
+    if "mean_reward" in rec:
+        line += f"  controller reward {rec['mean_reward']:.4f}"
     line += f"  {rec['seconds']:.1f}s ({rec['cpu_seconds']:.1f} CPU-s)  {rec['activation_mb']:.1f} MB activations"
     if "arch" in rec:
         line += f"  {describe(Arch.from_json(rec['arch']))} ({rec['parameter_free_edges']} param-free)"
@@ -173,7 +175,7 @@ def train_supernet(args, console, storage, training, checkpoint: Path) -> None:
 
 
 def derived_trial(storage, training, estimator):
-    """Record (once) the cell a gradient method derives, scored on the supernet; its trial."""
+    """Record (once) the cell a gradient method or ENAS derives, scored on the supernet; its trial."""
     done = [t for t in storage.trials() if t.request_meta.get("kind") == "derived"]
     if done:
         return done[-1]
@@ -241,8 +243,8 @@ def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
         train_supernet(args, console, storage, training, checkpoint)
         estimator = SupernetEstimator(supernet, x, dataset.x_val, dataset.y_val, config.calibration_batches,
                                       config.batch_size)
-        trial = (derived_trial(storage, training, estimator) if config.gradient
-                 else spos_search(args, console, storage, estimator, wanted))
+        trial = (spos_search(args, console, storage, estimator, wanted) if config.method == "spos"
+                 else derived_trial(storage, training, estimator))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the supernet is saved after epoch {training.epoch} in {checkpoint}.")
         console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))

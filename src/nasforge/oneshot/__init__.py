@@ -6,11 +6,14 @@
 * :class:`GradientSearch` -- DARTS (first/second order), GDAS and beta-DARTS.
 * :class:`SPOSTraining` and :class:`SupernetEstimator` -- single-path training, and scoring by
   shared weights as an ``Estimator`` that any strategy searches through a study.
+* :class:`ENASSearch` -- ENAS: an LSTM :class:`CellController` samples the paths the shared weights
+  train on and learns by REINFORCE from their validation accuracy.
 
 The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a study and checkpoints.
 """
 
-from ._config import GRADIENT_METHODS, METHODS, OneShotConfig
+from ._config import ENAS_OPTIONS, GRADIENT_METHODS, METHODS, OneShotConfig
+from ._enas import CellController, ENASSearch
 from ._gradient import GradientSearch
 from ._spos import SPOSTraining, SupernetEstimator, recalibrate_batch_norm
 from ._supernet import (NB201Supernet, MixedOp, arch_to_choice, choice_to_arch, parameter_free_edges)
@@ -19,10 +22,10 @@ from ._training import ActivationMeter, SupernetTraining, peak_rss_mb
 
 def make_training(supernet: NB201Supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
     """The training ``config.method`` names, on the given data."""
-    kind = GradientSearch if config.gradient else SPOSTraining
+    kind = {"spos": SPOSTraining, "enas": ENASSearch}.get(config.method, GradientSearch)
     return kind(supernet, config, x_train, y_train, x_val, y_val)
 
 
-__all__ = ["ActivationMeter", "GRADIENT_METHODS", "GradientSearch", "METHODS", "MixedOp", "NB201Supernet",
-           "OneShotConfig", "SPOSTraining", "SupernetEstimator", "SupernetTraining", "arch_to_choice",
+__all__ = ["ActivationMeter", "CellController", "ENASSearch", "ENAS_OPTIONS", "GRADIENT_METHODS", "GradientSearch",
+           "METHODS", "MixedOp", "NB201Supernet", "OneShotConfig", "SPOSTraining", "SupernetEstimator", "SupernetTraining", "arch_to_choice",
            "choice_to_arch", "make_training", "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm"]
