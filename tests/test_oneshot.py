@@ -124,10 +124,10 @@ def test_beta_decay_keeps_alpha_small():
 
 def test_options_are_checked():
     with pytest.raises(UserInputError, match="method"):
-        OneShotConfig(method="enas")
+        OneShotConfig(method="enas-v2")
     with pytest.raises(UserInputError, match="unknown one-shot option"):
         OneShotConfig.from_options({"learning_rate": 0.1})
-    assert set(METHODS) == {"darts", "darts2", "gdas", "beta-darts", "spos"}
+    assert set(METHODS) == {"darts", "darts2", "gdas", "beta-darts", "spos", "enas"}
 
 
 def test_spos_estimator_scores_cells_in_a_study(tmp_path):

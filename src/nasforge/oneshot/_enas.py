@@ -57,12 +57,13 @@ class CellController(nn.Module):
     def logits(self, h: torch.Tensor) -> torch.Tensor:
         return TANH_CONSTANT * torch.tanh(self.head(h) / TEMPERATURE)
 
-    def forward(self, choices: torch.Tensor | None = None, generator: torch.Generator | None = None):
+    def forward(self, choices: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                samples: int = 1):
         """(choices, log-probability, entropy): with ``choices`` (B x 6 op indices) their joint
-        log-probability under the policy; without, one cell sampled with ``generator`` (B = 1).
+        log-probability under the policy; without, ``samples`` cells (B) drawn with ``generator``.
         The entropy is the sum over edges of each decision's entropy given the earlier ones (its
         expectation is the entropy of the whole policy)."""
-        batch = 1 if choices is None else len(choices)
+        batch = samples if choices is None else len(choices)
         x, state = self.start.expand(batch, -1), None
         picks, log_prob, entropy = [], torch.zeros(batch), torch.zeros(batch)
         for e in range(sn.NUM_EDGES):
@@ -80,12 +81,19 @@ class CellController(nn.Module):
 
     @torch.no_grad()
     def most_likely(self) -> tuple[list[int], float]:
-        """The cell of highest probability, by scoring all 5^6 cells; (choice, its probability)."""
-        grids = torch.meshgrid(*[torch.arange(sn.NUM_OPS)] * sn.NUM_EDGES, indexing="ij")
-        every = torch.stack([g.reshape(-1) for g in grids], dim=1)
-        _, log_prob, _ = self(every)
+        """The cell of highest probability, exactly: the log-probability of every cell (5^6), each
+        prefix of decisions run through the LSTM once; (choice, its probability)."""
+        x, state, log_prob = self.start, None, torch.zeros(1)
+        for e in range(sn.NUM_EDGES):
+            state = self.lstm(x, state)
+            log_p = F.log_softmax(self.logits(state[0]), dim=-1)  # prefixes x ops
+            log_prob = (log_prob[:, None] + log_p).reshape(-1)  # prefix p then op k at p * NUM_OPS + k
+            if e < sn.NUM_EDGES - 1:
+                state = tuple(s.repeat_interleave(sn.NUM_OPS, dim=0) for s in state)
+                x = self.embed(torch.arange(sn.NUM_OPS).repeat(len(log_p)))
         best = int(log_prob.argmax())
-        return every[best].tolist(), float(log_prob[best].exp())
+        choice = [(best // sn.NUM_OPS ** (sn.NUM_EDGES - 1 - e)) % sn.NUM_OPS for e in range(sn.NUM_EDGES)]
+        return choice, float(log_prob[best].exp())
 
 
 @contextmanager
