@@ -157,7 +157,8 @@ class ENASSearch(SupernetTraining):
 
     @torch.no_grad()
     def _report(self) -> dict:
-        """The policy's most likely cell after this epoch and its path's validation accuracy."""
+        """The policy's most likely cell after this epoch and its path's validation accuracy (batch norms
+        by the validation batch's statistics, as for the rewards)."""
         choice, probability = self.controller.most_likely()
         arch = sn.choice_to_arch(choice)
         accuracy = sum(self.path_accuracy(choice, x, y) * len(y)
