@@ -21,7 +21,7 @@ go to ``--out`` (JSON) after every step and a rerun resumes from them (the super
 per-epoch checkpoint).
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/elastic_supernet.py \\
-        [--train 5000] [--epochs 5] [--subnets 10] [--out runs/elastic_supernet.json]
+        [--train 3000] [--epochs 4] [--subnets 10] [--out runs/elastic_supernet.json]
 """
 
 from __future__ import annotations
@@ -91,9 +91,9 @@ def gap_to_front(point, scratch):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--train", type=int, default=5000)
+    p.add_argument("--train", type=int, default=3000)
     p.add_argument("--val", type=int, default=2000)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--random", type=int, default=2, help="random sub-networks per sandwich step")
     p.add_argument("--subnets", type=int, default=10)
     p.add_argument("--out", default="runs/elastic_supernet.json")
