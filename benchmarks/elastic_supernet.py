@@ -69,7 +69,8 @@ def train_scratch(space, arch, config: OneShotConfig, x, y, seed: int):
     g = torch.Generator().manual_seed(seed)
     for epoch in range(config.epochs):
         for group in opt.param_groups:
-            group["lr"] = config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * epoch / config.epochs))
+            cosine = 1 + math.cos(math.pi * epoch / config.epochs)
+            group["lr"] = config.lr_min + 0.5 * (config.lr - config.lr_min) * cosine
         model.train()
         order = torch.randperm(len(y), generator=g)
         for i in range(0, len(y), config.batch_size):

@@ -28,7 +28,8 @@ def make_training(supernet, config: OneShotConfig, x_train, y_train, x_val, y_va
     return kind(supernet, config, x_train, y_train, x_val, y_val)
 
 
-__all__ = ["ActivationMeter", "ElasticEstimator", "GRADIENT_METHODS", "GradientSearch", "SandwichTraining",
-           "accuracy_and_loss", "calibration_set", "extract_subnet", "smallest_arch", "METHODS", "MixedOp", "NB201Supernet",
-           "OneShotConfig", "SPOSTraining", "SupernetEstimator", "SupernetTraining", "arch_to_choice",
-           "choice_to_arch", "make_training", "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm"]
+__all__ = ["accuracy_and_loss", "ActivationMeter", "arch_to_choice", "calibration_set", "choice_to_arch",
+           "ElasticEstimator", "extract_subnet", "GRADIENT_METHODS", "GradientSearch", "make_training", "METHODS",
+           "MixedOp", "NB201Supernet", "OneShotConfig", "parameter_free_edges", "peak_rss_mb",
+           "recalibrate_batch_norm", "SandwichTraining", "smallest_arch", "SPOSTraining", "SupernetEstimator",
+           "SupernetTraining"]
