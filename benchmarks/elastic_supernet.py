@@ -98,9 +98,15 @@ def main() -> None:
     p.add_argument("--random", type=int, default=2, help="random sub-networks per sandwich step")
     p.add_argument("--subnets", type=int, default=10)
     p.add_argument("--out", default="runs/elastic_supernet.json")
+    p.add_argument("--report-only", action="store_true", help="print the table of what --out holds so far")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
+    if args.report_only:
+        state = json.loads(out.read_text())
+        report(state, sum(r["cpu_seconds"] for r in state.get("supernet_epochs", [])))
+        return
+    del args.report_only
     out.parent.mkdir(parents=True, exist_ok=True)
     state = json.loads(out.read_text()) if out.exists() else {}
     if state and state.get("args") != vars(args):
@@ -154,7 +160,9 @@ def main() -> None:
 
 
 def report(state, supernet_cpu: float) -> None:
-    rows = sorted(state["subnets"].values(), key=lambda r: r["params"])
+    done = [r for r in state.get("subnets", {}).values() if "scratch_acc" in r]
+    print(f"{state['date']}, {state['args']}: {len(done)} sub-networks measured both ways")
+    rows = sorted(done, key=lambda r: r["params"])
     print("\n| sub-network | params | latency ms | inherited acc | scratch acc | gap to scratch front (pp) "
           "| inherit CPU-s | scratch CPU-s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
