@@ -180,13 +180,13 @@ def report(state, supernet_cpu: float) -> None:
     done = [r for r in state.get("subnets", {}).values() if "scratch_acc" in r]
     print(f"{state['date']}, {state['args']}: {len(done)} sub-networks measured both ways")
     rows = sorted(done, key=lambda r: r["params"])
-    print("\n| sub-network | params | MFLOPs | CPU latency ms | inherited acc | scratch acc | gap to scratch front (pp) "
-          "| inherit CPU-s | scratch CPU-s |")
+    print("\n| sub-network | params | MFLOPs | CPU latency ms | inherited acc | scratch acc "
+          "| gap to scratch front (pp) | inherit CPU-s | scratch CPU-s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         gap = gap_to_front(r, rows)
-        print(f"| {r['describe']} | {r['params']:,} | {r.get('mflops', float('nan')):.1f} | {r['latency_ms']:.2f} | {100 * r['inherited_acc']:.1f} | "
-              f"{100 * r['scratch_acc']:.1f} | {gap:+.1f} | {r['inherit_cpu_s']:.1f} | {r['scratch_cpu_s']:.0f} |")
+        print(f"| {r['describe']} | {r['params']:,} | {r.get('mflops', float('nan')):.1f} | {r['latency_ms']:.2f} | "
+              f"{100 * r['inherited_acc']:.1f} | {100 * r['scratch_acc']:.1f} | {gap:+.1f} | {r['inherit_cpu_s']:.1f} | {r['scratch_cpu_s']:.0f} |")
     inherited = [r["inherited_acc"] for r in rows]
     scratch = [r["scratch_acc"] for r in rows]
     gaps = [gap_to_front(r, rows) for r in rows]
