@@ -186,7 +186,8 @@ def report(state, supernet_cpu: float) -> None:
     for r in rows:
         gap = gap_to_front(r, rows)
         print(f"| {r['describe']} | {r['params']:,} | {r.get('mflops', float('nan')):.1f} | {r['latency_ms']:.2f} | "
-              f"{100 * r['inherited_acc']:.1f} | {100 * r['scratch_acc']:.1f} | {gap:+.1f} | {r['inherit_cpu_s']:.1f} | {r['scratch_cpu_s']:.0f} |")
+              f"{100 * r['inherited_acc']:.1f} | {100 * r['scratch_acc']:.1f} | {gap:+.1f} | "
+              f"{r['inherit_cpu_s']:.1f} | {r['scratch_cpu_s']:.0f} |")
     inherited = [r["inherited_acc"] for r in rows]
     scratch = [r["scratch_acc"] for r in rows]
     gaps = [gap_to_front(r, rows) for r in rows]
