@@ -22,7 +22,7 @@ go to ``--out`` (JSON) after every step and a rerun resumes from them (the super
 per-epoch checkpoint).
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/elastic_supernet.py \\
-        [--train 1500] [--epochs 4] [--subnets 10] [--out runs/elastic_supernet.json]
+        [--train 1000] [--epochs 4] [--subnets 10] [--out runs/elastic_supernet.json]
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def gap_to_front(point, scratch):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--train", type=int, default=1500)
+    p.add_argument("--train", type=int, default=1000)
     p.add_argument("--val", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--random", type=int, default=2, help="random sub-networks per sandwich step")
