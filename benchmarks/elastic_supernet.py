@@ -53,6 +53,9 @@ def load(train: int, val: int):
     return shrink(ds.x_train[tr]), ds.y_train[tr], shrink(ds.x_val[va]), ds.y_val[va]
 
 
+FINETUNE_LR = 0.01  # fine-tuning starts below the supernet's 0.025: the weights are trained already
+
+
 def cpu_latency_ms(model, input_shape, repeats: int = 30, warmup: int = 5) -> float:
     """Median CPU time (this thread's, one torch thread) of a batch-1 forward, in ms. CPU time, not
     wall time: the machine is shared, and a niced process's wall-clock latency measures the queue."""
@@ -77,16 +80,15 @@ def pick_subnets(space, input_shape, n: int):
     return [smallest_arch(space)] + middle + [space.largest()]
 
 
-def train_scratch(space, arch, config: OneShotConfig, x, y, seed: int):
-    """``arch`` trained alone with the supernet's recipe: SGD, cosine per epoch, same batches size."""
-    torch.manual_seed(seed)
-    model = space.build(arch, tuple(x.shape[1:]), 10)
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+def fit(model, config: OneShotConfig, x, y, seed: int, epochs: int, lr: float):
+    """``model`` trained with the supernet's recipe (SGD, momentum, weight decay, clipping, batch
+    size), its learning rate cosine-annealed per epoch from ``lr`` to ``lr_min`` over ``epochs``."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
     g = torch.Generator().manual_seed(seed)
-    for epoch in range(config.epochs):
+    for epoch in range(epochs):
         for group in opt.param_groups:
-            cosine = 1 + math.cos(math.pi * epoch / config.epochs)
-            group["lr"] = config.lr_min + 0.5 * (config.lr - config.lr_min) * cosine
+            cosine = 1 + math.cos(math.pi * epoch / epochs)
+            group["lr"] = config.lr_min + 0.5 * (lr - config.lr_min) * cosine
         model.train()
         order = torch.randperm(len(y), generator=g)
         for i in range(0, len(y), config.batch_size):
@@ -100,10 +102,17 @@ def train_scratch(space, arch, config: OneShotConfig, x, y, seed: int):
     return model
 
 
-def gap_to_front(point, scratch):
-    """Accuracy (pp) the best scratch sub-network at most as slow as ``point`` has over it (<= 0: on the front)."""
+def train_scratch(space, arch, config: OneShotConfig, x, y, seed: int):
+    """``arch`` trained alone from a fresh initialisation for the supernet's epochs, its lr and schedule."""
+    torch.manual_seed(seed)
+    return fit(space.build(arch, tuple(x.shape[1:]), 10), config, x, y, seed, config.epochs, config.lr)
+
+
+def gap_to_front(point, scratch, key="inherited_acc"):
+    """Accuracy (pp) the best scratch sub-network at most as slow as ``point`` has over its ``key``
+    accuracy (<= 0: on or above the scratch front)."""
     faster = [s["scratch_acc"] for s in scratch if s["latency_ms"] <= point["latency_ms"] * 1.0001]
-    return 100 * (max(faster) - point["inherited_acc"]) if faster else float("-inf")
+    return 100 * (max(faster) - point[key]) if faster else float("-inf")
 
 
 def main() -> None:
@@ -115,6 +124,8 @@ def main() -> None:
     p.add_argument("--subnets", type=int, default=10)
     p.add_argument("--out", default="runs/elastic_supernet.json")
     p.add_argument("--report-only", action="store_true", help="print the table of what --out holds so far")
+    p.add_argument("--finetune", type=int, default=1, help="epochs of fine-tuning each inherited sub-network "
+                                                          "(lr FINETUNE_LR cosine to lr_min); 0: none")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -122,7 +133,8 @@ def main() -> None:
         state = json.loads(out.read_text())
         report(state, sum(r["cpu_seconds"] for r in state.get("supernet_epochs", [])))
         return
-    del args.report_only
+    finetune = args.finetune
+    del args.report_only, args.finetune
     out.parent.mkdir(parents=True, exist_ok=True)
     state = json.loads(out.read_text()) if out.exists() else {}
     if state and state.get("args") != vars(args):
@@ -171,6 +183,13 @@ def main() -> None:
             row["scratch_cpu_s"] = time.process_time() - cpu
             row["scratch_acc"] = accuracy_and_loss(model, xv, yv)[0]
             save()
+        if finetune and "finetuned_acc" not in row:
+            cpu = time.process_time()
+            model = fit(estimator.inherited(arch), config, x, y, k, finetune, FINETUNE_LR)
+            row["finetune_cpu_s"] = time.process_time() - cpu
+            row["finetuned_acc"] = accuracy_and_loss(model, xv, yv)[0]
+            row["finetune_epochs"] = finetune
+            save()
         print(f"subnet {k + 1}/{args.subnets}: {row['describe']}  inherited {row['inherited_acc']:.3f}  "
               f"scratch {row['scratch_acc']:.3f}  {row['params']:,} params", flush=True)
     report(state, supernet_cpu)
@@ -180,29 +199,36 @@ def report(state, supernet_cpu: float) -> None:
     done = [r for r in state.get("subnets", {}).values() if "scratch_acc" in r]
     print(f"{state['date']}, {state['args']}: {len(done)} sub-networks measured both ways")
     rows = sorted(done, key=lambda r: r["params"])
-    print("\n| sub-network | params | MFLOPs | CPU latency ms | inherited acc | scratch acc "
-          "| gap to scratch front (pp) | inherit CPU-s | scratch CPU-s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    tuned = all("finetuned_acc" in r for r in rows)
+    print("\n| sub-network | params | MFLOPs | CPU latency ms | inherited acc | "
+          + ("fine-tuned acc | " if tuned else "")
+          + "scratch acc | inherited gap to scratch front (pp) | inherit CPU-s | "
+          + ("fine-tune CPU-s | " if tuned else "") + "scratch CPU-s |")
+    print("|---|" + "---:|" * (10 if tuned else 8))
     for r in rows:
-        gap = gap_to_front(r, rows)
-        print(f"| {r['describe']} | {r['params']:,} | {r.get('mflops', float('nan')):.1f} | {r['latency_ms']:.2f} | "
-              f"{100 * r['inherited_acc']:.1f} | {100 * r['scratch_acc']:.1f} | {gap:+.1f} | "
-              f"{r['inherit_cpu_s']:.1f} | {r['scratch_cpu_s']:.0f} |")
-    inherited = [r["inherited_acc"] for r in rows]
+        cells = [r["describe"], f"{r['params']:,}", f"{r.get('mflops', float('nan')):.1f}", f"{r['latency_ms']:.2f}",
+                 f"{100 * r['inherited_acc']:.1f}"] + ([f"{100 * r['finetuned_acc']:.1f}"] if tuned else []) + \
+            [f"{100 * r['scratch_acc']:.1f}", f"{gap_to_front(r, rows):+.1f}", f"{r['inherit_cpu_s']:.1f}"] + \
+            ([f"{r['finetune_cpu_s']:.0f}"] if tuned else []) + [f"{r['scratch_cpu_s']:.0f}"]
+        print("| " + " | ".join(cells) + " |")
     scratch = [r["scratch_acc"] for r in rows]
-    gaps = [gap_to_front(r, rows) for r in rows]
     scratch_cpu = sum(r["scratch_cpu_s"] for r in rows)
     inherit_cpu = sum(r["inherit_cpu_s"] for r in rows)
-    print(f"\nKendall tau (inherited vs scratch accuracy, {len(rows)} sub-networks): "
-          f"{stats.kendalltau(inherited, scratch)[0]:.3f}; Spearman {stats.spearmanr(inherited, scratch)[0]:.3f}")
-    print(f"mean accuracy: inherited {100 * np.mean(inherited):.1f}%, scratch {100 * np.mean(scratch):.1f}%")
-    print(f"gap of inherited sub-networks to the scratch accuracy/latency front: median {np.median(gaps):+.1f} pp, "
-          f"max {max(gaps):+.1f} pp; within 1 pp: {sum(g <= 1 for g in gaps)}/{len(gaps)}, "
-          f"within 3 pp: {sum(g <= 3 for g in gaps)}/{len(gaps)}")
-    print(f"CPU-seconds: supernet {supernet_cpu:.0f} + extraction/recalibration {inherit_cpu:.0f} = "
-          f"{supernet_cpu + inherit_cpu:.0f} for all {len(rows)} sub-networks; scratch {scratch_cpu:.0f} "
-          f"({scratch_cpu / len(rows):.0f} per sub-network); ratio {(supernet_cpu + inherit_cpu) / scratch_cpu:.2f}")
-
+    print(f"\nscratch: mean accuracy {100 * np.mean(scratch):.1f}%, {scratch_cpu:.0f} CPU-s "
+          f"({scratch_cpu / len(rows):.0f} per sub-network)")
+    paths = [("inherited", "inherited_acc", supernet_cpu + inherit_cpu)]
+    if tuned:
+        paths.append((f"fine-tuned {rows[0]['finetune_epochs']} epoch(s)", "finetuned_acc",
+                      supernet_cpu + inherit_cpu + sum(r["finetune_cpu_s"] for r in rows)))
+    for name, key, cpu in paths:
+        acc = [r[key] for r in rows]
+        gaps = [gap_to_front(r, rows, key) for r in rows]
+        print(f"{name}: mean accuracy {100 * np.mean(acc):.1f}%; Kendall tau vs scratch "
+              f"{stats.kendalltau(acc, scratch)[0]:.3f}, Spearman {stats.spearmanr(acc, scratch)[0]:.3f}; gap to the "
+              f"scratch accuracy/latency front median {np.median(gaps):+.1f} pp, max {max(gaps):+.1f} pp, within 1 pp "
+              f"{sum(g <= 1 for g in gaps)}/{len(gaps)}, within 3 pp {sum(g <= 3 for g in gaps)}/{len(gaps)}; "
+              f"{cpu:.0f} CPU-s for all {len(rows)} (supernet {supernet_cpu:.0f} included), "
+              f"{cpu / scratch_cpu:.2f}x the scratch cost")
 
 if __name__ == "__main__":
     main()
