@@ -9,9 +9,10 @@ from scratch, on Fashion-MNIST.
    others at evenly spaced parameter-count quantiles of 300 seeded random draws.
 3. For each: inherited accuracy (extracted with the supernet's weights, BN recalibrated on 4
    training batches, no fine-tuning), params, FLOPs, batch-1 CPU latency (median CPU time of a
-   forward, robust to a shared machine); then the same architecture
-   trained from scratch with the same recipe per sub-network (same data, epochs, batch size,
-   SGD + cosine schedule, weight decay, clipping), and its accuracy.
+   forward, robust to a shared machine); the inherited network fine-tuned for ``--finetune``
+   epochs (lr 0.01 cosine); and the same architecture trained from scratch with the same recipe
+   per sub-network (same data, epochs, batch size, SGD + cosine schedule, weight decay,
+   clipping). Accuracy and CPU-seconds of each.
 4. Prints the table, CPU-seconds of each path, Kendall tau between inherited and scratch
    accuracies, and each inherited sub-network's accuracy gap to the scratch accuracy/latency
    front.
@@ -22,7 +23,7 @@ go to ``--out`` (JSON) after every step and a rerun resumes from them (the super
 per-epoch checkpoint).
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/elastic_supernet.py \\
-        [--train 1000] [--epochs 4] [--subnets 10] [--out runs/elastic_supernet.json]
+        [--train 1000] [--epochs 4] [--subnets 10] [--finetune 1] [--out runs/elastic_supernet.json]
 """
 
 from __future__ import annotations
