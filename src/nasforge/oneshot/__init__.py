@@ -6,23 +6,30 @@
 * :class:`GradientSearch` -- DARTS (first/second order), GDAS and beta-DARTS.
 * :class:`SPOSTraining` and :class:`SupernetEstimator` -- single-path training, and scoring by
   shared weights as an ``Estimator`` that any strategy searches through a study.
+* :class:`SandwichTraining` and :class:`ElasticEstimator` -- the elastic ``mobilenet-elastic``
+  supernet (Once-for-All style sub-networks) trained by the sandwich rule, and its sub-networks
+  scored and extracted with inherited weights (:func:`extract_subnet`).
 
 The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a study and checkpoints.
 """
 
 from ._config import GRADIENT_METHODS, METHODS, OneShotConfig
 from ._gradient import GradientSearch
+from ._elastic import (ElasticEstimator, SandwichTraining, accuracy_and_loss, calibration_set, extract_subnet,
+                       smallest_arch)
 from ._spos import SPOSTraining, SupernetEstimator, recalibrate_batch_norm
 from ._supernet import (NB201Supernet, MixedOp, arch_to_choice, choice_to_arch, parameter_free_edges)
 from ._training import ActivationMeter, SupernetTraining, peak_rss_mb
 
 
-def make_training(supernet: NB201Supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
+def make_training(supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
     """The training ``config.method`` names, on the given data."""
-    kind = GradientSearch if config.gradient else SPOSTraining
+    kind = GradientSearch if config.gradient else SandwichTraining if config.method == "sandwich" else SPOSTraining
     return kind(supernet, config, x_train, y_train, x_val, y_val)
 
 
-__all__ = ["ActivationMeter", "GRADIENT_METHODS", "GradientSearch", "METHODS", "MixedOp", "NB201Supernet",
-           "OneShotConfig", "SPOSTraining", "SupernetEstimator", "SupernetTraining", "arch_to_choice",
-           "choice_to_arch", "make_training", "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm"]
+__all__ = ["accuracy_and_loss", "ActivationMeter", "arch_to_choice", "calibration_set", "choice_to_arch",
+           "ElasticEstimator", "extract_subnet", "GRADIENT_METHODS", "GradientSearch", "make_training", "METHODS",
+           "MixedOp", "NB201Supernet", "OneShotConfig", "parameter_free_edges", "peak_rss_mb",
+           "recalibrate_batch_norm", "SandwichTraining", "smallest_arch", "SPOSTraining", "SupernetEstimator",
+           "SupernetTraining"]

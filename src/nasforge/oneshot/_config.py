@@ -7,8 +7,9 @@ from typing import Any
 
 from ..core import UserInputError, check_choice, check_float, check_int
 
-METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos")
+METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos", "sandwich")
 GRADIENT_METHODS = ("darts", "darts2", "gdas", "beta-darts")
+SANDWICH_OPTIONS = ("sandwich_random", "distill")  # settings only the elastic supernet's training reads
 OPTION = "one-shot option"
 
 
@@ -26,6 +27,11 @@ class OneShotConfig:
     CVPR 2022), ``beta_lambda`` rising linearly from 0 over the epochs. ``spos`` trains single
     paths drawn uniformly (Guo et al., ECCV 2020); ``calibration_batches`` training batches
     re-estimate the batch-norm statistics of each path before it is scored.
+
+    ``sandwich`` trains the elastic ``mobilenet-elastic`` supernet by the sandwich rule (Yu & Huang,
+    ICCV 2019; BigNAS, Yu et al., ECCV 2020): each step accumulates the gradients of the largest, the
+    smallest and ``sandwich_random`` random sub-networks; with ``distill`` the smaller ones learn
+    from the largest one's detached predictions (in-place distillation) instead of the labels.
     """
 
     method: str = "darts"
@@ -43,6 +49,8 @@ class OneShotConfig:
     beta_lambda: float = 1.0
     calibration_batches: int = 4
     seed: int = 0
+    sandwich_random: int = 2
+    distill: bool = True
 
     def __post_init__(self):
         check_choice(None, "method", self.method, METHODS, kind=OPTION)
@@ -55,6 +63,9 @@ class OneShotConfig:
         for name in ("lr_min", "weight_decay", "arch_weight_decay", "beta_lambda", "grad_clip"):
             check_float(None, name, getattr(self, name), low=0, kind=OPTION)
         check_float(None, "momentum", self.momentum, low=0, high=1, kind=OPTION)
+        check_int(None, "sandwich_random", self.sandwich_random, low=0, kind=OPTION)
+        if not isinstance(self.distill, bool):
+            raise UserInputError(f"The 'distill' one-shot option must be true or false. Got {self.distill!r} instead.")
 
     @property
     def gradient(self) -> bool:
@@ -68,7 +79,17 @@ class OneShotConfig:
         if unknown:
             raise UserInputError(f"unknown one-shot option(s) {unknown}; known: "
                                  f"{', '.join(f'{k} (default {v!r})' for k, v in known.items())}")
+        misplaced = sorted(set(options) & set(SANDWICH_OPTIONS))
+        if misplaced and options.get("method", cls.method) != "sandwich":
+            raise UserInputError(f"one-shot option(s) {misplaced} apply only to --method sandwich; "
+                                 f"got method {options.get('method', cls.method)!r}")
         return cls(**options)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings; the sandwich-only ones only for ``sandwich``, so studies and checkpoints
+        of the other methods made before those settings existed still match and resume."""
+        out = asdict(self)
+        if self.method != "sandwich":
+            for name in SANDWICH_OPTIONS:
+                out.pop(name)
+        return out
