@@ -36,8 +36,10 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -94,6 +96,15 @@ def pick_front(ok: list, objectives: list[str], limit: int) -> list:
     the ones that can match the hand CNN's accuracy (a smaller limit keeps a prefix, so a rerun
     with a smaller ``--max-retrain`` reuses the retrainings already done)."""
     return sorted(pareto_trials(ok, objectives), key=lambda t: -t.metrics["val_accuracy"])[:limit]
+
+
+def training_sample(ds, n: int | None, seed: int):
+    """``ds`` whose train+validation data is a seeded random ``n`` of them (all of them for None)."""
+    x, y = ds.train_and_val()
+    if n is None or n >= len(y):
+        return ds
+    keep = torch.from_numpy(np.sort(np.random.default_rng(seed).permutation(len(y))[:n]))
+    return replace(ds, x_train=x[keep], y_train=y[keep], x_val=x[:0], y_val=y[:0])
 
 
 def retrain(name: str, space, arch: Arch, ds, args) -> dict:
@@ -189,7 +200,9 @@ def main() -> None:
     p.add_argument("--search-epochs", type=int, default=1)
     p.add_argument("--subset", type=float, default=0.05, help="share of the training split per search trial")
     p.add_argument("--val-samples", type=int, default=1500, help="validation samples scoring a search trial")
-    p.add_argument("--epochs", type=int, default=1, help="epochs of every retraining on the full training set")
+    p.add_argument("--epochs", type=int, default=1, help="epochs of every retraining")
+    p.add_argument("--train-samples", type=int, default=None,
+                   help="retrain on a seeded random sample of this many of the 60,000 training images (default all)")
     p.add_argument("--max-retrain", type=int, default=4, help="front members retrained at most")
     p.add_argument("--max-params", type=int, default=100_000, help="auto's --max-params")
     p.add_argument("--auto-budget", type=float, default=240.0, help="auto's --time-budget (seconds)")
@@ -207,13 +220,14 @@ def main() -> None:
     front_size = len(pareto_trials(ok, objectives))
     log(f"front: {front_size} members, retraining {len(front)}")
     ds = data.load(DATASET)
+    train_ds = training_sample(ds, args.train_samples, args.seed)
     macro = spaces.get(SPACE)
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "hand_params": hand_params,
                "front_size": front_size, "trained_trials": len(ok), "rows": {}}
-    hand = retrain(HAND, HandSpace(), Arch(HAND, {}), ds, args)
+    hand = retrain(HAND, HandSpace(), Arch(HAND, {}), train_ds, args)
     results["rows"][HAND] = {"trial": None, "val_accuracy": None, **hand}
     for t in front:
-        s = retrain(f"trial{t.id}", macro, t.arch, ds, args)
+        s = retrain(f"trial{t.id}", macro, t.arch, train_ds, args)
         results["rows"][f"trial{t.id}"] = {"trial": t.id, "val_accuracy": t.metrics["val_accuracy"],
                                             "search_latency_ms": t.metrics.get("latency_ms"), **s}
         (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
@@ -239,8 +253,8 @@ def main() -> None:
 def report(results: dict, args) -> None:
     rows, hand = results["rows"], results["rows"][HAND]
     n = hand["test_samples"]
-    print(f"\nFashion-MNIST, {args.epochs} epoch(s) on all {hand['train_samples']:,} training images for every model "
-          "(same recipe, "
+    print(f"\nFashion-MNIST, {args.epochs} epoch(s) on the same {hand['train_samples']:,} training images for every "
+          "model (same recipe, "
           f"seed {args.seed}), tested once on {n:,}; the front of a {args.strategy} study "
           f"({results['trained_trials']} trained trials, {args.search_epochs} epoch(s) on {args.subset:.0%}): "
           f"{results['front_size']} members, {len(rows) - 1} retrained. Latency: batch 1, 1 thread, median of "
