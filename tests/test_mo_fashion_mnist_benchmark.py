@@ -72,7 +72,8 @@ def test_the_script_end_to_end_on_a_tiny_copy(tmp_path):
            "PYTHONPATH": str(SCRIPT.parent.parent / "src")}
     run = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path / "out"), "--trials", "3",
                           "--population", "3", "--subset", "0.5", "--val-samples", "50", "--max-retrain", "2",
-                          "--max-params", "50000", "--auto-budget", "25", "--train-samples", "400", "--rounds", "1", "--repeats", "3"],
+                          "--max-params", "50000", "--auto-budget", "25", "--train-samples", "400",
+                          "--rounds", "1", "--repeats", "3"],
                          capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
