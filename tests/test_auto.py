@@ -254,6 +254,7 @@ def test_nasforge_auto_stays_callable_once_its_package_is_imported(tmp_path):
         nasforge.auto("digits", time_budget=5, out=tmp_path / "tiny")
 
 
+@pytest.mark.slow  # ~20 s: the benchmarks' ablation mode, not a user path
 def test_random_ablation_continues_its_winner_and_honours_a_requested_augmentation(tmp_path):
     summary = nasforge.auto("digits", time_budget=20, out=tmp_path / "run", log=lambda m: None, search="random",
                             augment="none")

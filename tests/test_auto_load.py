@@ -29,6 +29,13 @@ def test_the_verdict_flags_a_slowed_down_or_too_short_final_training():
     crowded = TrainingConditions(cpus=2, load_start=3.2, load_end=3.0, probe_samples_per_s=500.0,
                                  final_samples_per_s=450.0, final_epochs=5.0, threads=1).verdict()
     assert crowded["busy"] and not crowded["undertrained"] and "load average 3.2" in crowded["messages"][0]
+    # a high load average from lower-priority work (e.g. `nice`) that left this run its cores is not busy
+    niced = TrainingConditions(cpus=2, load_start=8.0, load_end=8.5, probe_samples_per_s=500.0,
+                               final_samples_per_s=450.0, final_epochs=5.0, threads=2, cpu_share=0.93).verdict()
+    assert not niced["busy"] and niced["messages"] == [] and niced["cpu_share"] == 0.93
+    starved = TrainingConditions(cpus=2, load_start=8.0, load_end=8.5, probe_samples_per_s=500.0,
+                                 final_samples_per_s=450.0, final_epochs=5.0, threads=2, cpu_share=0.3).verdict()
+    assert starved["busy"] and "load average 8.5" in starved["messages"][0]
     unmeasured = TrainingConditions(cpus=2, load_start=None, load_end=1.0, probe_samples_per_s=1e6,
                                     final_samples_per_s=10.0,
                                     final_epochs=3.0).verdict()

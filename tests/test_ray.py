@@ -102,12 +102,16 @@ def test_a_ray_trial_timeout_counts_from_the_start_of_the_trial(tmp_path, local_
     assert [t.status for t in study.trials] == ["ok"] * 4, [t.error for t in study.trials]
 
 
+@pytest.mark.slow  # ~20 s: starts its own Ray runtime; the API-level Ray tests above stay in the default run
 def test_cli_search_on_ray(tmp_path):
     run = subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--benchmark", "nb201-cifar10",
                           "--executor", "ray", "--workers", "2", "--trials", "6", "--study", "r.db", "--quiet"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "6 trials finished" in run.stdout
+
+
+def test_cli_refuses_trial_gpus_without_ray(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--benchmark", "nb201-cifar10",
                           "--trial-gpus", "1", "--trials", "2", "--study", "b.db"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)

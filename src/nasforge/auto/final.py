@@ -17,7 +17,7 @@ from ..core import Arch
 from ..estimation import (TrainConfig, TrainingRun, count_flops, decay_lr, evaluate_model, measure_latency_ms,
                           resolve_device, save_final_model, train_model)
 from ..export import export_model
-from .load import TrainingConditions
+from .load import TrainingConditions, cpu_share, process_cpu_seconds
 from .plan import Deadline
 from .threads import thread_speeds, using_threads
 
@@ -157,8 +157,11 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
             log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
                 + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
                 + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
+            cpu_before, wall_before = process_cpu_seconds(), time.monotonic()
             model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
                                                                   deadline.end - wrap_s)
+            conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
+                                             threads)
             conditions.final_epochs = curve[-1]["epoch"]
             onnx_skipped = onnx and (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s)  # it would overrun
             if onnx_skipped:

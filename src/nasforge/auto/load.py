@@ -17,7 +17,20 @@ from typing import Any
 
 BUSY_RATIO = 0.5  # final training at < half the probed speed: the cores were taken by other work
 OTHERS_SHARE = 0.5  # other processes' load (load average less this run's threads) >= half the CPUs: busy
+FAIR_SHARE = 0.75  # ... unless this run still got >= 3/4 of its threads' CPU time (the others ran at a lower
+# priority, e.g. under `nice`: the load average counts them, but they did not take this run's cores)
 MIN_EPOCHS = 1.0  # a final training that does not see every sample once has not trained meaningfully
+
+
+def process_cpu_seconds() -> float:
+    """CPU seconds this process has used so far, all its threads together."""
+    t = os.times()
+    return t.user + t.system
+
+
+def cpu_share(cpu_seconds: float, wall_seconds: float, threads: int) -> float | None:
+    """The share of ``threads`` cores this process got over ``wall_seconds`` (1.0: all of them)."""
+    return round(cpu_seconds / (wall_seconds * threads), 3) if wall_seconds > 1.0 and threads > 0 else None
 
 
 def load_average() -> float | None:
@@ -40,9 +53,11 @@ class TrainingConditions:
     final_samples_per_s: float | None = None
     final_epochs: float | None = None
     threads: int = 1  # the final training's threads: its own share of the load average
+    cpu_share: float | None = None  # CPU time the final training got / (its wall time x threads)
 
     def verdict(self) -> dict[str, Any]:
-        """``busy`` (the final training ran at < BUSY_RATIO of the best speed measured before it),
+        """``busy`` (the final training ran at < BUSY_RATIO of the best speed measured before it, or the
+        load average says other work took the cores and this run got < FAIR_SHARE of its threads' time),
         ``undertrained`` (< MIN_EPOCHS of final training) and one message per finding."""
         self.load_end = load_average() if self.load_end is None else self.load_end
         messages, ratio = [], None
@@ -56,7 +71,8 @@ class TrainingConditions:
                             f"speed in the search ({self.final_samples_per_s:.0f} vs {before:.0f} samples/s)")
         loads = [x for x in (self.load_start, self.load_end) if x is not None]
         others = max(loads) - self.threads if loads else 0.0
-        crowded = others >= OTHERS_SHARE * self.cpus
+        got_cores = self.cpu_share is not None and self.cpu_share >= FAIR_SHARE
+        crowded = others >= OTHERS_SHARE * self.cpus and not got_cores
         if crowded:
             messages.append(f"the machine was busy: load average {max(loads):.1f} on {self.cpus} CPU(s), about "
                             f"{others:.1f} more runnable processes than this run's {self.threads} thread(s)")
@@ -72,7 +88,8 @@ class TrainingConditions:
                 "cpus": self.cpus, "load_average_start": self.load_start, "load_average_end": self.load_end,
                 "probe_samples_per_s": _round(self.probe_samples_per_s),
                 "search_samples_per_s": _round(self.search_samples_per_s),
-                "final_samples_per_s": _round(self.final_samples_per_s), "messages": messages}
+                "final_samples_per_s": _round(self.final_samples_per_s), "cpu_share": self.cpu_share,
+                "messages": messages}
 
 
 def _round(x: float | None) -> float | None:

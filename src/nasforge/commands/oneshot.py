@@ -1,10 +1,12 @@
 """``nasforge oneshot``: search a cell space by weight sharing (DARTS, DARTS 2nd order, GDAS,
-beta-DARTS, ENAS, or SPOS with any ask/tell strategy) and store everything in a study.
+beta-DARTS, ENAS, or SPOS with any ask/tell strategy), or the elastic ``mobilenet-elastic`` space
+by a sandwich-trained supernet searched by any strategy, and store everything in a study.
 
 The study file records the supernet's epochs (its ``oneshot_epochs`` meta entry and, for the
 gradient methods and ENAS, the cell derived after each epoch as a trial without objective) and the
 candidates: the final derived cell (gradient methods, ENAS) or every cell the strategy asked (SPOS),
-scored by the validation accuracy of their path through the supernet after BN recalibration.
+or every sub-network the strategy asked (sandwich, with its parameters and latency), scored by the
+validation accuracy of their path through the supernet after BN recalibration.
 So ``nasforge show``, ``train``, ``export`` and ``draw`` work on it as on any study.
 
 A checkpoint of the supernet (weights, architecture weights, optimisers, random state) is saved
@@ -24,6 +26,10 @@ from ..core import Fidelity, StudyError, TrialStatus, UserInputError
 from ._options import key_values, positive_int
 
 DEFAULT_DATASET = "mnist1d"
+# which --method trains a supernet of which --space
+SPACE_METHODS = {"nb201": ("darts", "darts2", "gdas", "beta-darts", "spos", "enas"),
+                 "mobilenet-elastic": ("sandwich",)}
+SEARCHED = ("spos", "sandwich")  # methods whose supernet a --strategy searches
 
 
 def add_parser(sub) -> None:
@@ -32,9 +38,11 @@ def add_parser(sub) -> None:
                        description="Train a weight-sharing supernet and derive a cell. Rerun the same command to "
                                    "resume after a kill (from the last completed supernet epoch).")
     p.add_argument("--study", default="runs/oneshot.db", help="SQLite study file (default: runs/oneshot.db)")
-    p.add_argument("--space", default="nb201", help="cell space (supported: nb201)")
+    p.add_argument("--space", default="nb201", help="space: nb201 (darts, darts2, gdas, beta-darts, spos, enas) or "
+                                                    "mobilenet-elastic (sandwich)")
     p.add_argument("--method", required=True,
-                   help="darts (1st order), darts2 (2nd order), gdas, beta-darts, enas, or spos (+ --strategy)")
+                   help="darts (1st order), darts2 (2nd order), gdas, beta-darts, enas, or spos (+ --strategy) "
+                        "for nb201; sandwich (+ --strategy) for mobilenet-elastic")
     p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"data set name or .npz path (default {DEFAULT_DATASET})")
     p.add_argument("--space-option", action="append", metavar="KEY=VALUE",
                    help="space option, e.g. channels=16, cells_per_stage=1 (repeatable)")
@@ -47,11 +55,12 @@ def add_parser(sub) -> None:
                    help="one-shot option: lr, arch_lr, batch_size, weight_decay, tau_max, beta_lambda, ... "
                         "(repeatable; see docs/oneshot.md)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strategy", default="evolution", help="with --method spos: the strategy searching the "
-                                                           "supernet (default evolution)")
+    p.add_argument("--strategy", default="evolution", help="with --method spos or sandwich: the strategy searching "
+                                                           "the supernet (default evolution)")
     p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
     p.add_argument("--trials", type=positive_int, default=100,
-                   help="with --method spos: cells the strategy scores on the supernet (default 100)")
+                   help="with --method spos or sandwich: architectures the strategy scores on the supernet "
+                        "(default 100)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
 
 
@@ -63,7 +72,7 @@ def settings(args) -> dict:
                                          "epochs": args.epochs, "seed": args.seed})
     if not 0 < args.subset <= 1:
         raise UserInputError(f"--subset must be a fraction in (0, 1]; got {args.subset!r}")
-    spos = config.method == "spos"
+    spos = config.method in SEARCHED
     return {"space": args.space, "space_options": key_values(args.space_option, "--space-option"),
             "dataset": args.dataset, "subset": args.subset, "val_fraction": args.val_fraction,
             "config": config.to_dict(), "strategy": args.strategy if spos else None,
@@ -113,8 +122,15 @@ def load_data(wanted: dict):
     from .. import data, spaces
     from ..estimation import subset_indices
 
-    if wanted["space"] != "nb201":
-        raise UserInputError(f"one-shot search supports the space 'nb201'; got {wanted['space']!r}")
+    method = wanted["config"]["method"]
+    if wanted["space"] not in SPACE_METHODS:
+        raise UserInputError(f"one-shot search supports the spaces {', '.join(map(repr, SPACE_METHODS))}; "
+                             f"got {wanted['space']!r}")
+    if method not in SPACE_METHODS[wanted["space"]]:
+        fits = [s for s, methods in SPACE_METHODS.items() if method in methods]
+        raise UserInputError(f"--method {method} does not train a {wanted['space']!r} supernet (it needs --space "
+                             f"{fits[0]}); for {wanted['space']!r} use --method "
+                             f"{' / '.join(SPACE_METHODS[wanted['space']])}")
     space = spaces.get(wanted["space"], **wanted["space_options"])
     dataset = data.load(wanted["dataset"], val_fraction=wanted["val_fraction"])
     x, y = dataset.x_train, dataset.y_train
@@ -150,6 +166,8 @@ def epoch_line(rec: dict, epochs: int, describe) -> str:
         line += f"  supernet val acc {rec['supernet_val_accuracy']:.4f}"
     if "mean_reward" in rec:
         line += f"  controller reward {rec['mean_reward']:.4f}"
+    if "smallest_val_accuracy" in rec:
+        line += f" (smallest subnet {rec['smallest_val_accuracy']:.4f})"
     line += f"  {rec['seconds']:.1f}s ({rec['cpu_seconds']:.1f} CPU-s)  {rec['activation_mb']:.1f} MB activations"
     if "arch" in rec:
         line += f"  {describe(Arch.from_json(rec['arch']))} ({rec['parameter_free_edges']} param-free)"
@@ -204,12 +222,15 @@ def spos_search(args, console, storage, estimator, wanted: dict):
 
 
 def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset) -> None:
-    """The chosen cell as a standalone network with the supernet's weights (BN recalibrated)."""
+    """The chosen architecture as a standalone network with the supernet's weights (BN recalibrated)."""
     from ..export import save_checkpoint
-    from ..oneshot import arch_to_choice, recalibrate_batch_norm
+    from ..oneshot import arch_to_choice, extract_subnet, recalibrate_batch_norm
 
-    recalibrate_batch_norm(training.supernet, estimator.calibration, choice=arch_to_choice(trial.arch))
-    net = training.supernet.extract(trial.arch)
+    if wanted["config"]["method"] == "sandwich":
+        net = extract_subnet(training.supernet, trial.arch, estimator.calibration)
+    else:
+        recalibrate_batch_norm(training.supernet, estimator.calibration, choice=arch_to_choice(trial.arch))
+        net = training.supernet.extract(trial.arch)
     save_checkpoint(path, net, trial.arch, wanted["space_options"], dataset.input_shape, dataset.num_classes,
                     {"inherited_from": "supernet", "trial_id": trial.id})
 
@@ -228,23 +249,25 @@ def run(args, console) -> int:
 def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
     import torch
 
-    from ..oneshot import NB201Supernet, OneShotConfig, SupernetEstimator, make_training
+    from ..oneshot import ElasticEstimator, NB201Supernet, OneShotConfig, SupernetEstimator, make_training
 
     path = Path(args.study)
     config = OneShotConfig(**wanted["config"])
+    elastic = config.method == "sandwich"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        supernet = NB201Supernet(space, dataset.input_shape, dataset.num_classes)
+        supernet = (space.supernet(dataset.input_shape, dataset.num_classes) if elastic
+                    else NB201Supernet(space, dataset.input_shape, dataset.num_classes))
     training = make_training(supernet, config, x, y, dataset.x_val, dataset.y_val)
     checkpoint = Path(f"{path}.supernet.pt")
     console.print(f"One-shot study {path}: {config.method} on {space.name} {wanted['space_options'] or ''}, "
                   f"{dataset.name} ({len(y)} training samples), {config.epochs} supernet epochs, seed {config.seed}")
     try:
         train_supernet(args, console, storage, training, checkpoint)
-        estimator = SupernetEstimator(supernet, x, dataset.x_val, dataset.y_val, config.calibration_batches,
-                                      config.batch_size)
-        trial = (spos_search(args, console, storage, estimator, wanted) if config.method == "spos"
-                 else derived_trial(storage, training, estimator))
+        kind = ElasticEstimator if elastic else SupernetEstimator
+        estimator = kind(supernet, x, dataset.x_val, dataset.y_val, config.calibration_batches, config.batch_size)
+        trial = (derived_trial(storage, training, estimator) if config.gradient or config.method == "enas"
+                 else spos_search(args, console, storage, estimator, wanted))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the supernet is saved after epoch {training.epoch} in {checkpoint}.")
         console.print("Resume with: " + " ".join(shlex.quote(a) for a in ["nasforge", *sys.argv[1:]]))

@@ -8,6 +8,9 @@
   shared weights as an ``Estimator`` that any strategy searches through a study.
 * :class:`ENASSearch` -- ENAS: an LSTM :class:`CellController` samples the paths the shared weights
   train on and learns by REINFORCE from their validation accuracy.
+* :class:`SandwichTraining` and :class:`ElasticEstimator` -- the elastic ``mobilenet-elastic``
+  supernet (Once-for-All style sub-networks) trained by the sandwich rule, and its sub-networks
+  scored and extracted with inherited weights (:func:`extract_subnet`).
 
 The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a study and checkpoints.
 """
@@ -15,17 +18,22 @@ The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a stud
 from ._config import ENAS_OPTIONS, GRADIENT_METHODS, METHODS, OneShotConfig
 from ._enas import CellController, ENASSearch
 from ._gradient import GradientSearch
+from ._elastic import (ElasticEstimator, SandwichTraining, accuracy_and_loss, calibration_set, extract_subnet,
+                       smallest_arch)
 from ._spos import SPOSTraining, SupernetEstimator, recalibrate_batch_norm
 from ._supernet import (NB201Supernet, MixedOp, arch_to_choice, choice_to_arch, parameter_free_edges)
 from ._training import ActivationMeter, SupernetTraining, peak_rss_mb
 
 
-def make_training(supernet: NB201Supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
+def make_training(supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
     """The training ``config.method`` names, on the given data."""
-    kind = {"spos": SPOSTraining, "enas": ENASSearch}.get(config.method, GradientSearch)
+    kind = (GradientSearch if config.gradient else SandwichTraining if config.method == "sandwich"
+            else ENASSearch if config.method == "enas" else SPOSTraining)
     return kind(supernet, config, x_train, y_train, x_val, y_val)
 
 
-__all__ = ["ActivationMeter", "CellController", "ENASSearch", "ENAS_OPTIONS", "GRADIENT_METHODS", "GradientSearch",
-           "METHODS", "MixedOp", "NB201Supernet", "OneShotConfig", "SPOSTraining", "SupernetEstimator", "SupernetTraining", "arch_to_choice",
-           "choice_to_arch", "make_training", "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm"]
+__all__ = ["accuracy_and_loss", "ActivationMeter", "arch_to_choice", "calibration_set", "CellController",
+           "choice_to_arch", "ElasticEstimator", "ENAS_OPTIONS", "ENASSearch", "extract_subnet", "GRADIENT_METHODS",
+           "GradientSearch", "make_training", "METHODS", "MixedOp", "NB201Supernet", "OneShotConfig",
+           "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm", "SandwichTraining", "smallest_arch",
+           "SPOSTraining", "SupernetEstimator", "SupernetTraining"]

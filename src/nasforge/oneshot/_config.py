@@ -7,11 +7,10 @@ from typing import Any
 
 from ..core import UserInputError, check_choice, check_float, check_int
 
-METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos", "enas")
+METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos", "sandwich", "enas")
 GRADIENT_METHODS = ("darts", "darts2", "gdas", "beta-darts")
-# options only ENAS reads; left out of the settings of the other methods, so their studies and
-# checkpoints made before ENAS existed still match
-ENAS_OPTIONS = ("controller_lr", "controller_steps", "entropy_weight", "baseline_decay", "derive_samples")
+SANDWICH_OPTIONS = ("sandwich_random", "distill")  # settings only the elastic supernet's training reads
+ENAS_OPTIONS = ("controller_lr", "controller_steps", "entropy_weight", "baseline_decay", "derive_samples")  # only ENAS's
 OPTION = "one-shot option"
 
 
@@ -29,6 +28,11 @@ class OneShotConfig:
     CVPR 2022), ``beta_lambda`` rising linearly from 0 over the epochs. ``spos`` trains single
     paths drawn uniformly (Guo et al., ECCV 2020); ``calibration_batches`` training batches
     re-estimate the batch-norm statistics of each path before it is scored.
+
+    ``sandwich`` trains the elastic ``mobilenet-elastic`` supernet by the sandwich rule (Yu & Huang,
+    ICCV 2019; BigNAS, Yu et al., ECCV 2020): each step accumulates the gradients of the largest, the
+    smallest and ``sandwich_random`` random sub-networks; with ``distill`` the smaller ones learn
+    from the largest one's detached predictions (in-place distillation) instead of the labels.
 
     ``enas`` (Pham et al., ICML 2018) trains the shared weights on paths an LSTM controller samples
     and the controller by REINFORCE: Adam at ``controller_lr`` (the paper's 3.5e-4),
@@ -58,6 +62,8 @@ class OneShotConfig:
     baseline_decay: float = 0.99
     derive_samples: int = 100
     seed: int = 0
+    sandwich_random: int = 2
+    distill: bool = True
 
     def __post_init__(self):
         check_choice(None, "method", self.method, METHODS, kind=OPTION)
@@ -73,6 +79,9 @@ class OneShotConfig:
         for name in ("lr_min", "weight_decay", "arch_weight_decay", "beta_lambda", "grad_clip", "entropy_weight"):
             check_float(None, name, getattr(self, name), low=0, kind=OPTION)
         check_float(None, "momentum", self.momentum, low=0, high=1, kind=OPTION)
+        check_int(None, "sandwich_random", self.sandwich_random, low=0, kind=OPTION)
+        if not isinstance(self.distill, bool):
+            raise UserInputError(f"The 'distill' one-shot option must be true or false. Got {self.distill!r} instead.")
 
     @property
     def gradient(self) -> bool:
@@ -86,9 +95,18 @@ class OneShotConfig:
         if unknown:
             raise UserInputError(f"unknown one-shot option(s) {unknown}; known: "
                                  f"{', '.join(f'{k} (default {v!r})' for k, v in known.items())}")
+        misplaced = sorted(set(options) & set(SANDWICH_OPTIONS))
+        if misplaced and options.get("method", cls.method) != "sandwich":
+            raise UserInputError(f"one-shot option(s) {misplaced} apply only to --method sandwich; "
+                                 f"got method {options.get('method', cls.method)!r}")
         return cls(**options)
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings; ENAS's own options only for ``enas``."""
-        d = asdict(self)
-        return d if self.method == "enas" else {k: v for k, v in d.items() if k not in ENAS_OPTIONS}
+        """The settings; the sandwich-only and ENAS-only ones only for their method, so studies and
+        checkpoints of the other methods made before those settings existed still match and resume."""
+        out = asdict(self)
+        for method, names in (("sandwich", SANDWICH_OPTIONS), ("enas", ENAS_OPTIONS)):
+            if self.method != method:
+                for name in names:
+                    out.pop(name)
+        return out

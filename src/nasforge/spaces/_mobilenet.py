@@ -93,8 +93,17 @@ def _conv(layer: nn.Module, x, c_in: int, c_out: int, kernel: int = 1, stride: i
 
 
 def _bn(layer: nn.Module, x, c: int):
+    """``layer`` on the first ``c`` channels, updating their running statistics as ``nn.BatchNorm``
+    does: with ``momentum=None`` a cumulative average over the batches seen since a reset (what BN
+    recalibration of a sub-network relies on)."""
+    momentum = layer.momentum
+    if layer.training and layer.track_running_stats:
+        layer.num_batches_tracked.add_(1)
+        if momentum is None:
+            momentum = 1.0 / float(layer.num_batches_tracked)
     return F.batch_norm(x, layer.running_mean[:c], layer.running_var[:c], layer.weight[:c], layer.bias[:c],
-                        layer.training or not layer.track_running_stats, layer.momentum or 0.1, layer.eps)
+                        layer.training or not layer.track_running_stats, 0.0 if momentum is None else momentum,
+                        layer.eps)
 
 
 def _act(name: str, x):
