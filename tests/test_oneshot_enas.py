@@ -175,6 +175,8 @@ def test_enas_options_are_checked_and_kept_out_of_other_methods_settings():
         OneShotConfig(method="enas", baseline_decay=1.5)
     assert "controller_lr" in OneShotConfig(method="enas").to_dict()
     assert "controller_lr" not in OneShotConfig(method="darts").to_dict()  # older darts studies still match
+    with pytest.raises(UserInputError, match="apply only to --method enas"):
+        OneShotConfig.from_options({"method": "darts", "controller_steps": 5})  # would be silently ignored
     assert OneShotConfig(**OneShotConfig(method="enas", derive_samples=7).to_dict()).derive_samples == 7
 
 

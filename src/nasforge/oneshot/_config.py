@@ -10,7 +10,8 @@ from ..core import UserInputError, check_choice, check_float, check_int
 METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos", "sandwich", "enas")
 GRADIENT_METHODS = ("darts", "darts2", "gdas", "beta-darts")
 SANDWICH_OPTIONS = ("sandwich_random", "distill")  # settings only the elastic supernet's training reads
-ENAS_OPTIONS = ("controller_lr", "controller_steps", "entropy_weight", "baseline_decay", "derive_samples")  # only ENAS's
+# settings only ENAS reads
+ENAS_OPTIONS = ("controller_lr", "controller_steps", "entropy_weight", "baseline_decay", "derive_samples")
 OPTION = "one-shot option"
 
 
@@ -95,10 +96,11 @@ class OneShotConfig:
         if unknown:
             raise UserInputError(f"unknown one-shot option(s) {unknown}; known: "
                                  f"{', '.join(f'{k} (default {v!r})' for k, v in known.items())}")
-        misplaced = sorted(set(options) & set(SANDWICH_OPTIONS))
-        if misplaced and options.get("method", cls.method) != "sandwich":
-            raise UserInputError(f"one-shot option(s) {misplaced} apply only to --method sandwich; "
-                                 f"got method {options.get('method', cls.method)!r}")
+        for method, names in (("sandwich", SANDWICH_OPTIONS), ("enas", ENAS_OPTIONS)):
+            misplaced = sorted(set(options) & set(names))
+            if misplaced and options.get("method", cls.method) != method:
+                raise UserInputError(f"one-shot option(s) {misplaced} apply only to --method {method}; "
+                                     f"got method {options.get('method', cls.method)!r}")
         return cls(**options)
 
     def to_dict(self) -> dict[str, Any]:
