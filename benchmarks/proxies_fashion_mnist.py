@@ -6,19 +6,20 @@ training split, and prints Spearman and Kendall of each proxy against the traine
 validation accuracy, with CPU seconds per architecture beside the training's own seconds
 (the reference measured in the same run).
 
-    python benchmarks/proxies_fashion_mnist.py --n 30 --epochs 1 --subset 0.2
+    python benchmarks/proxies_fashion_mnist.py --n 30 --epochs 1 --subset 0.2 [--workers 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import numpy as np
 import torch
 
-import nasforge
 from nasforge import data, proxies, spaces
+from nasforge.api import SearchSpec, estimator_from_spec, open_study
 from nasforge.core import TrialStatus
 
 
@@ -30,11 +31,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--study", default="runs/proxies-fashion-mnist.db")
     parser.add_argument("--batch-size", type=int, default=proxies.DEFAULT_BATCH)
+    parser.add_argument("--workers", type=int, default=1, help="trainings run in parallel (processes)")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    study = nasforge.search(study=args.study, trials=args.n, space="macro-cnn", dataset="fashion-mnist",
-                            strategy="random", epochs=args.epochs, subset=args.subset, seed=args.seed)
+    spec = SearchSpec(space="macro-cnn", dataset="fashion-mnist", strategy="random", epochs=args.epochs,
+                      subset=args.subset, seed=args.seed)
+    study = open_study(args.study, spec)
+    # several workers train the seeded random sample's architectures side by side (the same ones, in the same
+    # order, as one worker asks them); each builds its own estimator from the stored spec, as `nasforge search`
+    study.optimize(n_trials=args.n, workers=args.workers,
+                   estimator_factory=functools.partial(estimator_from_spec, study.storage.meta()["spec"]))
     trials = [t for t in study.storage.trials() if t.status == TrialStatus.OK][:args.n]
     study.storage.close()
     dataset = data.load("fashion-mnist")

@@ -229,9 +229,12 @@ def main() -> None:
     batch = proxies.batch_from(dataset, args.batch_size, args.seed)
     names = args.proxy or proxies.names()
     cells = [a for a in nb201.unique_archs() if nb201.canonical(a) in table]
+    order = np.random.default_rng(args.seed).permutation(len(cells))
     if args.cells != "all":
-        order = np.random.default_rng(args.seed).permutation(len(cells))[: int(args.cells)]
-        cells = [cells[i] for i in order]  # scored in this order: any prefix of the run is a random sample too
+        order = order[: int(args.cells)]
+    # scored in this seeded order ('all' too): any prefix of a run, an interrupted one included, is a random
+    # sample, and the first N cells of 'all' are exactly the '--cells N' sample, so its cache lines are reused
+    cells = [cells[i] for i in order]
     have = load_cache(args.cache, args.seed, args.batch_size)
     print(f"MNIST-1D NB201 table: {len(table)} cells; scoring {len(cells)} ({args.cells}) with {', '.join(names)}; "
           f"batch {args.batch_size}, seed {args.seed}; cache {args.cache} ({len(have)} cells cached)")

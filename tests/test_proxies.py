@@ -14,6 +14,7 @@ from torch import nn
 
 from nasforge import proxies, spaces
 from nasforge.core import UnknownNameError
+from nasforge.spaces import nb201
 
 ALL = proxies.names()
 
@@ -124,6 +125,17 @@ def test_jacob_cov_rewards_inputs_with_different_gradients():
     with torch.no_grad():
         disconnected[0].weight.zero_()
     assert proxies.score(disconnected, (x, y), "jacob_cov") == -math.inf
+
+
+def test_every_proxy_scores_a_network_whose_output_ignores_its_input():
+    """NB201's cell of only 'none' edges (a cell of nasforge's MNIST-1D table): nothing after the
+    stem uses the input, so autograd finds no path to it; the scores must still come back."""
+    space = spaces.get("nb201", channels=4, cells_per_stage=1)
+    arch = nb201.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    net, b = proxies.build(space, arch, (1, 8), 3, seed=0), batch((1, 8), n=6)
+    scores = {p: proxies.score(net, b, p) for p in ALL}
+    assert scores["jacob_cov"] == -math.inf and scores["naswot"] == -math.inf  # no input tells apart
+    assert scores["synflow"] == 0.0 and scores["snip"] == 0.0  # no weight on a path to the output
 
 
 def nb201_net():

@@ -30,7 +30,9 @@ def jacob_cov(model, inputs, labels, loss, seed) -> float:
     model.train()
     n = max(2, min(len(inputs), inputs[0].numel() - 1))
     x = inputs[:n].detach().clone().requires_grad_(True)
-    (jac,) = torch.autograd.grad(model(x).sum(), x)
+    (jac,) = torch.autograd.grad(model(x).sum(), x, allow_unused=True)
+    if jac is None:  # the output does not use the input at all (e.g. an NB201 cell of only 'none' edges)
+        return -math.inf
     jac = jac.reshape(len(x), -1).double()
     centred = jac - jac.mean(1, keepdim=True)
     norms = centred.norm(dim=1)
