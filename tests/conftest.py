@@ -1,3 +1,4 @@
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -51,3 +52,24 @@ def shared_file(name):
             raise FileNotFoundError(f"{path} is missing; CI must have ../shared/data")
         pytest.skip(f"{path} not available outside the project workspace")
     return path
+
+
+@contextlib.contextmanager
+def ctrl_c_in_supernet_epoch(epoch: int):
+    """Inside the block, a one-shot supernet training is interrupted (as by Ctrl-C) in its ``epoch``-th
+    epoch of this process, to test that a killed run resumes."""
+    from nasforge.oneshot import _training
+
+    real, calls = _training.SupernetTraining.run_epoch, {"n": 0}
+
+    def run_epoch(self):
+        calls["n"] += 1
+        if calls["n"] == epoch:
+            raise KeyboardInterrupt
+        return real(self)
+
+    _training.SupernetTraining.run_epoch = run_epoch
+    try:
+        yield
+    finally:
+        _training.SupernetTraining.run_epoch = real

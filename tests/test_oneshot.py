@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import ctrl_c_in_supernet_epoch
+
 from nasforge import spaces, strategies
 from nasforge.core import Fidelity, TrialStatus, UserInputError
 from nasforge.oneshot import (METHODS, GradientSearch, MixedOp, NB201Supernet, OneShotConfig, SupernetEstimator,
@@ -185,24 +187,13 @@ def cli_args(study, method="darts", *extra):
             "--option", "batch_size=32", "--quiet", *extra]
 
 
-def test_cli_resumes_after_a_kill_and_ends_in_a_trainable_study(tmp_path, monkeypatch):
+def test_cli_resumes_after_a_kill_and_ends_in_a_trainable_study(tmp_path):
     from nasforge import cli
     from nasforge.api import open_storage
-    from nasforge.oneshot import _training
 
     assert cli.main(cli_args(tmp_path / "full.db")) == 0
-    real = _training.SupernetTraining.run_epoch
-    calls = {"n": 0}
-
-    def killed_in_epoch_two(self):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(self)
-
-    monkeypatch.setattr(_training.SupernetTraining, "run_epoch", killed_in_epoch_two)
-    assert cli.main(cli_args(tmp_path / "killed.db")) == 130
-    monkeypatch.setattr(_training.SupernetTraining, "run_epoch", real)
+    with ctrl_c_in_supernet_epoch(2):
+        assert cli.main(cli_args(tmp_path / "killed.db")) == 130
     storage, _ = open_storage(tmp_path / "killed.db")
     assert [t.request_meta["epoch"] for t in storage.trials()] == [1] and storage.best() is None
     storage.close()

@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from conftest import ctrl_c_in_supernet_epoch
+
 from nasforge import spaces
 from nasforge.core import UserInputError
 from nasforge.oneshot import CellController, ENASSearch, NB201Supernet, OneShotConfig, make_training
@@ -180,10 +182,9 @@ def test_enas_options_are_checked_and_kept_out_of_other_methods_settings():
     assert OneShotConfig(**OneShotConfig(method="enas", derive_samples=7).to_dict()).derive_samples == 7
 
 
-def test_cli_enas_resumes_after_a_kill_and_stores_epochs_and_the_derived_cell(tmp_path, monkeypatch):
+def test_cli_enas_resumes_after_a_kill_and_stores_epochs_and_the_derived_cell(tmp_path):
     from nasforge import cli
     from nasforge.api import open_storage
-    from nasforge.oneshot import _training
 
     def args(study):
         return ["oneshot", "--method", "enas", "--dataset", "digits", "--study", str(study), "--epochs", "2",
@@ -192,18 +193,8 @@ def test_cli_enas_resumes_after_a_kill_and_stores_epochs_and_the_derived_cell(tm
                 "--quiet"]
 
     assert cli.main(args(tmp_path / "full.db")) == 0
-    real = _training.SupernetTraining.run_epoch
-    calls = {"n": 0}
-
-    def killed_in_epoch_two(self):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(self)
-
-    monkeypatch.setattr(_training.SupernetTraining, "run_epoch", killed_in_epoch_two)
-    assert cli.main(args(tmp_path / "killed.db")) == 130
-    monkeypatch.setattr(_training.SupernetTraining, "run_epoch", real)
+    with ctrl_c_in_supernet_epoch(2):
+        assert cli.main(args(tmp_path / "killed.db")) == 130
     assert cli.main(args(tmp_path / "killed.db")) == 0
     full, _ = open_storage(tmp_path / "full.db")
     resumed, _ = open_storage(tmp_path / "killed.db")
