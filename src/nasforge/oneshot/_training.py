@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..core import UserInputError
 from ._config import OneShotConfig
-from ._supernet import NB201Supernet
 
 CHECKPOINT_FORMAT = "nasforge-oneshot-v1"
 
@@ -62,7 +62,9 @@ class SupernetTraining:
     uninterrupted search does after epoch k.
     """
 
-    def __init__(self, supernet: NB201Supernet, config: OneShotConfig, x_train, y_train, x_val, y_val):
+    def __init__(self, supernet: nn.Module, config: OneShotConfig, x_train, y_train, x_val, y_val):
+        """``supernet``: an :class:`NB201Supernet` or the elastic MobileNet (any module whose paths the
+        subclass chooses)."""
         self.supernet, self.config = supernet, config
         self.x_train, self.y_train, self.x_val, self.y_val = x_train, y_train, x_val, y_val
         self.generator = torch.Generator().manual_seed(config.seed)
