@@ -12,7 +12,7 @@ import torch
 
 from conftest import EXAMPLES, run_cli
 
-SEARCH = ["search", "--space", "macro-cnn", "--dataset", "fashion-mnist", "--epochs", "1", "--subset", "0.01",
+SEARCH = ["search", "--space", "macro-cnn", "--dataset", "fashion-mnist", "--epochs", "1", "--subset", "0.02",
           "--seed", "0"]
 
 
@@ -24,7 +24,7 @@ def fmnist_study(tmp_path_factory):
     proc = run_cli(*SEARCH, "--strategy", "evolution", "--strategy-option", "population_size=3",
                    "--trials", "4", "--time-budget", "900", "--study", study)
     assert proc.returncode == 0, proc.stderr
-    train = run_cli("train", "--study", study, "--trial", "best", "--time-budget", "12", "--out", root / "best")
+    train = run_cli("train", "--study", study, "--trial", "best", "--time-budget", "20", "--out", root / "best")
     assert train.returncode == 0, train.stderr
     return root, study, proc.stdout, train.stdout
 
@@ -49,7 +49,7 @@ def test_show_json_lists_every_trial_best_first(fmnist_study):
     for t in trials:
         assert {"id", "status", "arch", "metrics", "curve", "fidelity"} <= set(t)
         assert {"val_accuracy", "params", "flops", "latency_ms", "train_seconds"} <= set(t["metrics"])
-        assert t["fidelity"] == {"epochs": 1, "subset": 0.01, "width_multiplier": 1.0}
+        assert t["fidelity"] == {"epochs": 1, "subset": 0.02, "width_multiplier": 1.0}
     table = run_cli("show", "--study", study)
     assert table.returncode == 0 and "val acc" in table.stdout
     csv = run_cli("show", "--study", study, "--format", "csv")

@@ -88,6 +88,7 @@ def test_asha_study_with_continued_runs_stores_every_rung(tmp_path):
     assert open_study(tmp_path / "s.db").estimator.continue_runs  # kept in the study's spec
 
 
+@pytest.mark.slow  # ~15 s: a benchmark script's smoke run
 def test_fidelity_ranking_benchmark_runs_on_digits(tmp_path):
     import json
     import subprocess
