@@ -1,35 +1,33 @@
 """Latency prediction: how close are predicted latencies to measured ones on this machine?
 
-For each space, random architectures are split into a calibration set (which
-fits the predictors' few coefficients) and a disjoint test set (default 100).
-Every unit (stem, block or cell, head) of every network is measured once in
-isolation for the per-unit table; every whole network is measured twice, in
-two separate passes, so the run also shows how repeatable a measurement is on
-this machine (the noise floor no predictor can beat). Predictors compared on
-the test set, each against the first pass:
+For each space, distinct random architectures are split into a calibration set
+(which fits the predictors' few coefficients) and a disjoint test set (default
+100). Every network is measured in two separate passes by nasforge's timing
+protocol (``nasforge.estimation._timing``: 5 warm-up runs, then 10 rounds x 5
+timed runs, interleaved across all the networks of the pass, latency = the
+fastest run), so the run shows how well a measurement repeats on this machine:
+the noise ceiling no predictor can be shown to beat. The protocol used before
+(the median of 30 consecutive runs, one network after the other) is measured in
+two passes too, as the reference. Every unit (stem, block or cell, head) is
+measured once for the per-unit table by the same protocol (interleaved in
+groups of 64 units). Predictors, scored on the test set against pass 1:
 
 - ``table sum``: the sum of the table over the network's units, nothing fitted;
 - ``table + overhead``: scale x sum + overhead, a robust line through the
   calibration networks (what ``nasforge profile-latency`` saves);
 - ``learned``: ridge regression on FLOPs, activation elements, operator calls
   and parameters, fitted to the calibration networks;
-- ``FLOPs only`` (the reference): latency proportional to FLOPs plus a constant,
-  fitted the same way;
-- ``2nd measurement``: the second pass as a "prediction" of the first.
+- ``FLOPs only`` (the reference): latency proportional to FLOPs plus a constant;
+- ``2nd measurement``: pass 2 as a "prediction" of pass 1 (the noise ceiling).
 
-Rows marked ``vs best of 2`` compare against the lower of the two passes of
-each test network (60 timed runs instead of 30), a steadier ground truth on
-a loaded machine.
+Every timed run is read by the wall clock and by the thread's CPU clock; raw
+round timings are saved, so ``--rescore`` re-scores any clock/statistic without
+measuring. The run is resumable: each finished step (units, passes, features)
+is written to ``--json`` and skipped when the command is run again. Timing uses
+1 thread, batch 1, PyTorch eager.
 
-Every timed run is read by two clocks: the wall clock (the latency a user
-sees; what trials store by default) and the measuring thread's CPU time
-(``clock="cpu"``), which does not count time spent waiting for a core, so it
-stays repeatable when other processes share the CPU. For each clock both the
-median of the timed runs (what trials store) and the minimum are reported.
-All timing uses 1 thread, batch 1, PyTorch eager.
-
-    nice -n 10 python benchmarks/latency_prediction.py                       # all three spaces
-    python benchmarks/latency_prediction.py --spaces macro-cnn --test 100 --calibrate 30 --json out.json
+    python benchmarks/latency_prediction.py --spaces macro-cnn --json latency.json   # then mobilenet-elastic
+    python benchmarks/latency_prediction.py --rescore latency.json --clock cpu --statistic round-min-median
 """
 
 from __future__ import annotations
@@ -38,6 +36,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,169 +48,200 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from nasforge import spaces  # noqa: E402
 from nasforge.estimation import (FeaturePredictor, LatencyTable, LutPredictor, network_features,  # noqa: E402
-                                 prediction_errors, units)
-from nasforge.estimation._hardware import measure_latency_clocks  # noqa: E402
-from nasforge.estimation._latency_lut import theil_sen  # noqa: E402
+                                 prediction_errors, reduce_rounds, units)
+from nasforge.estimation._latency_lut import Unit, theil_sen  # noqa: E402
 
 SPACE_OPTIONS = {"macro-cnn": {}, "mobilenet-elastic": {}, "nb201": {"dead_edges": "keep"}}
-VARIANTS = (("wall", "median"), ("wall", "min"), ("cpu", "median"), ("cpu", "min"))  # (clock, statistic)
+CLOCKS = ("wall", "cpu")
+UNIT_CHUNK = 64
 
 
-def _values(clocks):
-    return [clocks[c].median_ms if s == "median" else clocks[c].min_ms for c, s in VARIANTS]
+def _raw(stats_list):
+    """Per model, per clock: the timed runs in ms, [round][run], rounded to 0.1 us."""
+    return [{c: [[round(t * 1000, 4) for t in r] for r in s[c]] for c in CLOCKS} for s in stats_list]
 
 
-def measure_networks(space, archs, shape, classes, repeats, warmup):
-    """Each whole network's latency in ms, one column per variant (same timed runs)."""
-    return np.array([_values(measure_latency_clocks(space.build(a, shape, classes), shape, repeats=repeats,
-                                                    warmup=warmup)) for a in archs])
+def _time(models, shape, args, examples=None, rounds=None, repeats=None, interleave=True):
+    """Raw round timings (seconds) of ``models`` by both clocks, interleaved or one model after the other."""
+    from nasforge.estimation._hardware import _torch_runner
+    from nasforge.estimation._timing import TimingProtocol, time_rounds
+
+    protocol = TimingProtocol.from_repeats(repeats or args.repeats, rounds or args.rounds, args.warmup)
+    shapes = shape if isinstance(shape, list) else [shape] * len(models)
+    examples = examples or [None] * len(models)
+    calls = []
+    for m, s, e in zip(models, shapes, examples):
+        x = e.clone() if e is not None else torch.randn(1, *s, generator=torch.Generator().manual_seed(0))
+        calls.append(_torch_runner(m.eval(), x))
+    with torch.inference_mode():
+        if interleave:
+            wall, cpu = time_rounds(calls, protocol)
+        else:
+            wall, cpu = [], []
+            for call in calls:
+                w, c = time_rounds([call], protocol)
+                wall += w
+                cpu += c
+    return [{"wall": w, "cpu": c} for w, c in zip(wall, cpu)]
 
 
-def fill_tables(unit_lists, repeats, warmup):
-    """One measurement per unit key, kept as one table per variant."""
-    tables = [LatencyTable() for _ in VARIANTS]
-    for unit_list in unit_lists:
-        for u in unit_list:
-            if u.key not in tables[0].entries:
-                values = _values(measure_latency_clocks(u.module, u.input_shape, repeats=repeats, warmup=warmup,
-                                                        example=u.example))
-                for table, v in zip(tables, values):
-                    table.entries[u.key] = v
-    return tables
+def _step(state, key, path, fn):
+    """Run ``fn`` unless ``state`` has ``key`` already; save after it. Returns (value, cpu s, wall s)."""
+    if key not in state:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        value = fn()
+        state[key] = {"value": value, "cpu_seconds": round(time.process_time() - cpu0, 2),
+                      "wall_seconds": round(time.perf_counter() - wall0, 2),
+                      "load_average": [round(v, 2) for v in os.getloadavg()],
+                      "at": time.strftime("%H:%M:%S UTC", time.gmtime())}
+        if path:
+            path.write_text(json.dumps(path_state[0]))
+        print(f"  {key}: {state[key]['wall_seconds']} s wall, {state[key]['cpu_seconds']} s CPU, "
+              f"load {state[key]['load_average']}", flush=True)
+    return state[key]["value"]
 
 
-def run_space(name, args):
-    space = spaces.get(name, **SPACE_OPTIONS.get(name, {}))
-    shape, classes = tuple(args.input_shape), args.num_classes
-    rng = np.random.default_rng(args.seed)
+path_state = [None]  # the whole saved document, so _step can write it
+
+
+def sample_archs(space, n, seed):
+    rng = np.random.default_rng(seed)
     seen, archs = set(), []
-    while len(archs) < args.calibrate + args.test:  # distinct architectures
+    while len(archs) < n:
         a = space.sample(rng)
         if a.to_json() not in seen:
             seen.add(a.to_json())
             archs.append(a)
-    calib, test = archs[:args.calibrate], archs[args.calibrate:]
-    t0 = time.perf_counter()
+    return archs
+
+
+def measure_space(name, args, doc, path):
+    space = spaces.get(name, **SPACE_OPTIONS.get(name, {}))
+    shape, classes = tuple(args.input_shape), args.num_classes
+    state = doc["spaces"].setdefault(name, {"space_options": SPACE_OPTIONS.get(name, {})})
+    archs = sample_archs(space, args.calibrate + args.test, args.seed)
+    state["archs"] = [a.to_json() for a in archs]
+    print(f"{name}: {len(archs)} architectures", flush=True)
     unit_lists = [units(space, a, shape, classes) for a in archs]
-    tables = fill_tables(unit_lists, args.repeats, args.warmup)
-    t_units = time.perf_counter() - t0
-    first = measure_networks(space, archs, shape, classes, args.repeats, args.warmup)
-    second = measure_networks(space, test, shape, classes, args.repeats, args.warmup)
-    features = [network_features(space.build(a, shape, classes), shape) for a in archs]
-    seconds = time.perf_counter() - t0
-    rows = []
-    n = args.calibrate
-    for s, (clock, stat) in enumerate(VARIANTS):
-        table = tables[s]
-        y_cal, y_test = first[:n, s], first[n:, s]
-        raw = LutPredictor(table)
-        fitted = LutPredictor(table).fit(unit_lists[:n], y_cal)
-        learned = FeaturePredictor().fit(features[:n], y_cal)
-        slope, icpt = theil_sen([f["flops"] for f in features[:n]], y_cal)
-        preds = {
-            "table sum": [raw.predict(u) for u in unit_lists[n:]],
-            "table + overhead": [fitted.predict(u) for u in unit_lists[n:]],
-            "learned (features)": [learned.predict(f) for f in features[n:]],
-            "FLOPs only (reference)": [slope * f["flops"] + icpt for f in features[n:]],
-            "2nd measurement": list(second[:, s]),
-        }
-        for method, p in preds.items():
-            rows.append({"space": name, "clock": clock, "statistic": stat, "method": method,
-                         **prediction_errors(p, y_test)})
-        careful = np.minimum(y_test, second[:, s])  # the lower of the two passes: less of the load's noise
-        for method in ("table sum", "table + overhead", "FLOPs only (reference)"):
-            rows.append({"space": name, "clock": clock, "statistic": stat, "method": method + " vs best of 2",
-                         **prediction_errors(preds[method], careful)})
-    names = [f"{c}_{s}" for c, s in VARIANTS]
-    points = [{"arch": space.describe(a), "calibration": i < n, "flops": feat["flops"],
-               "table_sum": dict(zip(names, (t.lookup(u) for t in tables))),
-               "first": dict(zip(names, map(float, f))),
-               "second": dict(zip(names, map(float, sec))) if sec is not None else None}
-              for i, (a, u, f, sec, feat) in enumerate(zip(archs, unit_lists, first, [None] * n + list(second),
-                                                            features))]
-    info = {"space": name, "space_options": SPACE_OPTIONS.get(name, {}), "table_entries": len(tables[0].entries),
-            "unit_seconds": round(t_units, 1), "seconds": round(seconds, 1),
-            "median_latency_ms": float(np.median(first[n:, 0])),
-            "latency_range_ms": [float(first[n:, 0].min()), float(first[n:, 0].max())],
-            "median_cpu_latency_ms": float(np.median(first[n:, 2]))}
-    return rows, info, points
+    state["unit_keys"] = [[u.key for u in ul] for ul in unit_lists]
 
+    def table():
+        todo = list({u.key: u for ul in unit_lists for u in ul}.values())
+        out = {}
+        for start in range(0, len(todo), UNIT_CHUNK):
+            group = todo[start:start + UNIT_CHUNK]
+            raw = _time([u.module for u in group], [u.input_shape for u in group], args,
+                        examples=[u.example for u in group])
+            out.update({u.key: r for u, r in zip(group, _raw(raw))})
+        return out
 
-def rescore(points_by_space):
-    """The table, FLOPs and 2nd-measurement rows again from a saved run's points (``--rescore``)."""
-    rows = []
-    for name, points in points_by_space.items():
-        cal = [p for p in points if p["calibration"]]
-        test = [p for p in points if not p["calibration"]]
-        for clock, stat in VARIANTS:
-            v = f"{clock}_{stat}"
-            y_cal = [p["first"][v] for p in cal]
-            y_test = np.array([p["first"][v] for p in test])
-            best = np.minimum(y_test, [p["second"][v] for p in test])
-            sums = [p["table_sum"][v] for p in test]
-            table = LatencyTable({str(i): p["table_sum"][v] for i, p in enumerate(cal)})
-            fitted = LutPredictor(table).fit([[_stub(str(i))] for i in range(len(cal))], y_cal)
-            slope, icpt = theil_sen([p["flops"] for p in cal], y_cal)
-            preds = {"table sum": sums,
-                     "table + overhead": [fitted.scale * t + fitted.overhead_ms for t in sums],
-                     "FLOPs only (reference)": [slope * p["flops"] + icpt for p in test],
-                     "2nd measurement": [p["second"][v] for p in test]}
-            for method, pred in preds.items():
-                rows.append({"space": name, "clock": clock, "statistic": stat, "method": method,
-                             **prediction_errors(pred, y_test)})
-                if method != "2nd measurement":
-                    rows.append({"space": name, "clock": clock, "statistic": stat, "method": method + " vs best of 2",
-                                 **prediction_errors(pred, best)})
-    return rows
+    _step(state, "units", path, table)
+    for p in (1, 2):
+        _step(state, f"pass{p}", path,
+              lambda: _raw(_time([space.build(a, shape, classes) for a in archs], shape, args)))
+    for p in (1, 2):  # the protocol before 2026-12-01: median of 30 consecutive runs, network by network
+        _step(state, f"old{p}", path, lambda: _raw(_time([space.build(a, shape, classes) for a in archs], shape,
+                                                         args, rounds=1, repeats=30, interleave=False)))
+    _step(state, "features", path, lambda: [network_features(space.build(a, shape, classes), shape) for a in archs])
 
 
 def _stub(key):
-    from nasforge.estimation._latency_lut import Unit
-
     return Unit(key, torch.nn.Identity(), (1,), torch.zeros(1, 1))
 
 
+def score_space(name, state, n_cal, clock="wall", statistic="min"):
+    """Rows of (method, MAPE, within 10%, tau) on the test set for one clock and statistic."""
+    def value(raw):
+        return reduce_rounds(raw[clock], statistic)
+
+    first = np.array([value(r) for r in state["pass1"]["value"]])
+    second = np.array([value(r) for r in state["pass2"]["value"]])
+    old1 = np.array([statistics.median(r[clock][0]) for r in state["old1"]["value"]])
+    old2 = np.array([statistics.median(r[clock][0]) for r in state["old2"]["value"]])
+    table = LatencyTable({k: value(r) for k, r in state["units"]["value"].items()})
+    unit_lists = [[_stub(k) for k in keys] for keys in state["unit_keys"]]
+    features = state["features"]["value"]
+    y_cal, y_test = first[:n_cal], first[n_cal:]
+    fitted = LutPredictor(table).fit(unit_lists[:n_cal], y_cal)
+    learned = FeaturePredictor().fit(features[:n_cal], y_cal)
+    slope, icpt = theil_sen([f["flops"] for f in features[:n_cal]], y_cal)
+    preds = {
+        "2nd measurement (noise ceiling)": second[n_cal:],
+        "table sum": [table.lookup(u) for u in unit_lists[n_cal:]],
+        "table + overhead": [fitted.predict(u) for u in unit_lists[n_cal:]],
+        "learned (features)": [learned.predict(f) for f in features[n_cal:]],
+        "FLOPs only (reference)": [slope * f["flops"] + icpt for f in features[n_cal:]],
+    }
+    rows = [{"space": name, "clock": clock, "statistic": statistic, "method": m, **prediction_errors(p, y_test)}
+            for m, p in preds.items()]
+    rows.append({"space": name, "clock": clock, "statistic": "median of 30 (old)",
+                 "method": "2nd measurement, old protocol", **prediction_errors(old2[n_cal:], old1[n_cal:])})
+    return rows
+
+
+def costs(name, state):
+    """CPU and wall seconds per architecture of one pass of the protocol, and of the old one."""
+    n = len(state["archs"])
+    return {"space": name, "networks": n, "table_entries": len(state["units"]["value"]),
+            "protocol_cpu_s_per_arch": round(np.mean([state[f"pass{p}"]["cpu_seconds"] for p in (1, 2)]) / n, 3),
+            "protocol_wall_s_per_arch": round(np.mean([state[f"pass{p}"]["wall_seconds"] for p in (1, 2)]) / n, 3),
+            "old_cpu_s_per_arch": round(np.mean([state[f"old{p}"]["cpu_seconds"] for p in (1, 2)]) / n, 3),
+            "units_cpu_s": state["units"]["cpu_seconds"],
+            "median_test_latency_ms": round(float(np.median(
+                [reduce_rounds(r["wall"]) for r in state["pass1"]["value"]])), 3)}
+
+
 def print_rows(rows):
-    print(f"{'space':18s} {'clock':5s} {'stat':6s} {'method':35s} {'MAPE %':>7s} {'within 10%':>10s} {'tau':>6s}")
+    print(f"{'space':18s} {'clock':5s} {'statistic':18s} {'method':32s} {'MAPE %':>7s} {'within 10%':>10s} "
+          f"{'tau':>6s}")
     for r in rows:
-        print(f"{r['space']:18s} {r['clock']:5s} {r['statistic']:6s} {r['method']:35s} {r['mape']:7.1f} "
+        print(f"{r['space']:18s} {r['clock']:5s} {r['statistic']:18s} {r['method']:32s} {r['mape']:7.1f} "
               f"{100 * r['within_10']:9.0f}% {r['kendall_tau']:6.3f}")
+
+
+def report(doc, clock, statistic):
+    n_cal = doc["header"]["args"]["calibrate"]
+    for name, state in doc["spaces"].items():
+        if all(k in state for k in ("units", "pass1", "pass2", "old1", "old2", "features")):
+            print(json.dumps(costs(name, state)))
+            print_rows(score_space(name, state, n_cal, clock, statistic))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spaces", nargs="+", default=["macro-cnn", "mobilenet-elastic", "nb201"])
+    parser.add_argument("--spaces", nargs="+", default=["macro-cnn", "mobilenet-elastic"])
     parser.add_argument("--test", type=int, default=100)
     parser.add_argument("--calibrate", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs per measurement (default 50)")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds they are split into (default 10)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--input-shape", type=int, nargs="+", default=[1, 28, 28], help="Fashion-MNIST's by default")
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", default=None, help="also write the rows here")
-    parser.add_argument("--rescore", default=None, metavar="JSON",
-                        help="measure nothing: score the predictors again on a saved run's points")
+    parser.add_argument("--json", default=None, help="save (and resume from) the raw measurements here")
+    parser.add_argument("--rescore", default=None, metavar="JSON", help="measure nothing: score a saved run")
+    parser.add_argument("--clock", choices=CLOCKS, default="wall", help="when scoring (default wall)")
+    parser.add_argument("--statistic", choices=("min", "round-min-median", "median"), default="min",
+                        help="when scoring (default min, the protocol's)")
     args = parser.parse_args()
     if args.rescore:
-        print_rows(rescore(json.loads(Path(args.rescore).read_text())["points"]))
+        report(json.loads(Path(args.rescore).read_text()), args.clock, args.statistic)
         return
     torch.set_num_threads(1)
-    header = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or
-              platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
-              "load_average_start": [round(v, 2) for v in os.getloadavg()], "args": vars(args)}
-    print(json.dumps(header))
-    all_rows, infos, all_points = [], [], {}
+    path = Path(args.json) if args.json else None
+    doc = json.loads(path.read_text()) if path and path.exists() else {"spaces": {}}
+    keep = {k: v for k, v in vars(args).items() if k not in ("spaces", "json", "rescore", "clock", "statistic")}
+    if "header" in doc and doc["header"]["args"] != keep:
+        parser.error(f"{path} was measured with {doc['header']['args']}; use another --json to change settings")
+    doc.setdefault("header", {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                              "torch": torch.__version__, "args": keep})
+    doc["header"].setdefault("runs", []).append({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                                 "spaces": args.spaces,
+                                                 "load_average": [round(v, 2) for v in os.getloadavg()]})
+    path_state[0] = doc
     for name in args.spaces:
-        rows, info, all_points[name] = run_space(name, args)
-        info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-        all_rows += rows
-        infos.append(info)
-        print(json.dumps(info))
-        print_rows(rows)
-        sys.stdout.flush()
-        if args.json:  # after every space, so a long run's finished spaces are kept
-            Path(args.json).write_text(json.dumps({"header": header, "spaces": infos, "rows": all_rows,
-                                                    "points": all_points}, indent=1))
+        measure_space(name, args, doc, path)
+    report(doc, args.clock, args.statistic)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,13 @@ def add_parser(sub) -> None:
                    help="of those, how many whole networks to measure to fit the overhead (default 10)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     p.add_argument("--batch-size", type=int, default=1, help="batch size (default 1)")
-    p.add_argument("--repeats", type=int, default=30, help="timed runs per measurement (default 30)")
+    p.add_argument("--repeats", type=int, default=50, help="timed runs per measurement (default 50)")
+    p.add_argument("--rounds", type=int, default=10,
+                   help="the timed runs are split into this many rounds, interleaved across units (default 10)")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
-    p.add_argument("--statistic", choices=("median", "min"), default="median",
-                   help="of the timed runs (min is steadier on a loaded machine)")
+    p.add_argument("--statistic", choices=("min", "round-min-median", "median"), default="min",
+                   help="of the timed rounds: the fastest run (default; repeatable on a shared machine, see "
+                        "docs/hardware.md), the median of the round minima, or the median of all runs")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                    help="wall: elapsed time (default); cpu: the measuring thread's CPU time, repeatable when other "
                         "processes share the CPU (1 thread only)")
@@ -68,7 +71,7 @@ def run(args, console) -> int:
     from ..core import check_int
     from ..estimation import profile_latency
 
-    for name in ("archs", "threads", "batch_size", "repeats", "num_classes"):
+    for name in ("archs", "threads", "batch_size", "repeats", "rounds", "num_classes"):
         check_int(None, name, getattr(args, name), low=1, kind="option")
     check_int(None, "calibrate", args.calibrate, low=0, kind="option")
     check_int(None, "warmup", args.warmup, low=0, kind="option")
@@ -78,13 +81,14 @@ def run(args, console) -> int:
     archs = [space.sample(rng) for _ in range(args.archs)]
     torch.set_num_threads(args.threads)
     console.print(f"Profiling {space.name} on input {input_shape}: {args.archs} architectures, {args.threads} "
-                  f"thread(s), batch {args.batch_size}, {args.statistic} of {args.repeats} runs, {args.clock} clock")
+                  f"thread(s), batch {args.batch_size}, {args.statistic} of {args.repeats} runs in {args.rounds} "
+                  f"rounds, {args.clock} clock")
     start = time.perf_counter()
     with console.status("measuring…") as status:
         model, _ = profile_latency(space, input_shape, num_classes, archs, args.calibrate, args.threads,
                                    args.batch_size, args.repeats, args.warmup, args.statistic,
                                    on_step=lambda kind, done, total: status.update(f"{kind}: {done}/{total}"),
-                                   clock=args.clock)
+                                   clock=args.clock, rounds=args.rounds)
     model.table.meta.update(machine=platform.processor() or platform.machine(), cpus=os.cpu_count(),
                             torch=torch.__version__, load_average=list(os.getloadavg()),
                             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -94,7 +94,7 @@ def run(args, console) -> int:
     if args.target_latency_ms is not None:
         def cost(s):
             return measure_latency(build_scaled(space, trial.arch, s, shape, classes), shape,
-                                   threads=args.threads).median_ms
+                                   threads=args.threads).latency_ms
         target = args.target_latency_ms
     else:
         cost, target = None, args.target_flops
@@ -118,7 +118,7 @@ def run(args, console) -> int:
                "base_trial": trial.id, "base_arch": trial.arch.to_dict(), **plan,
                "target_kind": "latency_ms" if args.target_latency_ms is not None else "flops",
                "params": count_params(model), "flops": count_flops(model, shape),
-               "latency_ms": measure_latency(model, shape, threads=args.threads).median_ms,
+               "latency_ms": measure_latency(model, shape, threads=args.threads).latency_ms,
                "size_bytes": model_size_bytes(model), "epochs": args.epochs,
                "train_seconds": time.perf_counter() - start, "test_accuracy": result["test_accuracy"],
                "test_loss": result["test_loss"], "files": files}

@@ -17,12 +17,14 @@ from ._curves import extrapolate_accuracy, power_law_exponent
 from ._forecast import Forecast
 from ._estimator import TrainingEstimator
 from ._final import save_final_model, train_final
-from ._hardware import (LatencyStats, MeasureConfig, measure_costs, measure_energy, measure_latency,
+from ._hardware import (LatencyStats, MeasureConfig, measure_costs, measure_energy, measure_latencies,
+                        measure_latency,
                         model_size_bytes, peak_memory_bytes)
 from ._latency_lut import (FeaturePredictor, LatencyModel, LatencyTable, LutPredictor, network_features,
                            prediction_errors, profile_latency, units)
 from ._loop import evaluate_model
 from ._pruning import PREDICTORS, PRUNERS, EpochWatch, PredictivePruner, curve_predictor, make_pruner
+from ._timing import TimingProtocol, reduce_rounds
 from ._scaling import Scaling, build_scaled, compound_scale, grid_coefficients, train_scaled
 from ._metrics import count_flops, count_params, measure_latency_ms
 from ._trainer import subset_indices, train_model
@@ -34,6 +36,7 @@ __all__ = ["AUGMENTATIONS", "TrainConfig", "TrainingEstimator",
            "count_flops", "count_params", "evaluate_model", "measure_latency_ms", "resolve_device",
            "save_final_model", "subset_indices", "train_final", "train_model", "TrainingRun", "decay_lr",
            "stable_lr", "LatencyStats", "MeasureConfig", "measure_costs", "measure_energy", "measure_latency",
+           "measure_latencies", "TimingProtocol", "reduce_rounds",
            "model_size_bytes", "peak_memory_bytes", "FeaturePredictor", "LatencyModel", "LatencyTable",
            "LutPredictor", "network_features", "prediction_errors", "profile_latency", "units",
            "Scaling", "build_scaled", "compound_scale", "grid_coefficients", "train_scaled"]

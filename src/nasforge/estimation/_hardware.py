@@ -27,6 +27,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..core import UserInputError, check_choice, check_float, check_int, require
+from ._timing import TimingProtocol, reduce_rounds, round_minima_spread, time_rounds
 
 RUNTIMES = ("torch", "onnxruntime")
 CLOCKS = ("wall", "cpu")  # elapsed time, or the measuring thread's CPU time (see measure_latency)
@@ -38,10 +39,12 @@ WATTS_PER_CORE = 3.5
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Timed forward passes of one batch: the median, its spread and the fastest run, in milliseconds."""
+    """Timed forward passes of one batch, in milliseconds: ``latency_ms``, the protocol's estimate
+    (see ``_timing``; by default the fastest of 10 rounds x 5 runs), and, over all timed runs, the
+    median, its spread and the fastest run; ``protocol`` says how it was measured."""
 
     median_ms: float
-    spread_ms: float  # inter-quartile range of the timed runs
+    spread_ms: float  # inter-quartile range of all the timed runs
     min_ms: float
     repeats: int
     runtime: str
@@ -49,6 +52,9 @@ class LatencyStats:
     threads: int
     input_shape: tuple[int, ...]
     clock: str = "wall"
+    latency_ms: float = float("nan")  # the protocol's estimate: what a trial records as latency_ms
+    round_spread_ms: float = 0.0  # inter-quartile range of the per-round minima
+    protocol: str = ""  # TimingProtocol.describe()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,14 +69,18 @@ def with_resolution(input_shape: Sequence[int], resolution: int | None) -> tuple
     return (shape[0],) + (int(resolution),) * (len(shape) - 1)
 
 
-def _stats(times_s: list[float], runtime, batch_size, threads, shape, clock="wall") -> LatencyStats:
-    ms = sorted(t * 1000.0 for t in times_s)
+def _stats(rounds_s: list[list[float]], protocol: TimingProtocol, runtime, batch_size, threads, shape,
+           clock="wall") -> LatencyStats:
+    ms = sorted(t * 1000.0 for r in rounds_s for t in r)
     q = statistics.quantiles(ms, n=4) if len(ms) >= 2 else [ms[0]] * 3
-    return LatencyStats(statistics.median(ms), q[2] - q[0], ms[0], len(ms), runtime, batch_size, threads, shape, clock)
+    return LatencyStats(statistics.median(ms), q[2] - q[0], ms[0], len(ms), runtime, batch_size, threads, shape,
+                        clock, reduce_rounds(rounds_s, protocol.statistic) * 1000.0,
+                        round_minima_spread(rounds_s) * 1000.0, protocol.describe() + f", {clock} clock")
 
 
 def _time_calls(call: Callable[[], Any], repeats: int, warmup: int) -> tuple[list[float], list[float]]:
-    """Seconds of each timed call by the wall clock and by this thread's CPU clock."""
+    """``warmup`` untimed calls, then the seconds of ``repeats`` timed calls by the wall clock and by this
+    thread's CPU clock (energy measurement: one block of calls between two counter readings)."""
     for _ in range(warmup):
         call()
     wall, cpu = [], []
@@ -103,11 +113,14 @@ def _onnx_runner(model: nn.Module, x: torch.Tensor, threads: int) -> Callable[[]
 
 
 def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str = "torch", batch_size: int = 1,
-                    threads: int = 1, resolution: int | None = None, repeats: int = 30,
-                    warmup: int = 5, example: torch.Tensor | None = None, clock: str = "wall") -> LatencyStats:
+                    threads: int = 1, resolution: int | None = None, repeats: int = 50,
+                    warmup: int = 5, example: torch.Tensor | None = None, clock: str = "wall",
+                    rounds: int = 10, statistic: str = "min", gap_s: float = 0.0) -> LatencyStats:
     """CPU latency of one forward pass of a ``batch_size`` batch on ``threads`` threads, with PyTorch eager
     (``runtime="torch"``) or onnxruntime (``"onnxruntime"``, the ``onnx`` extra); ``resolution`` overrides
-    the input's spatial size. ``warmup`` untimed runs, then ``repeats`` timed ones. The input is
+    the input's spatial size. ``warmup`` untimed runs, then ``repeats`` timed ones split into ``rounds``
+    rounds, ``gap_s`` seconds apart, reduced by ``statistic`` (``"min"``, ``"round-min-median"`` or
+    ``"median"``; see ``_timing`` for why the minimum is the default). The input is
     Gaussian noise unless ``example`` (one sample, batch axis included) is given: some kernels' speed
     depends on the data (max pooling of ReLU outputs is slower than of noise).
 
@@ -116,42 +129,79 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], runtime: str =
     share the CPU the wall clock also counts the time spent waiting for a core, and the CPU clock
     does not, so it stays repeatable on a busy machine."""
     return measure_latency_clocks(model, input_shape, runtime, batch_size, threads, resolution, repeats, warmup,
-                                  example, clock)[check_choice(None, "clock", clock, CLOCKS, kind="measurement option")]
+                                  example, clock, rounds, statistic, gap_s)[
+        check_choice(None, "clock", clock, CLOCKS, kind="measurement option")]
 
 
 def measure_latency_clocks(model: nn.Module, input_shape: Sequence[int], runtime: str = "torch",
-                           batch_size: int = 1, threads: int = 1, resolution: int | None = None, repeats: int = 30,
+                           batch_size: int = 1, threads: int = 1, resolution: int | None = None, repeats: int = 50,
                            warmup: int = 5, example: torch.Tensor | None = None,
-                           clock: str = "wall") -> dict[str, LatencyStats]:
+                           clock: str = "wall", rounds: int = 10, statistic: str = "min",
+                           gap_s: float = 0.0) -> dict[str, LatencyStats]:
     """:func:`measure_latency` by both clocks from the same runs: ``{"wall": ..., "cpu": ...}``
     (``"cpu"`` only with 1 thread)."""
+    return measure_latencies_clocks([model], input_shape, runtime, batch_size, threads, resolution, repeats, warmup,
+                                    [example], clock, rounds, statistic, gap_s)[0]
+
+
+def measure_latencies_clocks(models: Sequence[nn.Module], input_shape: Sequence[int] | Sequence[Sequence[int]],
+                             runtime: str = "torch", batch_size: int = 1, threads: int = 1,
+                             resolution: int | None = None, repeats: int = 50, warmup: int = 5,
+                             examples: Sequence[torch.Tensor | None] | None = None, clock: str = "wall",
+                             rounds: int = 10, statistic: str = "min",
+                             gap_s: float = 0.0) -> list[dict[str, LatencyStats]]:
+    """:func:`measure_latency_clocks` of several models, interleaved: each round times every model in
+    turn, so each model's rounds are spread over the whole measurement and meet the same machine
+    states as the others' (what a table of many units or a benchmark of many networks wants).
+    ``input_shape`` is one shape for all or one per model; ``examples`` one (or None) per model."""
     check_choice(None, "clock", clock, CLOCKS, kind="measurement option")
     if clock == "cpu" and threads != 1:
         raise UserInputError(f"clock='cpu' times the measuring thread only, so it needs threads=1; got threads={threads}")
     check_choice(None, "runtime", runtime, RUNTIMES, kind="measurement option")
     check_int(None, "batch_size", batch_size, low=1, kind="measurement option")
     check_int(None, "threads", threads, low=1, kind="measurement option")
-    check_int(None, "repeats", repeats, low=1, kind="measurement option")
-    check_int(None, "warmup", warmup, low=0, kind="measurement option")
-    shape = with_resolution(input_shape, resolution)
-    cpu_model = copy.deepcopy(model).cpu().eval()
-    if example is not None:
-        x = example.detach().cpu().expand(batch_size, *example.shape[1:]).clone()
-        shape = tuple(x.shape[1:])
-    else:
-        x = torch.randn(batch_size, *shape, generator=torch.Generator().manual_seed(0))
+    protocol = TimingProtocol.from_repeats(repeats, rounds, warmup, statistic, gap_s)
+    shapes = list(input_shape) if input_shape and not isinstance(input_shape[0], int) else [input_shape] * len(models)
+    examples = list(examples) if examples is not None else [None] * len(models)
+    if not (len(shapes) == len(examples) == len(models)):
+        raise UserInputError(f"{len(models)} models need as many input shapes and examples "
+                             f"(got {len(shapes)} and {len(examples)})")
+    inputs = []
+    for shape, example in zip(shapes, examples):
+        shape = with_resolution(shape, resolution)
+        if example is not None:
+            x = example.detach().cpu().expand(batch_size, *example.shape[1:]).clone()
+        else:
+            x = torch.randn(batch_size, *shape, generator=torch.Generator().manual_seed(0))
+        inputs.append(x)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        call = _torch_runner(cpu_model, x) if runtime == "torch" else _onnx_runner(cpu_model, x, threads)
+        calls = [_torch_runner(copy.deepcopy(m).cpu().eval(), x) if runtime == "torch"
+                 else _onnx_runner(copy.deepcopy(m).cpu().eval(), x, threads) for m, x in zip(models, inputs)]
         with torch.inference_mode():
-            wall, cpu = _time_calls(call, repeats, warmup)
+            wall, cpu = time_rounds(calls, protocol)
     finally:
         torch.set_num_threads(previous)
-    out = {"wall": _stats(wall, runtime, batch_size, threads, shape)}
-    if threads == 1:
-        out["cpu"] = _stats(cpu, runtime, batch_size, threads, shape, "cpu")
+    out = []
+    for w, c, x in zip(wall, cpu, inputs):
+        shape = tuple(x.shape[1:])
+        stats = {"wall": _stats(w, protocol, runtime, batch_size, threads, shape)}
+        if threads == 1:
+            stats["cpu"] = _stats(c, protocol, runtime, batch_size, threads, shape, "cpu")
+        out.append(stats)
     return out
+
+
+def measure_latencies(models: Sequence[nn.Module], input_shape, runtime: str = "torch", batch_size: int = 1,
+                      threads: int = 1, resolution: int | None = None, repeats: int = 50, warmup: int = 5,
+                      examples=None, clock: str = "wall", rounds: int = 10, statistic: str = "min",
+                      gap_s: float = 0.0) -> list[LatencyStats]:
+    """:func:`measure_latency` of several models, interleaved round by round (see
+    :func:`measure_latencies_clocks`)."""
+    check_choice(None, "clock", clock, CLOCKS, kind="measurement option")
+    return [s[clock] for s in measure_latencies_clocks(models, input_shape, runtime, batch_size, threads, resolution,
+                                                       repeats, warmup, examples, clock, rounds, statistic, gap_s)]
 
 
 def model_size_bytes(model: nn.Module) -> int:
@@ -281,8 +331,9 @@ def measure_energy(model: nn.Module, input_shape: Sequence[int], batch_size: int
 class MeasureConfig:
     """Which deployment costs a trial measures beyond params and FLOPs, and how.
 
-    Latency is measured by default (as before: PyTorch eager, batch 1, 1 thread); the rest
-    are off by default because each adds time to every trial."""
+    Latency is measured by default (PyTorch eager, batch 1, 1 thread, the fastest of 10 rounds x 5
+    timed runs: see ``_timing``); the rest are off by default because each adds time to every trial.
+    ``statistic="median", rounds=1, repeats=30`` is the protocol trials used before 2026-12-01."""
 
     latency: bool = True
     runtime: str = "torch"
@@ -290,8 +341,11 @@ class MeasureConfig:
     batch_size: int = 1
     threads: int = 1
     resolution: int | None = None
-    repeats: int = 30
+    repeats: int = 50
     warmup: int = 5
+    rounds: int = 10
+    statistic: str = "min"
+    gap_s: float = 0.0
     size: bool = False
     memory: bool = False
     energy: bool = False
@@ -306,6 +360,7 @@ class MeasureConfig:
         for name in ("batch_size", "threads", "repeats"):
             check_int(None, name, getattr(self, name), low=1, kind="measurement option")
         check_int(None, "warmup", self.warmup, low=0, kind="measurement option")
+        TimingProtocol.from_repeats(self.repeats, self.rounds, self.warmup, self.statistic, self.gap_s)  # checks them
         if self.resolution is not None:
             check_int(None, "resolution", self.resolution, low=1, kind="measurement option")
         check_float(None, "watts_per_core", self.watts_per_core, low=0, open_low=True, kind="measurement option")
@@ -328,14 +383,17 @@ class MeasureConfig:
 
 
 def measure_costs(model: nn.Module, input_shape: Sequence[int], config: MeasureConfig) -> dict[str, Any]:
-    """The trial metrics ``config`` asks for: ``latency_ms`` (+ ``latency_ms_spread``, ``latency_ms_min``),
-    ``size_bytes``, ``peak_memory_mb``, ``energy_j`` (+ ``energy_source``)."""
+    """The trial metrics ``config`` asks for: ``latency_ms`` (the protocol's estimate, + ``latency_ms_median``,
+    ``latency_ms_spread`` and ``latency_ms_min`` of all timed runs, ``latency_ms_round_spread`` and
+    ``latency_protocol``, which says how it was measured), ``size_bytes``, ``peak_memory_mb``, ``energy_j`` (+ ``energy_source``)."""
     c = config
     metrics: dict[str, Any] = {}
     if c.latency:
         stats = measure_latency(model, input_shape, c.runtime, c.batch_size, c.threads, c.resolution, c.repeats,
-                                c.warmup, clock=c.clock)
-        metrics.update(latency_ms=stats.median_ms, latency_ms_spread=stats.spread_ms, latency_ms_min=stats.min_ms)
+                                c.warmup, clock=c.clock, rounds=c.rounds, statistic=c.statistic, gap_s=c.gap_s)
+        metrics.update(latency_ms=stats.latency_ms, latency_ms_median=stats.median_ms, latency_ms_spread=stats.spread_ms,
+                       latency_ms_min=stats.min_ms, latency_ms_round_spread=stats.round_spread_ms,
+                       latency_protocol=stats.protocol)
     if c.size:
         metrics["size_bytes"] = model_size_bytes(model)
     if c.memory:

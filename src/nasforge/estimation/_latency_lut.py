@@ -29,7 +29,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..core import Arch, Registry, UserInputError
-from ._hardware import measure_latency
+from ._hardware import measure_latencies
+from ._timing import TimingProtocol
 
 CHAINS: Registry[Callable[[nn.Module], list[nn.Module]]] = Registry("latency-table space")
 TABLE_FORMAT = "nasforge-latency-table-v1"
@@ -128,21 +129,27 @@ class LatencyTable:
         self.entries = dict(entries or {})
         self.meta = dict(meta or {})
 
-    def fill(self, unit_lists: Iterable[list[Unit]], batch_size: int = 1, threads: int = 1, repeats: int = 30,
-             warmup: int = 5, statistic: str = "median", on_unit=None, clock: str = "wall") -> int:
-        """Measure every unit key not yet in the table; returns how many were measured."""
-        measured = 0
+    def fill(self, unit_lists: Iterable[list[Unit]], batch_size: int = 1, threads: int = 1, repeats: int = 50,
+             warmup: int = 5, statistic: str = "min", on_unit=None, clock: str = "wall", rounds: int = 10,
+             chunk: int = 64) -> int:
+        """Measure every unit key not yet in the table (``chunk`` units at a time, interleaved round by
+        round: see ``_timing``); returns how many were measured."""
+        todo: dict[str, Unit] = {}
         for unit_list in unit_lists:
             for unit in unit_list:
-                if unit.key in self.entries:
-                    continue
-                stats = measure_latency(unit.module, unit.input_shape, "torch", batch_size, threads,
-                                        repeats=repeats, warmup=warmup, example=unit.example, clock=clock)
-                self.entries[unit.key] = stats.min_ms if statistic == "min" else stats.median_ms
-                measured += 1
+                if unit.key not in self.entries:
+                    todo.setdefault(unit.key, unit)
+        pending = list(todo.values())
+        for start in range(0, len(pending), chunk):
+            group = pending[start:start + chunk]
+            stats = measure_latencies([u.module for u in group], [u.input_shape for u in group], "torch", batch_size,
+                                      threads, repeats=repeats, warmup=warmup, examples=[u.example for u in group],
+                                      clock=clock, rounds=rounds, statistic=statistic)
+            for unit, st in zip(group, stats):
+                self.entries[unit.key] = st.latency_ms
                 if on_unit is not None:
                     on_unit(unit)
-        return measured
+        return len(pending)
 
     def lookup(self, unit_list: list[Unit]) -> float:
         """Sum of the table over ``unit_list``; an error names a unit the table does not hold."""
@@ -313,19 +320,24 @@ class LatencyModel:
 
 
 def profile_latency(space, input_shape: Sequence[int], num_classes: int, archs: Sequence[Arch],
-                    calibrate: int = 10, threads: int = 1, batch_size: int = 1, repeats: int = 30, warmup: int = 5,
-                    statistic: str = "median", on_step=None, clock: str = "wall") -> tuple[LatencyModel, list[float]]:
+                    calibrate: int = 10, threads: int = 1, batch_size: int = 1, repeats: int = 50, warmup: int = 5,
+                    statistic: str = "min", on_step=None, clock: str = "wall",
+                    rounds: int = 10) -> tuple[LatencyModel, list[float]]:
     """Measure the table entries of ``archs``' units, then the whole-network latency of the first
     ``calibrate`` of them to fit the overhead; returns the model and those measurements.
 
-    ``statistic``: ``"median"`` of the timed runs, or ``"min"``; ``clock``: ``"wall"`` or ``"cpu"``
-    (the measuring thread's CPU time: repeatable on a shared machine; see ``measure_latency``)."""
+    Units and networks are measured by the same protocol as trials (``repeats`` timed runs in
+    ``rounds`` rounds, interleaved, reduced by ``statistic``: ``"min"``, ``"round-min-median"`` or
+    ``"median"``; see ``_timing``); ``clock``: ``"wall"`` or ``"cpu"`` (the measuring thread's CPU
+    time; see ``measure_latency``). The table's meta records the protocol."""
     if space.name not in CHAINS:
         raise UserInputError(f"no latency table for space {space.name!r}; supported: {', '.join(CHAINS.names())}")
+    protocol = TimingProtocol.from_repeats(repeats, rounds, warmup, statistic)
     on_step = on_step or (lambda kind, done, total: None)
     unit_lists = [units(space, a, input_shape, num_classes) for a in archs]
-    table = LatencyTable(meta={"threads": threads, "batch_size": batch_size, "repeats": repeats, "warmup": warmup,
-                               "statistic": statistic, "clock": clock, "runtime": "torch"})
+    table = LatencyTable(meta={"threads": threads, "batch_size": batch_size, "repeats": protocol.repeats,
+                               "warmup": warmup, "rounds": protocol.rounds, "statistic": statistic, "clock": clock,
+                               "runtime": "torch", "protocol": protocol.describe() + f", {clock} clock"})
     keys = {u.key for ul in unit_lists for u in ul}
     done = [0]
 
@@ -333,12 +345,15 @@ def profile_latency(space, input_shape: Sequence[int], num_classes: int, archs: 
         done[0] += 1
         on_step("units", done[0], len(keys))
 
-    table.fill(unit_lists, batch_size, threads, repeats, warmup, statistic, on_unit, clock)
+    table.fill(unit_lists, batch_size, threads, repeats, warmup, statistic, on_unit, clock, rounds)
+    chosen = archs[:calibrate]
     measured = []
-    for k, arch in enumerate(archs[:calibrate]):
-        stats = measure_latency(space.build(arch, input_shape, num_classes), input_shape, "torch", batch_size,
-                                threads, repeats=repeats, warmup=warmup, clock=clock)
-        measured.append(stats.min_ms if statistic == "min" else stats.median_ms)
-        on_step("networks", k + 1, min(calibrate, len(archs)))
+    if chosen:
+        on_step("networks", 0, len(chosen))
+        stats = measure_latencies([space.build(a, input_shape, num_classes) for a in chosen], input_shape, "torch",
+                                  batch_size, threads, repeats=repeats, warmup=warmup, clock=clock, rounds=rounds,
+                                  statistic=statistic)
+        measured = [st.latency_ms for st in stats]
+        on_step("networks", len(chosen), len(chosen))
     predictor = LutPredictor(table).fit(unit_lists[:len(measured)], measured) if measured else LutPredictor(table)
     return LatencyModel(space, input_shape, num_classes, predictor), measured

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import statistics
-import time
 from collections.abc import Sequence
 
 import torch
@@ -30,22 +27,10 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     return int(counter.get_total_flops())
 
 
-def measure_latency_ms(model: nn.Module, input_shape: Sequence[int], repeats: int = 30, warmup: int = 5,
+def measure_latency_ms(model: nn.Module, input_shape: Sequence[int], repeats: int = 50, warmup: int = 5,
                        threads: int = 1) -> float:
-    """Median CPU latency in milliseconds at batch 1 after warm-up, on ``threads`` threads."""
-    cpu_model = copy.deepcopy(model).cpu().eval()
-    x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            for _ in range(warmup):
-                cpu_model(x)
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                cpu_model(x)
-                times.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(previous)
-    return statistics.median(times) * 1000.0
+    """CPU latency in milliseconds at batch 1, on ``threads`` threads, by nasforge's timing protocol
+    (``_hardware.measure_latency``: the fastest of 10 rounds of timed runs after warm-up)."""
+    from ._hardware import measure_latency
+
+    return measure_latency(model, input_shape, threads=threads, repeats=repeats, warmup=warmup).latency_ms
