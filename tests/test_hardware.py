@@ -94,7 +94,8 @@ def test_energy_reads_rapl_counters_where_readable(tmp_path):
 
 def test_measure_costs_adds_what_the_config_asks_for():
     plain = measure_costs(tiny(), (1, 8, 8), MeasureConfig(repeats=3, warmup=0))
-    assert set(plain) == {"latency_ms", "latency_ms_spread", "latency_ms_min"}
+    assert set(plain) == {"latency_ms", "latency_ms_median", "latency_ms_spread", "latency_ms_min",
+                          "latency_ms_round_spread", "latency_protocol"}
     full = measure_costs(tiny(), (1, 8, 8), MeasureConfig(latency=False, size=True, memory=True, energy=True,
                                                           repeats=3, warmup=0))
     assert set(full) == {"size_bytes", "peak_memory_mb", "energy_j", "energy_source"}
@@ -209,7 +210,8 @@ def test_profile_save_load_predict(tmp_path):
     path = model.save(tmp_path / "table.json")
     again = LatencyModel.load(path)
     assert again.predict(archs[0]) == pytest.approx(model.predict(archs[0]))
-    assert json.loads(path.read_text())["meta"]["threads"] == 1
+    meta = json.loads(path.read_text())["meta"]
+    assert meta["threads"] == 1 and meta["protocol"] == "min of 3 rounds x 1 runs after 1 warm-up, wall clock"
 
 
 def test_profile_latency_command(tmp_path):
