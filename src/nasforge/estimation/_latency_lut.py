@@ -131,17 +131,19 @@ class LatencyTable:
 
     def fill(self, unit_lists: Iterable[list[Unit]], batch_size: int = 1, threads: int = 1, repeats: int = 50,
              warmup: int = 5, statistic: str = "min", on_unit=None, clock: str = "wall", rounds: int = 10,
-             chunk: int = 64) -> int:
-        """Measure every unit key not yet in the table (``chunk`` units at a time, interleaved round by
-        round: see ``_timing``); returns how many were measured."""
+             chunk: int | None = None) -> int:
+        """Measure every unit key not yet in the table, interleaved round by round (see ``_timing``), all
+        together so that every unit's rounds span the whole measurement, or ``chunk`` units at a time;
+        returns how many were measured."""
         todo: dict[str, Unit] = {}
         for unit_list in unit_lists:
             for unit in unit_list:
                 if unit.key not in self.entries:
                     todo.setdefault(unit.key, unit)
         pending = list(todo.values())
-        for start in range(0, len(pending), chunk):
-            group = pending[start:start + chunk]
+        step = chunk or max(len(pending), 1)
+        for start in range(0, len(pending), step):
+            group = pending[start:start + step]
             stats = measure_latencies([u.module for u in group], [u.input_shape for u in group], "torch", batch_size,
                                       threads, repeats=repeats, warmup=warmup, examples=[u.example for u in group],
                                       clock=clock, rounds=rounds, statistic=statistic)
