@@ -385,15 +385,16 @@ class MeasureConfig:
 def measure_costs(model: nn.Module, input_shape: Sequence[int], config: MeasureConfig) -> dict[str, Any]:
     """The trial metrics ``config`` asks for: ``latency_ms`` (the protocol's estimate, + ``latency_ms_median``,
     ``latency_ms_spread`` and ``latency_ms_min`` of all timed runs, ``latency_ms_round_spread`` and
-    ``latency_protocol``, which says how it was measured), ``size_bytes``, ``peak_memory_mb``, ``energy_j`` (+ ``energy_source``)."""
+    ``latency_protocol``, which says how it was measured), ``size_bytes``, ``peak_memory_mb``, ``energy_j``
+    (+ ``energy_source``)."""
     c = config
     metrics: dict[str, Any] = {}
     if c.latency:
         stats = measure_latency(model, input_shape, c.runtime, c.batch_size, c.threads, c.resolution, c.repeats,
                                 c.warmup, clock=c.clock, rounds=c.rounds, statistic=c.statistic, gap_s=c.gap_s)
-        metrics.update(latency_ms=stats.latency_ms, latency_ms_median=stats.median_ms, latency_ms_spread=stats.spread_ms,
-                       latency_ms_min=stats.min_ms, latency_ms_round_spread=stats.round_spread_ms,
-                       latency_protocol=stats.protocol)
+        metrics.update(latency_ms=stats.latency_ms, latency_ms_median=stats.median_ms,
+                       latency_ms_spread=stats.spread_ms, latency_ms_min=stats.min_ms,
+                       latency_ms_round_spread=stats.round_spread_ms, latency_protocol=stats.protocol)
     if c.size:
         metrics["size_bytes"] = model_size_bytes(model)
     if c.memory:
