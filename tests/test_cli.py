@@ -12,8 +12,10 @@ import torch
 
 from conftest import EXAMPLES, run_cli
 
-SEARCH = ["search", "--space", "macro-cnn", "--dataset", "fashion-mnist", "--epochs", "1", "--subset", "0.02",
-          "--seed", "0"]
+# each trial trains for at most 4 s (one epoch of 2% of the data) and is scored on 2,000 validation
+# samples: with --epochs alone, the large networks evolution samples took ~40 CPU-s each
+SEARCH = ["search", "--space", "macro-cnn", "--dataset", "fashion-mnist", "--epochs", "1", "--seconds", "4",
+          "--subset", "0.02", "--val-samples", "2000", "--seed", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +45,13 @@ def test_show_json_lists_every_trial_best_first(fmnist_study):
     proc = run_cli("show", "--study", study, "--json")
     doc = json.loads(proc.stdout)
     trials = doc["trials"]
-    assert len(trials) == 4 and doc["spec"]["strategy"] == "evolution"
+    assert len(trials) == 4 and doc["spec"]["strategy"] == "evolution" and doc["spec"]["val_samples"] == 2000
     accs = [t["metrics"]["val_accuracy"] for t in trials]
     assert accs == sorted(accs, reverse=True)
     for t in trials:
         assert {"id", "status", "arch", "metrics", "curve", "fidelity"} <= set(t)
         assert {"val_accuracy", "params", "flops", "latency_ms", "train_seconds"} <= set(t["metrics"])
-        assert t["fidelity"] == {"epochs": 1, "subset": 0.02, "width_multiplier": 1.0}
+        assert t["fidelity"] == {"epochs": 1, "subset": 0.02, "width_multiplier": 1.0, "seconds": 4.0}
     table = run_cli("show", "--study", study)
     assert table.returncode == 0 and "val acc" in table.stdout
     csv = run_cli("show", "--study", study, "--format", "csv")

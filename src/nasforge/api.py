@@ -203,6 +203,36 @@ def _claim(storage: Storage) -> None:
         raise
 
 
+def _continue_with_changes(storage: Storage, path: Path, stored: SearchSpec, spec: SearchSpec, diff: list[str],
+                           allow_changes: bool):
+    """Record ``spec``'s changes to a resumed study (refusing those not allowed); the new components.
+
+    A new strategy, seed or objective list starts from a fresh strategy state
+    that does not ask again what the old one asked."""
+    changed = [k for k, (a, b) in ((k, (stored.to_dict()[k], spec.to_dict()[k])) for k in stored.to_dict()) if a != b]
+    fixed = [k for k in changed if k in FIXED_ON_RESUME]
+    if not allow_changes or fixed:
+        storage.close()
+        hint = (f"{', '.join(fixed)} cannot change in an existing study" if allow_changes else
+                "rerun with the study's settings to resume it, choose a new --study path, or pass "
+                "--allow-changes to continue it with the new strategy, fidelity or training settings")
+        raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
+    try:
+        components = _components(spec)  # a change that cannot run is refused before it is recorded
+    except NasforgeError:
+        storage.close()
+        raise
+    _claim(storage)
+    meta = storage.meta()
+    update = {"spec": spec.to_dict(),
+              "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
+    if {"strategy", "strategy_options", "seed", "objectives"} & set(changed):
+        update["strategy_state"] = None  # another strategy cannot use the old one's state,
+        update["state_at_ask_after"] = storage.last_trial_id()  # nor run again what the old one asked
+    storage.set_meta(update)
+    return components
+
+
 def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: bool = False,
                on_scored=None) -> Study:
     """Resume the study at ``path`` (checking it matches ``spec``), or create it from ``spec``.
@@ -223,28 +253,7 @@ def open_study(path: str | Path, spec: SearchSpec | None = None, allow_changes: 
         storage, stored = open_storage(path)
         components = None
         if spec is not None and (diff := stored.differences(spec)):
-            changed = [k for k, (a, b) in ((k, (stored.to_dict()[k], spec.to_dict()[k])) for k in stored.to_dict())
-                       if a != b]
-            fixed = [k for k in changed if k in FIXED_ON_RESUME]
-            if not allow_changes or fixed:
-                storage.close()
-                hint = (f"{', '.join(fixed)} cannot change in an existing study" if allow_changes else
-                        "rerun with the study's settings to resume it, choose a new --study path, or pass "
-                        "--allow-changes to continue it with the new strategy, fidelity or training settings")
-                raise StudyError(f"study {str(path)!r} was created with other settings ({'; '.join(diff)}); {hint}")
-            try:
-                components = _components(spec)  # a change that cannot run is refused before it is recorded
-            except NasforgeError:
-                storage.close()
-                raise
-            _claim(storage)
-            meta = storage.meta()
-            update = {"spec": spec.to_dict(),
-                      "spec_history": meta.get("spec_history", []) + [{"at": time.time(), "changes": diff}]}
-            if {"strategy", "strategy_options", "seed", "objectives"} & set(changed):
-                update["strategy_state"] = None  # another strategy cannot use the old one's state,
-                update["state_at_ask_after"] = storage.last_trial_id()  # nor run again what the old one asked
-            storage.set_meta(update)
+            components = _continue_with_changes(storage, path, stored, spec, diff, allow_changes)
             stored = spec
         _claim(storage)
         return build_study(storage, stored, components)

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=_positive_float,
                    help="train every trial for this many seconds (time-equalised fidelity; --epochs, if given, caps it)")
     s.add_argument("--width-multiplier", type=_positive_float, help="narrow-proxy width multiplier (default 1.0)")
+    s.add_argument("--val-samples", type=_positive_int,
+                   help="score each trial on the first N validation samples (default: all; big models on a big "
+                        "validation split can take longer to score than a short trial takes to train)")
     s.add_argument("--continue-runs", action="store_true", default=None,
                    help="with --seconds and a multi-fidelity strategy (asha, hyperband): a promoted trial continues "
                         "its earlier training instead of restarting (sequential studies; constant learning rate); "
@@ -303,6 +306,7 @@ def _search_spec(args):
         "space": args.space, "dataset": args.dataset, "strategy": args.strategy, "seed": args.seed,
         "epochs": args.epochs, "subset": args.subset, "width_multiplier": args.width_multiplier,
         "seconds": args.seconds, "benchmark": args.benchmark, "continue_runs": args.continue_runs,
+        "val_samples": args.val_samples,
         "prune": args.prune, "prune_threshold": args.prune_threshold, "prune_predictor": args.prune_predictor,
         "proxy_warm_start": args.proxy_warm_start, "proxy": args.proxy, "proxy_top": args.proxy_top,
 

@@ -66,28 +66,10 @@ def _grid(space, arch, dataset, config, args, console):
     return best[1]
 
 
-def run(args, console) -> int:
-    import torch
+def _scaling_plan(args, console, space, trial, dataset, config) -> dict:
+    """Choose the coefficients (given, or by ``--grid``) and the largest phi that meets the target."""
+    from ..estimation import build_scaled, compound_scale, measure_latency
 
-    from .. import data, spaces
-    from ..api import open_storage, select_trial
-    from ..core import UserInputError, check_int
-    from ..estimation import (Scaling, TrainConfig, build_scaled, compound_scale, count_flops, count_params,
-                              measure_latency, model_size_bytes, resolve_device, train_scaled)
-    from ..export import export_model
-
-    for name in ("grid_epochs", "epochs", "threads"):
-        check_int(None, name, getattr(args, name), low=1, kind="option")
-    if Path(args.out).is_file():
-        raise UserInputError(f"--out {args.out!r} is a file; give a folder (it is created if missing)")
-    storage, spec = open_storage(args.study)
-    trial = select_trial(storage, args.trial)
-    storage.close()
-    if spec.benchmark is not None:
-        raise UserInputError(f"study {args.study!r} searched a tabular benchmark; it has no data set to train on")
-    space = spaces.get(spec.space, **spec.space_options)
-    dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
-    config = TrainConfig.from_options(spec.train_options)
     shape, classes = dataset.input_shape, dataset.num_classes
     coefficients = _grid(space, trial.arch, dataset, config, args, console) if args.grid else \
         _coefficients(args.coefficients)
@@ -103,27 +85,64 @@ def run(args, console) -> int:
                   f"depth x{plan['scaling']['depth']:.3f} (reached x{plan['depth_ratio']:.2f}), width "
                   f"x{plan['scaling']['width']:.3f}, resolution x{plan['scaling']['resolution']:.3f}; cost "
                   f"{plan['cost']:.4g} for a target of {target:g} (base {plan['base_cost']:.4g})")
+    return plan
+
+
+def _train_and_export(args, space, trial, dataset, config, plan, out: Path) -> tuple[dict, dict]:
+    """Train the scaled network on train+validation, test it once and export it; its summary and files."""
+    import torch
+
+    from ..estimation import (Scaling, build_scaled, count_flops, count_params, measure_latency, model_size_bytes,
+                              resolve_device, train_scaled)
+    from ..export import export_model
+
+    shape = dataset.input_shape
     torch.manual_seed(args.seed)
-    model = build_scaled(space, trial.arch, Scaling(**plan["scaling"]), shape, classes).to(resolve_device(config.device))
+    model = build_scaled(space, trial.arch, Scaling(**plan["scaling"]), shape, dataset.num_classes)
+    model = model.to(resolve_device(config.device))
     start = time.perf_counter()
     result = train_scaled(model, dataset, args.epochs, config, args.seed)
-    out = Path(args.out)
+    seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     model = model.cpu().eval()
     files = {"torchscript": str(export_model(model, shape, "torchscript", out / "model.ts"))}
     torch.save(model.state_dict(), out / "weights.pt")
     if args.onnx:
         files["onnx"] = str(export_model(model, shape, "onnx", out / "model.onnx"))
+    measured = {"params": count_params(model), "flops": count_flops(model, shape),
+                "latency_ms": measure_latency(model, shape, threads=args.threads).latency_ms,
+                "size_bytes": model_size_bytes(model), "epochs": args.epochs, "train_seconds": seconds,
+                "test_accuracy": result["test_accuracy"], "test_loss": result["test_loss"]}
+    return measured, files
+
+
+def run(args, console) -> int:
+    from .. import data, spaces
+    from ..api import open_storage, select_trial
+    from ..core import UserInputError, check_int
+    from ..estimation import TrainConfig
+
+    for name in ("grid_epochs", "epochs", "threads"):
+        check_int(None, name, getattr(args, name), low=1, kind="option")
+    if Path(args.out).is_file():
+        raise UserInputError(f"--out {args.out!r} is a file; give a folder (it is created if missing)")
+    storage, spec = open_storage(args.study)
+    trial = select_trial(storage, args.trial)
+    storage.close()
+    if spec.benchmark is not None:
+        raise UserInputError(f"study {args.study!r} searched a tabular benchmark; it has no data set to train on")
+    space = spaces.get(spec.space, **spec.space_options)
+    dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
+    config = TrainConfig.from_options(spec.train_options)
+    plan = _scaling_plan(args, console, space, trial, dataset, config)
+    out = Path(args.out)
+    measured, files = _train_and_export(args, space, trial, dataset, config, plan, out)
     summary = {"space": spec.space, "space_options": spec.space_options, "dataset": spec.dataset,
                "base_trial": trial.id, "base_arch": trial.arch.to_dict(), **plan,
                "target_kind": "latency_ms" if args.target_latency_ms is not None else "flops",
-               "params": count_params(model), "flops": count_flops(model, shape),
-               "latency_ms": measure_latency(model, shape, threads=args.threads).latency_ms,
-               "size_bytes": model_size_bytes(model), "epochs": args.epochs,
-               "train_seconds": time.perf_counter() - start, "test_accuracy": result["test_accuracy"],
-               "test_loss": result["test_loss"], "files": files}
+               **measured, "files": files}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    console.print(f"Test accuracy {result['test_accuracy']:.4f}; {summary['params']} parameters, "
+    console.print(f"Test accuracy {summary['test_accuracy']:.4f}; {summary['params']} parameters, "
                   f"{summary['flops']:.4g} FLOPs, {summary['latency_ms']:.3f} ms. Wrote {', '.join(files.values())} "
                   f"and {out / 'summary.json'}")
     return 0
