@@ -7,7 +7,8 @@ docs/results/auto-v2.md: ``mlp 2x128 batchnorm`` on wine scores 1.000 test after
 train+validation, for each epoch count of a doubling grid (each training its own full schedule,
 as the final training will be), and scored on the rows it did not see: every row is a validation
 row once. The grid stops growing when the pooled accuracy has not improved for ``PATIENCE``
-points or the next point would not finish before the search's end. A candidate's score is its
+point or the next point would not finish before the search's end (the first always runs: the
+study started the candidate within its time). A candidate's score is its
 best grid point (accuracy, then lower loss); the winner's final training lasts that many epochs
 on all of train+validation and the job ends early instead of spending the rest of the budget.
 """
@@ -30,7 +31,7 @@ SMALL_TABLE_ROWS = 1000  # train+validation rows up to which a table is ranked b
 ROWS_PER_FOLD = 25  # k = rows // this, within [MIN_FOLDS, MAX_FOLDS]: >= ~25 held-out rows a fold
 MIN_FOLDS, MAX_FOLDS = 3, 5
 EPOCH_GRID = (5, 10, 20, 40, 80, 160, 320)
-PATIENCE = 2  # grid points without a better pooled accuracy before the grid stops growing
+PATIENCE = 1  # grid points without a better pooled accuracy before the grid stops growing
 GROWTH = 2.2  # a grid point costs about this many times the one before (twice the epochs, plus overhead)
 SEARCH_SHARE = 0.75  # of the time left (less the wrap-up guess) for the search; the final training is short
 
@@ -80,7 +81,7 @@ class CrossValEstimator(Estimator):
         self.k = k if k is not None else fold_count(len(y))
         self.fold = torch.from_numpy(stratified_folds(y, self.k, seed))
         self.stop_at: float | None = None
-        self._first_cost = 0.0  # seconds of the last candidate's first grid point
+        self.search_s: float | None = None  # with it, ``stop_at`` is set this long after the first evaluation
 
     def __getattr__(self, name):  # dataset, space, train_config, ...
         return getattr(self.inner, name)
@@ -113,26 +114,21 @@ class CrossValEstimator(Estimator):
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
         start = time.perf_counter()
+        if self.search_s is not None and self.stop_at is None:  # the study's clock starts about now too
+            self.stop_at = time.monotonic() + self.search_s
         config = replace(self.inner.train_config, **self.inner.space.training_config(arch))
         curve: list[dict[str, float]] = []
-        for epochs in EPOCH_GRID:
-            expected = GROWTH * curve[-1]["grid_seconds"] if curve else self._first_cost
-            if self.stop_at is not None and time.monotonic() + expected > self.stop_at:
-                break
-            if curve and len(curve) - 1 - curve.index(best_point(curve)) >= PATIENCE:
+        for epochs in EPOCH_GRID:  # the first point always runs: the study started this trial in its time
+            if curve and (len(curve) - 1 - curve.index(best_point(curve)) >= PATIENCE or (
+                    self.stop_at is not None and time.monotonic() + GROWTH * curve[-1]["grid_seconds"] > self.stop_at)):
                 break
             try:
                 curve.append(self._grid_point(arch, epochs, config, seed, fidelity.width_multiplier))
             except Exception as exc:  # noqa: BLE001 - a failed candidate is recorded, the search goes on
                 return Result(TrialStatus.FAILED, {}, curve, fidelity.to_dict(), time.perf_counter() - start,
                               f"{type(exc).__name__}: {exc}")
-            if len(curve) == 1:
-                self._first_cost = curve[0]["grid_seconds"]
             if on_epoch is not None:
                 on_epoch(curve[-1])
-        if not curve:  # the search's time ends before this candidate's first grid point would
-            return Result(TrialStatus.PRUNED, {}, [], fidelity.to_dict(), time.perf_counter() - start,
-                          "not cross-validated: the search time ends before its first grid point would")
         best = best_point(curve)
         ds = self.inner.dataset
         with torch.random.fork_rng(devices=[]):

@@ -171,6 +171,9 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
                                                                   deadline.end - wrap_s, epochs)
             if epochs is not None:  # the budget is a ceiling: report the seconds the training took
                 train_s = time.monotonic() - wall_before
+                if conditions.cpu_share is None:  # too short to tell: this process's share of one core since
+                    # the budget started (the cross-validation's trainings run on one thread on small tables)
+                    conditions.cpu_share = cpu_share(process_cpu_seconds(), deadline.spent(), 1)
             conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
                                              threads)
             conditions.final_epochs = curve[-1]["epoch"]

@@ -87,7 +87,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
     if cv is not None:
         search_s = max(0.0, CV_SEARCH_SHARE * (deadline.left() - WRAP_UP_GUESS))
-        cv.stop_at = time.monotonic() + search_s
+        cv.search_s = search_s  # counted from the first candidate, as the study counts its search time
         run_search(study, search_s, spec.strategy, plan, seed, reporter, log)
         choice, epochs = choose_by_cv(study, allowed)
     else:
