@@ -121,6 +121,7 @@ def test_the_final_training_lasts_the_chosen_epochs_and_ends_early(tmp_path):
                                    onnx=False, log=lambda m: None, epochs=3)
     assert summary["final_epochs"] == 3
     assert summary["final_train_seconds"] < 30 and deadline.spent() < 60  # the budget is a ceiling
+    assert summary["training_conditions"]["cpu_share"] is not None  # a short training: the process's share
 
 
 @pytest.mark.slow

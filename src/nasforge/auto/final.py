@@ -169,13 +169,13 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
             cpu_before, wall_before = process_cpu_seconds(), time.monotonic()
             model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
                                                                   deadline.end - wrap_s, epochs)
+            conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
+                                             threads)
             if epochs is not None:  # the budget is a ceiling: report the seconds the training took
                 train_s = time.monotonic() - wall_before
                 if conditions.cpu_share is None:  # too short to tell: this process's share of one core since
                     # the budget started (the cross-validation's trainings run on one thread on small tables)
                     conditions.cpu_share = cpu_share(process_cpu_seconds(), deadline.spent(), 1)
-            conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
-                                             threads)
             conditions.final_epochs = curve[-1]["epoch"]
             onnx_skipped = onnx and (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s)  # it would overrun
             if onnx_skipped:
