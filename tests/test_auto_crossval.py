@@ -34,7 +34,7 @@ def _estimator(path, k=None):
 
 
 def test_small_tables_and_only_they_are_cross_validated(tmp_path):
-    small, large = _table(tmp_path, 300, "small.npz"), _table(tmp_path, 1500, "large.npz")
+    small, large = _table(tmp_path, 300, "small.npz"), _table(tmp_path, 3000, "large.npz")
     assert cross_validates(small, "mlp", {}, "asha") and is_small_table(data.load(small))
     assert cross_validates(small, "recipe", {"base": "mlp"}, "asha")
     assert not cross_validates(large, "mlp", {}, "asha")  # its validation split ranks well enough
