@@ -27,7 +27,7 @@ from ..estimation import count_flops, count_params, evaluate_model, train_model
 from ..study import Study
 from .select import Choice
 
-SMALL_TABLE_ROWS = 2000  # train+validation rows up to which a table is ranked by cross-validation (measured: docs/results/auto-v2.md)
+SMALL_TABLE_ROWS = 2000  # train+validation rows up to which tables are cross-validated (docs/results/auto-v2.md)
 ROWS_PER_FOLD = 25  # k = rows // this, within [MIN_FOLDS, MAX_FOLDS]: >= ~25 held-out rows a fold
 MIN_FOLDS, MAX_FOLDS = 3, 5
 EPOCH_GRID = (5, 10, 20, 40, 80, 160, 320)
