@@ -116,7 +116,7 @@ def test_the_winner_is_the_best_cross_validated_accuracy_ties_to_the_lower_loss(
 def test_the_final_training_lasts_the_chosen_epochs_and_ends_early(tmp_path):
     path = _table(tmp_path)
     ds, space = data.load(path), spaces.get("mlp")
-    deadline = Deadline(time.monotonic(), 120.0)
+    deadline = Deadline(time.monotonic() - 2.0, 120.0)  # as if 2 s had gone to start-up (a CPU share needs > 1 s)
     summary = train_until_deadline(space, space.priors()[1], ds, TrainConfig(), deadline, tmp_path / "out",
                                    onnx=False, log=lambda m: None, epochs=3)
     assert summary["final_epochs"] == 3
