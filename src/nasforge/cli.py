@@ -408,8 +408,9 @@ def cmd_auto(args, console) -> int:
                 return
             m = record.metrics
             sec = record.fidelity.get("seconds")
+            look = f"{sec:g}s" if sec is not None else f"{m.get('folds', 0):g}-fold CV, {m.get('best_epochs', 0):g} ep"
             if record.status == TrialStatus.OK:
-                console.print(f"  trial {record.id:>3}  {sec:g}s  val acc {m['val_accuracy']:.4f}  "
+                console.print(f"  trial {record.id:>3}  {look}  val acc {m['val_accuracy']:.4f}  "
                               f"params {m['params']:>8,}  best {best.objective:.4f}", markup=False)
             else:
                 first = (record.error or "no error text").splitlines()[0][:100]

@@ -100,13 +100,15 @@ def _seconds_to_train(model, ds, test_samples: int, deadline: Deadline, onnx: bo
 
 
 def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainConfig, seed: int, progress,
-           stop_at: float):
+           stop_at: float, epochs: int | None = None):
     """(the trained model, its curve, its training samples per second): ``run`` continued with a
     late decay (its averaged weights as they are when no time is left), or ``model`` trained from
-    scratch (for at least a few steps)."""
+    scratch (for at least a few steps): for ``epochs`` epochs when given (the schedule counts steps;
+    ``train_s`` is then only a ceiling), else until ``train_s`` is spent."""
     if run is None:
         start = time.perf_counter()
-        curve = train_model(model, x, y, 10_000, config, seed, on_epoch=progress, time_limit=max(0.5, train_s))
+        curve = train_model(model, x, y, epochs or 10_000, config, seed, on_epoch=progress,
+                            time_limit=max(0.5, train_s))
         return model, curve, curve[-1]["epoch"] * len(y) / max(1e-9, time.perf_counter() - start)
     run.config = replace(run.config, augment=config.augment)  # the search trained without
     seconds0, samples0 = run.seconds, run.samples
@@ -121,11 +123,12 @@ def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainCo
 
 def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadline: Deadline, out: Path,
                          seed: int = 0, onnx: bool = True, log=print, space_options: dict[str, Any] | None = None,
-                         run: TrainingRun | None = None) -> dict[str, Any]:
+                         run: TrainingRun | None = None, epochs: int | None = None) -> dict[str, Any]:
     """Train ``arch`` on train+validation until the deadline (less the wrap-up), test once,
     write ``model.pt`` (and ``model.onnx``); return the summary. With ``run`` (the
     search's :class:`~nasforge.estimation.TrainingRun` of ``arch``) the training
-    continues from there instead of starting over."""
+    continues from there instead of starting over. With ``epochs`` (and no ``run``), the training
+    lasts that many epochs (the deadline stays its ceiling) and the job ends early."""
     config = TrainConfig(**{**train_config.to_dict(), **space.training_config(arch)})
     x, y = ds.train_and_val()
     searched_s = run.seconds if run is not None else 0.0
@@ -154,14 +157,25 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
             else:
                 train_s, wrap = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
             wrap_s = wrap["total"]
-            log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
-                + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
-                + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
+            if epochs is not None and run is None:
+                log(f"Final training on {len(y)} samples for {epochs} epochs (the cross-validated epoch count) "
+                    f"on {threads} thread(s), at most {train_s:.0f}s (the deadline less {wrap_s:.1f}s measured "
+                    "for testing and export).")
+            else:
+                epochs = None
+                log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
+                    + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
+                    + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
             cpu_before, wall_before = process_cpu_seconds(), time.monotonic()
             model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
-                                                                  deadline.end - wrap_s)
+                                                                  deadline.end - wrap_s, epochs)
             conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
                                              threads)
+            if epochs is not None:  # the budget is a ceiling: report the seconds the training took
+                train_s = time.monotonic() - wall_before
+                if conditions.cpu_share is None:  # too short to tell: this process's share of one core since
+                    # the budget started (the cross-validation's trainings run on one thread on small tables)
+                    conditions.cpu_share = cpu_share(process_cpu_seconds(), deadline.spent(), 1)
             conditions.final_epochs = curve[-1]["epoch"]
             onnx_skipped = onnx and (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s)  # it would overrun
             if onnx_skipped:

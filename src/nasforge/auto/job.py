@@ -12,12 +12,13 @@ from ..estimation import count_params
 from ..study import Reporter, Study
 from . import calibration
 from .baselines import BASELINE_SHARE, compare, fit_baselines
+from .crossval import SEARCH_SHARE as CV_SEARCH_SHARE, CrossValEstimator, choose_by_cv, cv_summary, is_small_table
 from .final import train_until_deadline
 from .limits import LimitedEstimator, Limits, check_final, screen
 from .plan import BUDGET_TOLERANCE, RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
 from .report import search_summary, write_report
-from .search import (AUTO_SPACE, RECIPES, SEARCH_VAL_SAMPLES, default_space, open_search, recipe_space, run_search,
-                     search_spec)
+from .search import (AUTO_SPACE, RECIPES, SEARCH_VAL_SAMPLES, cross_validates, default_space, open_search,
+                     recipe_space, run_search, search_spec)
 from .select import Choice, announce, choose, choose_augment, raw_prediction
 
 
@@ -70,22 +71,35 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     study_path, space_options = out / "study.db", space_options or {}
     # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
     plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction, rung0_share)
+    cross_validation = cross_validates(dataset, space, space_options, search)
     spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists(),
-                       train_options=train_options)
+                       train_options=train_options, cross_validation=cross_validation)
     study = open_search(study_path, spec, "subset" if rungs == "subset" else "seconds", log)
-    if search == "asha":  # the study's own rung times (a resumed study keeps its first plan's)
+    if cross_validation and not study.finished_count():
+        study.storage.set_meta({"cross_validation": True})
+    if search == "asha" and not cross_validation:  # the study's own rung times (a resumed study keeps its first plan's)
         plan = replace(plan, rung_seconds=study.strategy.standing().seconds)
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
+    cv = _cross_validation(study, spec, seed, log)
     allowed = _gate(study, limits, seed, log)
     baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
-    run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
-               search, plan, seed, reporter, log)
-    choice = choose(study, search, max(0.0, deadline.left() - WRAP_UP_GUESS), allowed)
+    if cv is not None:
+        search_s = max(0.0, CV_SEARCH_SHARE * (deadline.left() - WRAP_UP_GUESS))
+        cv.search_s = search_s  # counted from the first candidate, as the study counts its search time
+        run_search(study, search_s, spec.strategy, plan, seed, reporter, log)
+        choice, epochs = choose_by_cv(study, allowed)
+    else:
+        run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
+                   search, plan, seed, reporter, log)
+        choice, epochs = choose(study, search, max(0.0, deadline.left() - WRAP_UP_GUESS), allowed), None
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
-    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed)
-    summary.update(search_summary(study, plan, choice, search, why, limits))
+    summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed,
+                                epochs)
+    summary.update(search_summary(study, plan, choice, "cross-validation" if cv is not None else search, why, limits))
+    if cv is not None:
+        summary["cross_validation"] = cv_summary(study, epochs, cv.k)
     summary["budget_s"] = float(time_budget)
     _outcome(summary, limits, predicted, baselines, ds.name, log)
     summary.update({"study": str(study_path), "total_seconds": deadline.spent()})
@@ -97,6 +111,17 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     log(f"Done in {summary['total_seconds']:.1f}s of a {time_budget:g}s budget: test accuracy "
         f"{summary['test_accuracy']:.4f}, {summary['params']:,} parameters. Wrote {out}/")
     return summary
+
+
+def _cross_validation(study: Study, spec, seed: int, log) -> CrossValEstimator | None:
+    """On a small table searched by cross-validation (the spec :func:`search_spec` gives one), the
+    study's estimator becomes a :class:`CrossValEstimator`; returns it (None otherwise)."""
+    if not study.storage.meta().get("cross_validation"):
+        return None
+    study.estimator = cv = CrossValEstimator(study.estimator, seed=seed)
+    log(f"Small table ({len(cv.y)} rows): candidates are ranked by {cv.k}-fold cross-validation and the final "
+        "training lasts the epochs that scored best.")
+    return cv
 
 
 def _gate(study: Study, limits: Limits, seed: int, log):
@@ -163,9 +188,11 @@ def _fallback_arch(study: Study, allowed, log) -> Arch:
 
 
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
-                 space_options: dict[str, Any], log, allowed=None) -> tuple[dict[str, Any], str]:
+                 space_options: dict[str, Any], log, allowed=None,
+                 epochs: int | None = None) -> tuple[dict[str, Any], str]:
     """Train the chosen architecture until the deadline (continuing its search training when this
-    process has it) and record it in the study; (its summary, why its augmentation was chosen)."""
+    process has it), or for ``epochs`` epochs when cross-validation chose them, and record it in
+    the study; (its summary, why its augmentation was chosen)."""
     arch: Arch = choice.arch
     if arch is None:
         arch = _fallback_arch(study, allowed, log)
@@ -182,7 +209,7 @@ def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline,
                                            SEARCH_VAL_SAMPLES)
     log(f"Final training augmentation: {augmentation} ({why}).")
     summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
-                                   deadline, out, seed, onnx, log, space_options, run=run)
+                                   deadline, out, seed, onnx, log, space_options, run=run, epochs=epochs)
     chosen = [t.id for t in study.storage.trials((TrialStatus.OK,)) if t.arch == arch]
     if chosen:
         study.storage.add_final_model(chosen[-1], summary["files"]["pytorch"], {

@@ -31,7 +31,8 @@ def candidates(study: Study) -> dict[str, list[dict[str, Any]]]:
     describe = study.estimator.space.describe
     for t in study.storage.trials((TrialStatus.OK,)):
         seconds = t.fidelity.get("seconds")
-        by_rung.setdefault(f"{seconds:g}s", []).append({
+        rung = f"{seconds:g}s" if seconds is not None else "cross-validated"
+        by_rung.setdefault(rung, []).append({
             "trial_id": t.id, "val_accuracy": t.metrics["val_accuracy"], "params": t.metrics["params"],
             "flops": t.metrics.get("flops"), "latency_ms": t.metrics.get("latency_ms"),
             "description": describe(t.arch), "arch": t.arch.to_dict()})
@@ -119,14 +120,20 @@ def _prediction_line(p: dict[str, Any]) -> list[str]:
             f"{p['error_raw']:+.4f} raw, {p['error_calibrated']:+.4f} calibrated."]
 
 
+def _rung_seconds(rung: str) -> float:
+    """'61.5s' -> 61.5; 'cross-validated' (no rung) -> 0."""
+    return float(rung[:-1]) if rung.endswith("s") and rung[:-1].replace(".", "", 1).isdigit() else 0.0
+
+
 def report_markdown(summary: dict[str, Any]) -> str:
     """A short human report of an ``auto`` run."""
     s = summary["search"]
     lines = [
         f"# nasforge auto: {summary['dataset']}", "",
         f"- Budget {summary['budget_s']:g}s, used {summary['total_seconds']:.1f}s: search "
-        f"{s['search_seconds']:.0f}s ({s['trials']} trials, rungs "
-        f"{', '.join(f'{r:g}s' for r in s['plan']['rung_seconds'])}), final training "
+        f"{s['search_seconds']:.0f}s ({s['trials']} trials, " + (
+            f"ranked by {summary['cross_validation']['folds']}-fold cross-validation" if "cross_validation" in summary
+            else f"rungs {', '.join(f'{r:g}s' for r in s['plan']['rung_seconds'])}") + "), final training "
         f"{summary['final_train_seconds']:.0f}s ({summary['final_epochs']:g} epochs on {summary['train_samples']} samples).",
         f"- **Test accuracy {summary['test_accuracy']:.4f}** on {summary['test_samples']} held-out samples.",
         *_prediction_line(summary.get("prediction") or {}),
@@ -143,7 +150,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
         f"`nasforge train --study {summary['study']} --trial ID`.", "",
         "| rung | trial | val acc | params | latency ms | architecture |", "|---|---|---|---|---|---|",
     ]
-    for rung, front in sorted(summary["candidates"].items(), key=lambda kv: -float(kv[0][:-1])):
+    for rung, front in sorted(summary["candidates"].items(), key=lambda kv: -_rung_seconds(kv[0])):
         for p in front:
             lat = f"{p['latency_ms']:.2f}" if p.get("latency_ms") is not None else "-"
             lines.append(f"| {rung} | {p['trial_id']} | {p['val_accuracy']:.4f} | {p['params']:,} | {lat} | "

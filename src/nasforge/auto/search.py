@@ -13,6 +13,7 @@ from ..api import SearchSpec, open_study
 from ..core import StudyError, UserInputError
 from ..data._base import looks_tabular
 from ..study import Reporter, Study
+from .crossval import is_small_table
 from .plan import ETA, RUNGS, AutoPlan
 from .threads import fastest_thread_count, using_threads
 
@@ -61,15 +62,30 @@ def recipe_space(space: str, space_options: dict[str, Any], dataset: str) -> tup
     return "recipe", options
 
 
+def cross_validates(dataset: str, space: str, space_options: dict[str, Any], search: str) -> bool:
+    """Whether ``auto`` ranks candidates by cross-validation: the default search (``asha``) of the
+    MLP family (or the recipe space over it) on a table of at most ``SMALL_TABLE_ROWS``
+    train+validation rows (see ``crossval.py``)."""
+    mlp = space == "mlp" or (space == "recipe" and (space_options or {}).get("base") == "mlp")
+    if search != "asha" or not mlp or not dataset.endswith(".npz") or not _npz_looks_tabular(dataset):
+        return False
+    return is_small_table(data.load(dataset))
+
+
 def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str, rungs: str,
-                plan: AutoPlan, resuming: bool, train_options: dict[str, Any] | None = None) -> SearchSpec:
+                plan: AutoPlan, resuming: bool, train_options: dict[str, Any] | None = None,
+                cross_validation: bool = False) -> SearchSpec:
     """The study's spec: ASHA whose rungs train for the plan's seconds (promotions continue their
-    training), ASHA over data subsets, or random candidates trained for the middle rung's time.
+    training), ASHA over data subsets, or random candidates trained for the middle rung's time;
+    with ``cross_validation``, the priors then random candidates, each scored by ``crossval.py``'s
+    estimator (the spec's training settings are its).
     A resumed study keeps its stored spec, so the subset rungs are not worked out (nor the data
     loaded for them) then."""
     priors = [a.to_dict() for a in spaces.get(space, **space_options).priors()]
     common = {"space": space, "dataset": dataset, "seed": seed, "epochs": 1000, "space_options": space_options,
               "val_samples": SEARCH_VAL_SAMPLES, "train_options": dict(train_options or {})}
+    if cross_validation:
+        return SearchSpec(strategy="random", strategy_options={"initial": priors}, **common)
     if search != "asha":  # the ablation: random architectures, each trained for the middle rung's time
         return SearchSpec(strategy="random", seconds=plan.rung_seconds[1], continue_runs=True,
                           strategy_options={"initial": priors}, **common)
@@ -111,6 +127,8 @@ def open_search(study_path: Path, spec: SearchSpec, resource: str, log) -> Study
 def _fidelity_words(study: Study, search: str, plan: AutoPlan) -> str:
     """What a candidate's training is in this search, for the log."""
     seconds = ", ".join(f"{r:g}s" for r in plan.rung_seconds)
+    if study.storage.meta().get("cross_validation"):
+        return "k-fold cross-validation over doubling epoch counts"
     if search != "asha":
         return f"random candidates of {plan.rung_seconds[1]:g}s"
     standing = study.strategy.standing()

@@ -97,6 +97,9 @@ def announce(choice: Choice, space, log) -> None:
         row["description"] = space.describe(Arch.from_json(row.pop("arch")))
         log(f"  {row['description']}: {format_looks(row['looks'])} -> "
             f"{row['extrapolated_accuracy']:.4f} extrapolated to {choice.horizon_s:.0f}s")
+    if choice.seconds is None:  # ranked by cross-validation
+        log(f"Chosen: {space.describe(choice.arch)} (cross-validated accuracy {choice.score:.4f}, the best)")
+        return
     log(f"Chosen: {space.describe(choice.arch)} (val accuracy {choice.score:.4f} after {choice.seconds:g}s of "
         "training" + (", the best extrapolated to the final training's length)" if len(choice.extrapolation) > 1
                       else ")"))
