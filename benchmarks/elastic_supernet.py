@@ -21,12 +21,14 @@ against the same sub-networks trained from scratch, on Fashion-MNIST.
 Accuracies are on a fixed 1,000-sample slice of the validation split (nothing is selected on
 them). CPU-seconds are this process's ``time.process_time`` (one torch thread). Partial results
 go to ``--out`` (JSON) after every step and a rerun resumes from them (each supernet from its
-per-epoch checkpoint). Work runs in this order: the first method's supernet and its sub-networks,
-the scratch trainings, then the other methods.
+per-epoch checkpoint). The scratch trainings run first (``--part scratch`` runs only them, into
+``OUT.scratch.json``, so a second process can do them while ``--part supernets`` trains the
+supernets), then each method's supernet and its sub-networks.
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/elastic_supernet.py \\
-        [--train 1000] [--epochs 16] [--scratch-epochs 4] [--methods progressive,sandwich] \\
-        [--phase-epochs 4,3,3,6] [--subnets 10] [--finetune 1] [--out runs/elastic_supernet_ps.json]
+        [--train 1000] [--epochs 12] [--scratch-epochs 4] [--methods progressive,sandwich] \\
+        [--phase-epochs 3,2,2,5] [--subnets 10] [--finetune 1] [--out runs/elastic_supernet_ps.json] \\
+        [--part all|scratch|supernets]
 """
 
 from __future__ import annotations
@@ -123,23 +125,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=1000)
     p.add_argument("--val", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=16, help="supernet epochs")
+    p.add_argument("--epochs", type=int, default=12, help="supernet epochs")
     p.add_argument("--scratch-epochs", type=int, default=4, help="epochs of each sub-network trained from scratch")
     p.add_argument("--methods", default="progressive,sandwich", help="supernet trainings to compare, in order")
-    p.add_argument("--phase-epochs", default="4,3,3,6", help="progressive: epochs of largest,kernel,depth,width")
+    p.add_argument("--phase-epochs", default="3,2,2,5", help="progressive: epochs of largest,kernel,depth,width")
     p.add_argument("--random", type=int, default=2, help="random sub-networks per sandwich step")
     p.add_argument("--subnets", type=int, default=10)
     p.add_argument("--out", default="runs/elastic_supernet_ps.json")
     p.add_argument("--report-only", action="store_true", help="print the tables of what --out holds so far")
+    p.add_argument("--part", choices=("all", "scratch", "supernets"), default="all",
+                   help="run only the scratch trainings or only the supernets (two processes at once on a "
+                        "shared machine; the scratch results go to OUT.scratch.json either way)")
     p.add_argument("--finetune", type=int, default=1, help="epochs of fine-tuning each inherited sub-network "
                                                           "(lr FINETUNE_LR cosine to lr_min); 0: none")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
+    scratch_out = out.with_suffix(".scratch.json")
     if args.report_only:
-        report(json.loads(out.read_text()))
+        report(json.loads(out.read_text()), load_scratch(scratch_out))
         return
-    del args.report_only
+    part = args.part
+    del args.report_only, args.part
     out.parent.mkdir(parents=True, exist_ok=True)
     state = json.loads(out.read_text()) if out.exists() else {}
     if state and state.get("args") != vars(args):
@@ -151,6 +158,10 @@ def main() -> None:
     x, y, xv, yv = load(args.train, args.val)
     space = spaces.get("mobilenet-elastic")
     archs = pick_subnets(space, tuple(x.shape[1:]), args.subnets)
+    if part != "supernets":
+        run_scratch(args, scratch_out, space, archs, x, y, xv, yv)
+    if part == "scratch":
+        return
     rows = state.setdefault("subnets", {})
     for k, arch in enumerate(archs):  # what does not train: shape, params, FLOPs, latency
         row = rows.setdefault(arch.to_json(), {"describe": space.describe(arch)})
@@ -161,7 +172,7 @@ def main() -> None:
             row["latency_ms"] = cpu_latency_ms(model, tuple(x.shape[1:]))
             row["mflops"] = count_flops(model, tuple(x.shape[1:])) / 1e6
             save()
-    for m, method in enumerate(args.methods.split(",")):
+    for method in args.methods.split(","):
         supernet, config = train_supernet(method, args, x, y, xv, yv, out, state, save)
         estimator = ElasticEstimator(supernet, x, xv, yv, config.calibration_batches, config.batch_size,
                                      measure_latency=False)
@@ -181,23 +192,34 @@ def main() -> None:
                 save()
             print(f"{method} subnet {k + 1}/{len(archs)}: {rows[arch.to_json()]['describe']}  inherited "
                   f"{row['inherited_acc']:.3f}  fine-tuned {row.get('finetuned_acc', float('nan')):.3f}", flush=True)
-        if m == 0:
-            for k, arch in enumerate(archs):
-                row = rows[arch.to_json()]
-                if "scratch_acc" not in row:
-                    cpu = time.process_time()
-                    model = train_scratch(space, arch, config, x, y, k, args.scratch_epochs)
-                    row["scratch_cpu_s"] = time.process_time() - cpu
-                    row["scratch_acc"] = accuracy_and_loss(model, xv, yv)[0]
-                    save()
-                print(f"scratch {k + 1}/{len(archs)}: {row['describe']}  {row['scratch_acc']:.3f}  "
-                      f"{row['params']:,} params", flush=True)
-    report(state)
+    report(state, load_scratch(scratch_out))
 
 
-def report(state) -> None:
+def load_scratch(path: Path) -> dict:
+    return json.loads(path.read_text())["rows"] if path.exists() else {}
+
+
+def run_scratch(args, path: Path, space, archs, x, y, xv, yv) -> None:
+    """Each sub-network trained from scratch, results to ``path`` (resumable, one writer)."""
+    settings = {k: vars(args)[k] for k in ("train", "val", "scratch_epochs", "subnets")}
+    state = json.loads(path.read_text()) if path.exists() else {"args": settings, "rows": {}}
+    if state["args"] != settings:
+        raise SystemExit(f"{path} holds scratch results of other settings {state['args']}")
+    config = OneShotConfig(method="sandwich", epochs=args.scratch_epochs)  # the supernets' recipe: lr, SGD, ...
+    for k, arch in enumerate(archs):
+        row = state["rows"].setdefault(arch.to_json(), {})
+        if "scratch_acc" not in row:
+            cpu = time.process_time()
+            model = train_scratch(space, arch, config, x, y, k, args.scratch_epochs)
+            row["scratch_cpu_s"] = time.process_time() - cpu
+            row["scratch_acc"] = accuracy_and_loss(model, xv, yv)[0]
+            path.write_text(json.dumps(state, indent=1))
+        print(f"scratch {k + 1}/{len(archs)}: {space.describe(arch)}  {row['scratch_acc']:.3f}", flush=True)
+
+
+def report(state, scratch: dict) -> None:
     """One table and summary per supernet over the sub-networks measured every way so far."""
-    base = {k: r for k, r in state.get("subnets", {}).items() if "scratch_acc" in r}
+    base = {k: {**r, **scratch[k]} for k, r in state.get("subnets", {}).items() if "scratch_acc" in scratch.get(k, {})}
     print(f"{state['date']}, {state['args']}: {len(base)} sub-networks trained from scratch")
     for method, entry in state.get("supernets", {}).items():
         cpu = sum(r["cpu_seconds"] for r in entry.get("epochs", []))
