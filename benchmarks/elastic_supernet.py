@@ -26,8 +26,8 @@ per-epoch checkpoint). The scratch trainings run first (``--part scratch`` runs 
 supernets), then each method's supernet and its sub-networks.
 
     nice -n 19 env OMP_NUM_THREADS=1 python benchmarks/elastic_supernet.py \\
-        [--train 1000] [--epochs 12] [--scratch-epochs 4] [--methods progressive,sandwich] \\
-        [--phase-epochs 3,2,2,5] [--subnets 10] [--finetune 1] [--out runs/elastic_supernet_ps.json] \\
+        [--train 1000] [--epochs 8] [--scratch-epochs 4] [--methods progressive,sandwich] \\
+        [--phase-epochs 3,1,1,3] [--subnets 10] [--finetune 1] [--out runs/elastic_supernet_ps.json] \\
         [--part all|scratch|supernets]
 """
 
@@ -125,10 +125,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--train", type=int, default=1000)
     p.add_argument("--val", type=int, default=1000)
-    p.add_argument("--epochs", type=int, default=12, help="supernet epochs")
+    p.add_argument("--epochs", type=int, default=8, help="supernet epochs")
     p.add_argument("--scratch-epochs", type=int, default=4, help="epochs of each sub-network trained from scratch")
     p.add_argument("--methods", default="progressive,sandwich", help="supernet trainings to compare, in order")
-    p.add_argument("--phase-epochs", default="3,2,2,5", help="progressive: epochs of largest,kernel,depth,width")
+    p.add_argument("--phase-epochs", default="3,1,1,3", help="progressive: epochs of largest,kernel,depth,width")
     p.add_argument("--random", type=int, default=2, help="random sub-networks per sandwich step")
     p.add_argument("--subnets", type=int, default=10)
     p.add_argument("--out", default="runs/elastic_supernet_ps.json")
@@ -177,13 +177,15 @@ def main() -> None:
         estimator = ElasticEstimator(supernet, x, xv, yv, config.calibration_batches, config.batch_size,
                                      measure_latency=False)
         mine = state["supernets"][method].setdefault("subnets", {})
-        for k, arch in enumerate(archs):
+        for k, arch in enumerate(archs):  # all inherited first: they are cheap, and the point
             row = mine.setdefault(arch.to_json(), {})
             if "inherited_acc" not in row:
                 cpu = time.process_time()
                 row["inherited_acc"] = accuracy_and_loss(estimator.inherited(arch), xv, yv)[0]
                 row["inherit_cpu_s"] = time.process_time() - cpu
                 save()
+        for k, arch in enumerate(archs):
+            row = mine[arch.to_json()]
             if args.finetune and "finetuned_acc" not in row:
                 cpu = time.process_time()
                 model = finetune(estimator.inherited(arch), config, x, y, args.finetune, k, FINETUNE_LR)
