@@ -292,5 +292,6 @@ class ElasticEstimator(Estimator):
         return Result(TrialStatus.OK, metrics, [], fidelity.to_dict(), time.perf_counter() - wall)
 
 
-__all__ = ["ElasticEstimator", "FINETUNE_LR", "PHASE_OPENS", "ProgressiveShrinking", "SandwichTraining", "finetune", "accuracy_and_loss", "calibration_set", "extract_subnet",
+__all__ = ["ElasticEstimator", "FINETUNE_LR", "PHASE_OPENS", "ProgressiveShrinking", "SandwichTraining", "finetune",
+           "accuracy_and_loss", "calibration_set", "extract_subnet",
            "smallest_arch"]
