@@ -227,7 +227,7 @@ def report(state, scratch: dict) -> None:
         cpu = sum(r["cpu_seconds"] for r in entry.get("epochs", []))
         rows = [{**base[k], **r} for k, r in entry.get("subnets", {}).items() if k in base]
         print(f"\n### {method}: {len(entry.get('epochs', []))} supernet epochs, {cpu:.0f} CPU-s "
-              f"(largest sub-network's scratch training: "
+              f"(costliest scratch training measured: "
               f"{max((r['scratch_cpu_s'] for r in base.values()), default=float('nan')):.0f} CPU-s)")
         if rows:
             report_rows(rows, cpu, state["args"]["finetune"])
