@@ -129,7 +129,7 @@ def test_options_are_checked():
         OneShotConfig(method="enas-v2")
     with pytest.raises(UserInputError, match="unknown one-shot option"):
         OneShotConfig.from_options({"learning_rate": 0.1})
-    assert set(METHODS) == {"darts", "darts2", "gdas", "beta-darts", "spos", "sandwich", "enas"}
+    assert set(METHODS) == {"darts", "darts2", "gdas", "beta-darts", "spos", "sandwich", "progressive", "enas"}
 
 
 def test_spos_estimator_scores_cells_in_a_study(tmp_path):

@@ -1,19 +1,22 @@
 """``nasforge oneshot``: search a cell space by weight sharing (DARTS, DARTS 2nd order, GDAS,
 beta-DARTS, ENAS, or SPOS with any ask/tell strategy), or the elastic ``mobilenet-elastic`` space
-by a sandwich-trained supernet searched by any strategy, and store everything in a study.
+by an elastic supernet (sandwich rule or Once-for-All's progressive shrinking) searched by any
+strategy under optional ``--constraint`` limits, and store everything in a study.
 
 The study file records the supernet's epochs (its ``oneshot_epochs`` meta entry and, for the
 gradient methods and ENAS, the cell derived after each epoch as a trial without objective) and the
 candidates: the final derived cell (gradient methods, ENAS) or every cell the strategy asked (SPOS),
-or every sub-network the strategy asked (sandwich, with its parameters and latency), scored by the
-validation accuracy of their path through the supernet after BN recalibration.
+or every sub-network the strategy asked (sandwich, progressive; with its parameters and latency),
+scored by the validation accuracy of their path through the supernet after BN recalibration.
+Progressive shrinking's epoch records name their phase. With ``--finetune N`` the chosen
+sub-network is trained N more epochs from its inherited weights before it is saved.
 So ``nasforge show``, ``train``, ``export`` and ``draw`` work on it as on any study.
 
 A checkpoint of the supernet (weights, architecture weights, optimisers, random state) is saved
 beside the study after every epoch (``STUDY.supernet.pt``): rerunning the same command after a
 kill continues from the last completed epoch, and a finished SPOS supernet is reused by a
 resumed strategy. ``STUDY.derived.pt`` holds the chosen cell with its inherited supernet weights
-(a checkpoint ``nasforge export --weights`` accepts).
+(a checkpoint ``nasforge export --weights`` accepts; fine-tuned with ``--finetune``).
 """
 
 from __future__ import annotations
@@ -28,25 +31,29 @@ from ._options import key_values, positive_int
 DEFAULT_DATASET = "mnist1d"
 # which --method trains a supernet of which --space
 SPACE_METHODS = {"nb201": ("darts", "darts2", "gdas", "beta-darts", "spos", "enas"),
-                 "mobilenet-elastic": ("sandwich",)}
-SEARCHED = ("spos", "sandwich")  # methods whose supernet a --strategy searches
+                 "mobilenet-elastic": ("sandwich", "progressive")}
+SEARCHED = ("spos", "sandwich", "progressive")  # methods whose supernet a --strategy searches
 
 
 def add_parser(sub) -> None:
     # no nasforge.oneshot import here: it loads torch, and `nasforge --help` must stay fast
-    p = sub.add_parser("oneshot", help="one-shot search of a cell space: DARTS, GDAS, beta-DARTS, ENAS or SPOS",
+    p = sub.add_parser("oneshot", help="one-shot search: DARTS, GDAS, beta-DARTS, ENAS or SPOS (nb201); "
+                                       "elastic supernet by progressive shrinking or sandwich (mobilenet-elastic)",
                        description="Train a weight-sharing supernet and derive a cell. Rerun the same command to "
                                    "resume after a kill (from the last completed supernet epoch).")
     p.add_argument("--study", default="runs/oneshot.db", help="SQLite study file (default: runs/oneshot.db)")
     p.add_argument("--space", default="nb201", help="space: nb201 (darts, darts2, gdas, beta-darts, spos, enas) or "
-                                                    "mobilenet-elastic (sandwich)")
+                                                    "mobilenet-elastic (progressive, sandwich)")
     p.add_argument("--method", required=True,
                    help="darts (1st order), darts2 (2nd order), gdas, beta-darts, enas, or spos (+ --strategy) "
-                        "for nb201; sandwich (+ --strategy) for mobilenet-elastic")
+                        "for nb201; progressive or sandwich (+ --strategy) for mobilenet-elastic")
     p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"data set name or .npz path (default {DEFAULT_DATASET})")
     p.add_argument("--space-option", action="append", metavar="KEY=VALUE",
                    help="space option, e.g. channels=16, cells_per_stage=1 (repeatable)")
-    p.add_argument("--epochs", type=positive_int, default=30, help="supernet training epochs (default 30)")
+    p.add_argument("--epochs", type=positive_int, default=30,
+                   help="supernet training epochs (default 30); a supernet usually needs several times the "
+                        "epochs of one standalone network (progressive: split over its phases, see "
+                        "--option phase_epochs=LARGEST,KERNEL,DEPTH,WIDTH)")
     p.add_argument("--subset", type=float, default=1.0,
                    help="fraction of the training split the supernet learns from (default 1.0)")
     p.add_argument("--val-fraction", type=float, default=0.1,
@@ -55,12 +62,19 @@ def add_parser(sub) -> None:
                    help="one-shot option: lr, arch_lr, batch_size, weight_decay, tau_max, beta_lambda, ... "
                         "(repeatable; see docs/oneshot.md)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strategy", default="evolution", help="with --method spos or sandwich: the strategy searching "
-                                                           "the supernet (default evolution)")
+    p.add_argument("--strategy", default="evolution", help="with --method spos, sandwich or progressive: the "
+                                                           "strategy searching the supernet (default evolution)")
     p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE", help="strategy option (repeatable)")
     p.add_argument("--trials", type=positive_int, default=100,
-                   help="with --method spos or sandwich: architectures the strategy scores on the supernet "
-                        "(default 100)")
+                   help="with --method spos, sandwich or progressive: architectures the strategy scores on "
+                        "the supernet (default 100)")
+    p.add_argument("--constraint", action="append", metavar="EXPR",
+                   help="with --method sandwich or progressive: a limit the chosen sub-network meets, e.g. "
+                        "'params<=50000' or 'latency_ms<=3' (repeatable; params/flops are checked before "
+                        "scoring, latency on the scored sub-network)")
+    p.add_argument("--finetune", type=int, default=0, metavar="N",
+                   help="with --method sandwich or progressive: train the chosen sub-network N more epochs "
+                        "from its inherited weights before saving it (default 0: none)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
 
 
@@ -76,7 +90,21 @@ def settings(args) -> dict:
     return {"space": args.space, "space_options": key_values(args.space_option, "--space-option"),
             "dataset": args.dataset, "subset": args.subset, "val_fraction": args.val_fraction,
             "config": config.to_dict(), "strategy": args.strategy if spos else None,
-            "strategy_options": key_values(args.strategy_option, "--strategy-option") if spos else {}}
+            "strategy_options": key_values(args.strategy_option, "--strategy-option") if spos else {},
+            **constraint_setting(args, config)}
+
+
+def constraint_setting(args, config) -> dict:
+    """``{"constraints": [...]}`` when limits are given (absent otherwise, so older studies still match)."""
+    from ..core.objectives import parse_constraints
+    from ..oneshot import ELASTIC_METHODS
+
+    if args.finetune < 0:
+        raise UserInputError(f"--finetune takes a number of epochs >= 0; got {args.finetune}")
+    if (args.constraint or args.finetune) and config.method not in ELASTIC_METHODS:
+        raise UserInputError(f"--constraint and --finetune apply to --method {' / '.join(ELASTIC_METHODS)} "
+                             f"(the elastic supernet); got --method {config.method}")
+    return {"constraints": [str(c) for c in parse_constraints(args.constraint)]} if args.constraint else {}
 
 
 def open_oneshot_study(path: Path, wanted: dict):
@@ -103,7 +131,7 @@ def open_oneshot_study(path: Path, wanted: dict):
     spec = SearchSpec(space=wanted["space"], dataset=wanted["dataset"], strategy=strategy,
                       seed=wanted["config"]["seed"], epochs=wanted["config"]["epochs"], subset=wanted["subset"],
                       space_options=wanted["space_options"], strategy_options=wanted["strategy_options"],
-                      val_fraction=wanted["val_fraction"])
+                      val_fraction=wanted["val_fraction"], constraints=wanted.get("constraints", []))
     return Storage.create(path, {"spec": spec.to_dict(), "oneshot": wanted, "oneshot_epochs": [],
                                  "nasforge_version": __version__})
 
@@ -161,7 +189,8 @@ def record_epochs(storage, training) -> None:
 def epoch_line(rec: dict, epochs: int, describe) -> str:
     from ..core import Arch
 
-    line = f"  epoch {rec['epoch']:>3}/{epochs}  loss {rec['train_loss']:.4f}"
+    line = f"  epoch {rec['epoch']:>3}/{epochs}" + (f" [{rec['phase']}]" if "phase" in rec else "") + \
+        f"  loss {rec['train_loss']:.4f}"
     if "supernet_val_accuracy" in rec:
         line += f"  supernet val acc {rec['supernet_val_accuracy']:.4f}"
     if "mean_reward" in rec:
@@ -184,12 +213,16 @@ def train_supernet(args, console, storage, training, checkpoint: Path) -> None:
     epochs = training.config.epochs
     with console.status("") as status:
         while training.epoch < epochs:
-            status.update(f"supernet epoch {training.epoch + 1}/{epochs} ({training.config.method})")
+            phase = f", {training.phase} phase" if hasattr(training, "phase") else ""
+            status.update(f"supernet epoch {training.epoch + 1}/{epochs} ({training.config.method}{phase})")
             rec = training.run_epoch()
             training.save(checkpoint)
             record_epochs(storage, training)
             if not args.quiet:
                 console.print(epoch_line(rec, epochs, describe), markup=False)
+    console.print(f"Supernet trained: {training.epoch} epochs, "
+                  f"{sum(r['cpu_seconds'] for r in training.history):.0f} CPU-s "
+                  f"({sum(r['seconds'] for r in training.history):.0f} s).")
 
 
 def derived_trial(storage, training, estimator):
@@ -212,27 +245,60 @@ def spos_search(args, console, storage, estimator, wanted: dict):
     from ..progress import SearchReporter
     from ..study import Study
 
+    from ..core.objectives import parse_constraints
+    from ..study import check_feasible
+
     strategy = strategies.get(wanted["strategy"], estimator.space, seed=wanted["config"]["seed"],
                               **wanted["strategy_options"])
-    study = Study(storage, strategy, estimator, Fidelity(epochs=1), wanted["config"]["seed"])
+    constraints = parse_constraints(wanted.get("constraints", []))
+    feasibility = check_feasible(estimator, constraints, wanted["config"]["seed"])
+    if constraints:
+        console.print(f"Constraints {', '.join(map(str, constraints))}: {feasibility}.")
+    study = Study(storage, strategy, estimator, Fidelity(epochs=1), wanted["config"]["seed"],
+                  constraints=constraints)
     reporter = SearchReporter(console, study, args.trials, None, quiet=args.quiet)
     with reporter:
         study.optimize(n_trials=args.trials, reporter=reporter)
     return study.best()
 
 
-def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset) -> None:
-    """The chosen architecture as a standalone network with the supernet's weights (BN recalibrated)."""
+def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset, finetuned=None) -> None:
+    """The chosen architecture as a standalone network with the supernet's weights (BN recalibrated),
+    or ``finetuned`` = (that network trained further, what :func:`finetune_chosen` recorded)."""
     from ..export import save_checkpoint
-    from ..oneshot import arch_to_choice, extract_subnet, recalibrate_batch_norm
+    from ..oneshot import ELASTIC_METHODS, arch_to_choice, extract_subnet, recalibrate_batch_norm
 
-    if wanted["config"]["method"] == "sandwich":
+    if finetuned is not None:
+        net = finetuned[0]
+    elif wanted["config"]["method"] in ELASTIC_METHODS:
         net = extract_subnet(training.supernet, trial.arch, estimator.calibration)
     else:
         recalibrate_batch_norm(training.supernet, estimator.calibration, choice=arch_to_choice(trial.arch))
         net = training.supernet.extract(trial.arch)
-    save_checkpoint(path, net, trial.arch, wanted["space_options"], dataset.input_shape, dataset.num_classes,
-                    {"inherited_from": "supernet", "trial_id": trial.id})
+    meta = {"inherited_from": "supernet", "trial_id": trial.id}
+    if finetuned is not None:
+        meta["finetuned"] = finetuned[1]
+    save_checkpoint(path, net, trial.arch, wanted["space_options"], dataset.input_shape, dataset.num_classes, meta)
+
+
+def finetune_chosen(args, console, storage, training, estimator, trial, x, y):
+    """(the chosen sub-network trained ``--finetune`` epochs from its inherited weights, its record): the
+    validation accuracy before and after, stored in the study's ``finetuned`` meta entry and printed."""
+    import time
+
+    from ..oneshot import accuracy_and_loss, finetune
+
+    model = estimator.inherited(trial.arch)
+    cpu = time.process_time()
+    with console.status(f"fine-tuning the chosen sub-network for {args.finetune} epoch(s)"):
+        finetune(model, training.config, x, y, args.finetune, seed=training.config.seed)
+    after = accuracy_and_loss(model, estimator.x_val, estimator.y_val)[0]
+    record = {"trial_id": trial.id, "epochs": args.finetune, "val_accuracy_inherited": trial.objective,
+              "val_accuracy": after, "cpu_seconds": time.process_time() - cpu}
+    storage.set_meta({"finetuned": record})
+    console.print(f"Fine-tuned {args.finetune} epoch(s) ({record['cpu_seconds']:.0f} CPU-s): val accuracy "
+                  f"{trial.objective:.4f} inherited -> {after:.4f}.")
+    return model, record
 
 
 def run(args, console) -> int:
@@ -253,7 +319,7 @@ def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
 
     path = Path(args.study)
     config = OneShotConfig(**wanted["config"])
-    elastic = config.method == "sandwich"
+    elastic = config.method in ("sandwich", "progressive")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         supernet = (space.supernet(dataset.input_shape, dataset.num_classes) if elastic
@@ -261,7 +327,9 @@ def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
     training = make_training(supernet, config, x, y, dataset.x_val, dataset.y_val)
     checkpoint = Path(f"{path}.supernet.pt")
     console.print(f"One-shot study {path}: {config.method} on {space.name} {wanted['space_options'] or ''}, "
-                  f"{dataset.name} ({len(y)} training samples), {config.epochs} supernet epochs, seed {config.seed}")
+                  f"{dataset.name} ({len(y)} training samples), {config.epochs} supernet epochs"
+                  + (" (" + ", ".join(f"{name} {n}" for name, n in config.phases()) + ")"
+                     if config.method == "progressive" else "") + f", seed {config.seed}")
     try:
         train_supernet(args, console, storage, training, checkpoint)
         kind = ElasticEstimator if elastic else SupernetEstimator
@@ -275,10 +343,12 @@ def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
     if trial is None or trial.objective is None:
         raise StudyError(f"no candidate could be scored; see `nasforge show --study {path}`")
     inherited = Path(f"{path}.derived.pt")
-    save_inherited(inherited, training, estimator, trial, wanted, dataset)
+    finetuned = finetune_chosen(args, console, storage, training, estimator, trial, x, y) if args.finetune else None
+    save_inherited(inherited, training, estimator, trial, wanted, dataset, finetuned)
     console.print(f"Chosen: trial {trial.id}, {space.describe(trial.arch)}, supernet val accuracy "
                   f"{trial.objective:.4f} ({trial.metrics.get('params', 0):,} parameters).", markup=False)
+    weights = "fine-tuned" if args.finetune else "supernet"
     console.print(f"Next: nasforge train --study {path} --trial {trial.id} --out runs/oneshot-best/  "
-                  f"(or export it with its supernet weights: nasforge export --study {path} --trial {trial.id} "
+                  f"(or export it with its {weights} weights: nasforge export --study {path} --trial {trial.id} "
                   f"--weights {inherited} --format onnx --out model.onnx)", markup=False)
     return 0

@@ -10,16 +10,18 @@
   train on and learns by REINFORCE from their validation accuracy.
 * :class:`SandwichTraining` and :class:`ElasticEstimator` -- the elastic ``mobilenet-elastic``
   supernet (Once-for-All style sub-networks) trained by the sandwich rule, and its sub-networks
-  scored and extracted with inherited weights (:func:`extract_subnet`).
+  scored and extracted with inherited weights (:func:`extract_subnet`); :class:`ProgressiveShrinking`
+  trains the same supernet by Once-for-All's progressive shrinking (largest, kernel, depth, width), and
+  :func:`finetune` trains an extracted sub-network a few epochs more.
 
 The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a study and checkpoints.
 """
 
-from ._config import ENAS_OPTIONS, GRADIENT_METHODS, METHODS, OneShotConfig
+from ._config import ELASTIC_METHODS, ENAS_OPTIONS, GRADIENT_METHODS, METHODS, PHASES, OneShotConfig
 from ._enas import CellController, ENASSearch
 from ._gradient import GradientSearch
-from ._elastic import (ElasticEstimator, SandwichTraining, accuracy_and_loss, calibration_set, extract_subnet,
-                       smallest_arch)
+from ._elastic import (FINETUNE_LR, PHASE_OPENS, ElasticEstimator, ProgressiveShrinking, SandwichTraining,
+                       accuracy_and_loss, calibration_set, extract_subnet, finetune, smallest_arch)
 from ._spos import SPOSTraining, SupernetEstimator, recalibrate_batch_norm
 from ._supernet import (NB201Supernet, MixedOp, arch_to_choice, choice_to_arch, parameter_free_edges)
 from ._training import ActivationMeter, SupernetTraining, peak_rss_mb
@@ -28,11 +30,12 @@ from ._training import ActivationMeter, SupernetTraining, peak_rss_mb
 def make_training(supernet, config: OneShotConfig, x_train, y_train, x_val, y_val) -> SupernetTraining:
     """The training ``config.method`` names, on the given data."""
     kind = (GradientSearch if config.gradient else SandwichTraining if config.method == "sandwich"
-            else ENASSearch if config.method == "enas" else SPOSTraining)
+            else ProgressiveShrinking if config.method == "progressive" else ENASSearch if config.method == "enas" else SPOSTraining)
     return kind(supernet, config, x_train, y_train, x_val, y_val)
 
 
-__all__ = ["accuracy_and_loss", "ActivationMeter", "arch_to_choice", "calibration_set", "CellController",
+__all__ = ["ELASTIC_METHODS", "FINETUNE_LR", "finetune", "PHASE_OPENS", "PHASES", "ProgressiveShrinking",
+           "accuracy_and_loss", "ActivationMeter", "arch_to_choice", "calibration_set", "CellController",
            "choice_to_arch", "ElasticEstimator", "ENAS_OPTIONS", "ENASSearch", "extract_subnet", "GRADIENT_METHODS",
            "GradientSearch", "make_training", "METHODS", "MixedOp", "NB201Supernet", "OneShotConfig",
            "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm", "SandwichTraining", "smallest_arch",

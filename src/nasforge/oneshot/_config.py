@@ -7,11 +7,17 @@ from typing import Any
 
 from ..core import UserInputError, check_choice, check_float, check_int
 
-METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos", "sandwich", "enas")
+METHODS = ("darts", "darts2", "gdas", "beta-darts", "spos", "sandwich", "progressive", "enas")
 GRADIENT_METHODS = ("darts", "darts2", "gdas", "beta-darts")
-SANDWICH_OPTIONS = ("sandwich_random", "distill")  # settings only the elastic supernet's training reads
+ELASTIC_METHODS = ("sandwich", "progressive")  # the trainings of the elastic mobilenet-elastic supernet
+SANDWICH_OPTIONS = ("sandwich_random", "distill")  # settings only the elastic supernet's trainings read
+PROGRESSIVE_OPTIONS = ("phase_epochs",)  # settings only progressive shrinking reads
 # settings only ENAS reads
 ENAS_OPTIONS = ("controller_lr", "controller_steps", "entropy_weight", "baseline_decay", "derive_samples")
+# which methods read which method-only settings (the others neither take nor store them)
+METHOD_OPTIONS = ((ELASTIC_METHODS, SANDWICH_OPTIONS), (("progressive",), PROGRESSIVE_OPTIONS),
+                  (("enas",), ENAS_OPTIONS))
+PHASES = ("largest", "kernel", "depth", "width")  # progressive shrinking's phases, in order
 OPTION = "one-shot option"
 
 
@@ -34,6 +40,13 @@ class OneShotConfig:
     ICCV 2019; BigNAS, Yu et al., ECCV 2020): each step accumulates the gradients of the largest, the
     smallest and ``sandwich_random`` random sub-networks; with ``distill`` the smaller ones learn
     from the largest one's detached predictions (in-place distillation) instead of the labels.
+
+    ``progressive`` trains the same supernet by progressive shrinking (Once-for-All, Cai et al., ICLR
+    2020): the largest network alone first, then the sandwich rule over a space opened one elastic
+    dimension at a time -- kernel size, then depth, then width (expansion ratio, width multiplier,
+    and the space's remaining decisions). ``phase_epochs`` ("LARGEST,KERNEL,DEPTH,WIDTH", summing to
+    ``epochs``; empty: ``epochs`` split evenly, the remainder to the later phases) sets how long
+    each phase runs; the learning rate restarts its cosine schedule at each phase, as OFA's does.
 
     ``enas`` (Pham et al., ICML 2018) trains the shared weights on paths an LSTM controller samples
     and the controller by REINFORCE: Adam at ``controller_lr`` (the paper's 3.5e-4),
@@ -65,6 +78,7 @@ class OneShotConfig:
     seed: int = 0
     sandwich_random: int = 2
     distill: bool = True
+    phase_epochs: str = ""
 
     def __post_init__(self):
         check_choice(None, "method", self.method, METHODS, kind=OPTION)
@@ -83,6 +97,28 @@ class OneShotConfig:
         check_int(None, "sandwich_random", self.sandwich_random, low=0, kind=OPTION)
         if not isinstance(self.distill, bool):
             raise UserInputError(f"The 'distill' one-shot option must be true or false. Got {self.distill!r} instead.")
+        self.phases()  # a bad phase_epochs fails here
+
+    def phases(self) -> tuple[tuple[str, int], ...]:
+        """Progressive shrinking's ``(phase, epochs)`` in order (see :data:`PHASES`)."""
+        text = self.phase_epochs
+        if isinstance(text, (list, tuple)):  # --option phase_epochs=[2,2,2,4] reads as a JSON list
+            text = ",".join(map(str, text))
+        if not isinstance(text, str):
+            text = str(text)
+        if not text.strip():
+            base, extra = divmod(self.epochs, len(PHASES))
+            counts = [base + (i >= len(PHASES) - extra) for i in range(len(PHASES))]
+        else:
+            try:
+                counts = [int(part) for part in text.split(",")]
+            except ValueError:
+                counts = []
+            if len(counts) != len(PHASES) or min(counts) < 0 or sum(counts) != self.epochs or counts[-1] < 1:
+                raise UserInputError(f"The 'phase_epochs' one-shot option must be {len(PHASES)} whole numbers "
+                                     f"{','.join(p.upper() for p in PHASES)} (epochs of each phase, the last at "
+                                     f"least 1) summing to epochs ({self.epochs}). Got {self.phase_epochs!r} instead.")
+        return tuple(zip(PHASES, counts))
 
     @property
     def gradient(self) -> bool:
@@ -96,19 +132,21 @@ class OneShotConfig:
         if unknown:
             raise UserInputError(f"unknown one-shot option(s) {unknown}; known: "
                                  f"{', '.join(f'{k} (default {v!r})' for k, v in known.items())}")
-        for method, names in (("sandwich", SANDWICH_OPTIONS), ("enas", ENAS_OPTIONS)):
+        for methods, names in METHOD_OPTIONS:
             misplaced = sorted(set(options) & set(names))
-            if misplaced and options.get("method", cls.method) != method:
-                raise UserInputError(f"one-shot option(s) {misplaced} apply only to --method {method}; "
+            if misplaced and options.get("method", cls.method) not in methods:
+                raise UserInputError(f"one-shot option(s) {misplaced} apply only to --method {' or '.join(methods)}; "
                                      f"got method {options.get('method', cls.method)!r}")
+        if isinstance(options.get("phase_epochs"), (list, tuple)):
+            options = {**options, "phase_epochs": ",".join(map(str, options["phase_epochs"]))}
         return cls(**options)
 
     def to_dict(self) -> dict[str, Any]:
-        """The settings; the sandwich-only and ENAS-only ones only for their method, so studies and
-        checkpoints of the other methods made before those settings existed still match and resume."""
+        """The settings; the method-only ones only for their methods, so studies and checkpoints of
+        the other methods made before those settings existed still match and resume."""
         out = asdict(self)
-        for method, names in (("sandwich", SANDWICH_OPTIONS), ("enas", ENAS_OPTIONS)):
-            if self.method != method:
+        for methods, names in METHOD_OPTIONS:
+            if self.method not in methods:
                 for name in names:
                     out.pop(name)
         return out

@@ -19,6 +19,7 @@ BigNAS do the same).
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -89,10 +90,14 @@ class SandwichTraining(SupernetTraining):
                                                                           generator=self.generator))]
                                       for d in self.space.decisions})
 
+    def step_archs(self) -> list[Arch]:
+        """The sub-networks one step trains, the teacher (the largest) first."""
+        return [self.largest, self.smallest] + [self.random_arch() for _ in range(self.config.sandwich_random)]
+
     def step(self, x, y) -> float:
         """One sandwich step; the largest sub-network's loss."""
         self.w_opt.zero_grad(set_to_none=True)
-        archs = [self.largest, self.smallest] + [self.random_arch() for _ in range(self.config.sandwich_random)]
+        archs = self.step_archs()
         teacher, first = None, 0.0
         for arch in archs:
             logits = self.supernet.set_active(arch)(x)
@@ -127,6 +132,112 @@ class SandwichTraining(SupernetTraining):
         return out
 
 
+# which decisions each phase of progressive shrinking opens (the later phases keep the earlier ones open);
+# "width" opens every decision still closed: expansion, width multiplier, squeeze-excite, activation, resolution
+PHASE_OPENS = {"largest": (), "kernel": ("kernel",), "depth": ("depth",), "width": None}
+
+
+class ProgressiveShrinking(SandwichTraining):
+    """Progressive shrinking (Once-for-All, Cai et al., ICLR 2020) of the elastic supernet.
+
+    ``config.phases()`` runs in order: ``largest`` trains the largest network alone on the labels;
+    then ``kernel``, ``depth`` and ``width`` each open one more elastic dimension, and a step is the
+    sandwich step (the largest on the labels, the smallest and ``sandwich_random`` random
+    sub-networks of the space opened so far, by in-place distillation from the largest) with every
+    closed decision at its largest value. OFA distils from a fixed, separately trained teacher;
+    here the teacher is the largest sub-network itself, as in the sandwich rule. The learning rate
+    restarts its cosine schedule at each phase (OFA's schedule restarts per phase too). The phase
+    follows from the epoch, so a checkpoint resumes into the right phase; each epoch's record
+    names its phase.
+    """
+
+    def __init__(self, supernet, config, x_train, y_train, x_val, y_val):
+        super().__init__(supernet, config, x_train, y_train, x_val, y_val)
+        self.plan = config.phases()
+
+    def phase_of(self, epoch: int) -> tuple[str, int, int]:
+        """``(phase, first epoch, epochs)`` of the 0-based ``epoch``."""
+        start = 0
+        for name, length in self.plan:
+            if epoch < start + length:
+                return name, start, length
+            start += length
+        return self.plan[-1][0], start - self.plan[-1][1], self.plan[-1][1]
+
+    @property
+    def phase(self) -> str:
+        """The phase the next epoch trains in."""
+        return self.phase_of(min(self.epoch, self.config.epochs - 1))[0]
+
+    def open_decisions(self, phase: str) -> set[str]:
+        """The names of the decisions sampled in ``phase`` (the others stay at the largest value)."""
+        names: set[str] = set()
+        for name, _ in self.plan:
+            opens = PHASE_OPENS[name]
+            names |= ({d.name for d in self.space.decisions} if opens is None else
+                      {d.name for d in self.space.decisions if d.name.rsplit(".", 1)[-1] in opens})
+            if name == phase:
+                return names
+        raise UserInputError(f"unknown progressive-shrinking phase {phase!r}")
+
+    def epoch_lr(self, epoch: int) -> float:
+        """Cosine from ``lr`` to ``lr_min`` within each phase."""
+        _, start, length = self.phase_of(epoch)
+        c = self.config
+        return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * (epoch - start) / length))
+
+    def _limited(self, pick) -> Arch:
+        """An architecture whose open decisions ``pick(decision)`` chooses, the others at the largest."""
+        open_now = self.open_decisions(self.phase)
+        return Arch(self.space.name, {d.name: pick(d) if d.name in open_now else self.largest[d.name]
+                                      for d in self.space.decisions})
+
+    def random_arch(self) -> Arch:
+        """Uniform over the space opened so far, from the training's generator."""
+        return self._limited(lambda d: d.choices[int(torch.randint(len(d.choices), (1,), generator=self.generator))])
+
+    def phase_smallest(self) -> Arch:
+        return self._limited(lambda d: d.choices[0])
+
+    def step_archs(self) -> list[Arch]:
+        if self.phase == "largest":
+            return [self.largest]
+        return [self.largest, self.phase_smallest()] + [self.random_arch()
+                                                         for _ in range(self.config.sandwich_random)]
+
+    def run_epoch(self) -> dict:
+        phase = self.phase
+        record = super().run_epoch()
+        record["phase"] = phase
+        return record
+
+
+FINETUNE_LR = 0.01  # fine-tuning starts below the supernet's 0.025: the inherited weights are trained already
+
+
+def finetune(model: nn.Module, config, x, y, epochs: int, seed: int = 0, lr: float = FINETUNE_LR) -> nn.Module:
+    """``model`` (a sub-network with inherited weights) trained ``epochs`` more epochs with the
+    supernet's recipe (SGD, momentum, weight decay, clipping, batch size from ``config``), the
+    learning rate cosine-annealed per epoch from ``lr`` to ``config.lr_min``; in eval mode."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    g = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        for group in opt.param_groups:
+            group["lr"] = config.lr_min + 0.5 * (lr - config.lr_min) * (1 + math.cos(math.pi * epoch / epochs))
+        model.train()
+        order = torch.randperm(len(y), generator=g)
+        for i in range(0, len(y), config.batch_size):
+            idx = order[i:i + config.batch_size]
+            if len(idx) < 2:
+                continue
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[idx]), y[idx]).backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+    return model.eval()
+
+
 class ElasticEstimator(Estimator):
     """Scores a ``mobilenet-elastic`` architecture by the validation accuracy of its sub-network
     extracted from a trained elastic supernet (BN recalibrated on ``calibration_batches`` fixed
@@ -144,6 +255,20 @@ class ElasticEstimator(Estimator):
     def config(self):
         return {"supernet": "mobilenet-elastic", "calibration_batches": self.calibration_batches,
                 "batch_size": self.batch_size, "measure_latency": self.measure_latency}
+
+    def costs(self, arch: Arch, metrics) -> dict[str, float]:
+        """Parameters and FLOPs of ``arch``'s network (built, nothing extracted), so a study rejects an
+        architecture over a limit before scoring it; latency is checked on the result."""
+        wanted = set(metrics) & {"params", "flops"}
+        if not wanted:
+            return {}
+        from ..estimation import count_flops
+
+        model = self.space.build(arch, self.supernet.input_shape, self.supernet.largest.num_classes)
+        out = {"params": float(count_params(model))} if "params" in wanted else {}
+        if "flops" in wanted:
+            out["flops"] = float(count_flops(model, self.supernet.input_shape))
+        return out
 
     def inherited(self, arch: Arch) -> nn.Module:
         """``arch``'s standalone network with inherited weights, BN recalibrated."""
@@ -167,5 +292,6 @@ class ElasticEstimator(Estimator):
         return Result(TrialStatus.OK, metrics, [], fidelity.to_dict(), time.perf_counter() - wall)
 
 
-__all__ = ["ElasticEstimator", "SandwichTraining", "accuracy_and_loss", "calibration_set", "extract_subnet",
+__all__ = ["ElasticEstimator", "FINETUNE_LR", "PHASE_OPENS", "ProgressiveShrinking", "SandwichTraining", "finetune",
+           "accuracy_and_loss", "calibration_set", "extract_subnet",
            "smallest_arch"]
