@@ -15,11 +15,11 @@ from nasforge.oneshot import (DartsMixedOp, DartsSupernet, GradientSearch, OneSh
 from nasforge.oneshot._darts_supernet import EDGES, NONE, OPS
 from nasforge.spaces import darts
 
-SPACE = spaces.get("darts", C=2, layers=2)
+SPACE = spaces.get("darts", C=2, layers=3)  # a normal cell, then two reduction cells
 SHAPE = (1, 6, 6)
 
 
-def tiny_data(n=32, seed=0):
+def tiny_data(n=16, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, *SHAPE, generator=g), torch.randint(0, 3, (n,), generator=g)
 
@@ -93,7 +93,7 @@ def test_cells_the_supernet_cannot_hold_are_refused():
 
 def train(method, epochs_run, x, y, checkpoint=None, load=None, **options):
     config = OneShotConfig(method=method, epochs=3, batch_size=8, **options)
-    t = make_training(supernet(), config, x, y, x[:16], y[:16])
+    t = make_training(supernet(), config, x, y, x[:8], y[:8])
     if load is not None:
         t.load(load)
     for _ in range(epochs_run):
@@ -133,7 +133,7 @@ def test_a_derived_path_is_the_standalone_network_and_exports_to_onnx(tmp_path):
     t = train("darts", 1, x, y, arch_lr=0.05)
     arch = t.derive()
     choice = t.supernet.arch_to_choice(arch)
-    recalibrate_batch_norm(t.supernet, [x[:16], x[16:]], choice=choice)
+    recalibrate_batch_norm(t.supernet, [x[:8], x[8:]], choice=choice)
     model = t.supernet.extract(arch).eval()
     with torch.no_grad():
         assert torch.allclose(model(x), t.supernet(x, choice=choice), atol=1e-5)
@@ -154,6 +154,7 @@ def cli_args(study, method="beta-darts", *extra):
             "--option", "batch_size=16", "--quiet", *extra]
 
 
+@pytest.mark.slow  # three CLI runs of the supernet (over 5 s on a shared 2-core machine)
 def test_cli_searches_the_darts_space_and_resumes_after_a_kill(tmp_path):
     from nasforge import cli
     from nasforge.api import open_storage
