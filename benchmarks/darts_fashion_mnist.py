@@ -174,7 +174,8 @@ def table(args) -> None:
         s = args.out / f"search-{kind}-{seed}.json"
         search_cpu = json.loads(s.read_text())["search_cpu_s"] if s.is_file() else 0.0
         rows.append((kind, int(seed), r, search_cpu))
-    print("\n| cell | seed | search CPU-s | param-free ops (of 16) | params | retrain CPU-s (epochs) | test acc | cell |")
+    print("\n| cell | seed | search CPU-s | param-free ops (of 16) | params | retrain CPU-s (epochs) | test acc "
+          "| cell |")
     print("|---|---|---|---|---|---|---|---|")
     for kind, seed, r, cpu in sorted(rows, key=lambda t: (t[0], t[1])):
         print(f"| {kind} | {seed} | {cpu:.0f} | {r['parameter_free']} | {r['params']:,} | {r['train_cpu_s']:.0f} "

@@ -239,7 +239,8 @@ def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset
     if wanted["config"]["method"] == "sandwich":
         net = extract_subnet(training.supernet, trial.arch, estimator.calibration)
     else:
-        recalibrate_batch_norm(training.supernet, estimator.calibration, choice=training.supernet.arch_to_choice(trial.arch))
+        choice = training.supernet.arch_to_choice(trial.arch)
+        recalibrate_batch_norm(training.supernet, estimator.calibration, choice=choice)
         net = training.supernet.extract(trial.arch)
     save_checkpoint(path, net, trial.arch, wanted["space_options"], dataset.input_shape, dataset.num_classes,
                     {"inherited_from": "supernet", "trial_id": trial.id})
