@@ -1,6 +1,6 @@
 """Gradient-based one-shot search on a cell supernet (``NB201Supernet``, ``DartsSupernet``): DARTS
-(first and second order), GDAS and beta-DARTS, each alternating a weight step on one half of the training data with an architecture
-step on the other half (the bilevel split of DARTS).
+(first and second order), GDAS and beta-DARTS, each alternating a weight step on one half of the
+training data with an architecture step on the other half (the bilevel split of DARTS).
 
 * DARTS (Liu et al., ICLR 2019): edge output = softmax(alpha)-weighted sum of all ops.
   Second order unrolls one weight step, w' = w - xi * grad_w L_train, with xi the current
