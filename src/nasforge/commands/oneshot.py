@@ -1,7 +1,8 @@
 """``nasforge oneshot``: search a cell space by weight sharing (DARTS, DARTS 2nd order, GDAS,
-beta-DARTS, ENAS, or SPOS with any ask/tell strategy), or the elastic ``mobilenet-elastic`` space
-by an elastic supernet (sandwich rule or Once-for-All's progressive shrinking) searched by any
-strategy under optional ``--constraint`` limits, and store everything in a study.
+beta-DARTS, ENAS, or SPOS with any ask/tell strategy on ``nb201``; the gradient methods on
+``darts`` too), or the elastic ``mobilenet-elastic`` space by an elastic supernet (sandwich rule or
+Once-for-All's progressive shrinking) searched by any strategy under optional ``--constraint``
+limits, and store everything in a study.
 
 The study file records the supernet's epochs (its ``oneshot_epochs`` meta entry and, for the
 gradient methods and ENAS, the cell derived after each epoch as a trial without objective) and the
@@ -31,7 +32,11 @@ from ._options import key_values, positive_int
 DEFAULT_DATASET = "mnist1d"
 # which --method trains a supernet of which --space
 SPACE_METHODS = {"nb201": ("darts", "darts2", "gdas", "beta-darts", "spos", "enas"),
+                 "darts": ("darts", "darts2", "gdas", "beta-darts"),
                  "mobilenet-elastic": ("sandwich", "progressive")}
+# the darts space's own defaults (C=16, 8 cells) are DARTS's GPU search network; a CPU search
+# starts smaller unless --space-option says otherwise (recorded in the study, so `train` agrees)
+DARTS_SEARCH_DEFAULTS = {"C": 8, "layers": 5}
 SEARCHED = ("spos", "sandwich", "progressive")  # methods whose supernet a --strategy searches
 
 
@@ -42,7 +47,9 @@ def add_parser(sub) -> None:
                        description="Train a weight-sharing supernet and derive a cell. Rerun the same command to "
                                    "resume after a kill (from the last completed supernet epoch).")
     p.add_argument("--study", default="runs/oneshot.db", help="SQLite study file (default: runs/oneshot.db)")
-    p.add_argument("--space", default="nb201", help="space: nb201 (darts, darts2, gdas, beta-darts, spos, enas) or "
+    p.add_argument("--space", default="nb201", help="space: nb201 (darts, darts2, gdas, beta-darts, spos, enas), "
+                                                    "darts (darts, darts2, gdas, beta-darts; C=8, layers=5 "
+                                                    "unless --space-option says otherwise) or "
                                                     "mobilenet-elastic (progressive, sandwich)")
     p.add_argument("--method", required=True,
                    help="darts (1st order), darts2 (2nd order), gdas, beta-darts, enas, or spos (+ --strategy) "
@@ -87,7 +94,10 @@ def settings(args) -> dict:
     if not 0 < args.subset <= 1:
         raise UserInputError(f"--subset must be a fraction in (0, 1]; got {args.subset!r}")
     spos = config.method in SEARCHED
-    return {"space": args.space, "space_options": key_values(args.space_option, "--space-option"),
+    space_options = key_values(args.space_option, "--space-option")
+    if args.space == "darts":
+        space_options = {**DARTS_SEARCH_DEFAULTS, **space_options}
+    return {"space": args.space, "space_options": space_options,
             "dataset": args.dataset, "subset": args.subset, "val_fraction": args.val_fraction,
             "config": config.to_dict(), "strategy": args.strategy if spos else None,
             "strategy_options": key_values(args.strategy_option, "--strategy-option") if spos else {},
@@ -266,14 +276,15 @@ def save_inherited(path: Path, training, estimator, trial, wanted: dict, dataset
     """The chosen architecture as a standalone network with the supernet's weights (BN recalibrated),
     or ``finetuned`` = (that network trained further, what :func:`finetune_chosen` recorded)."""
     from ..export import save_checkpoint
-    from ..oneshot import ELASTIC_METHODS, arch_to_choice, extract_subnet, recalibrate_batch_norm
+    from ..oneshot import ELASTIC_METHODS, extract_subnet, recalibrate_batch_norm
 
     if finetuned is not None:
         net = finetuned[0]
     elif wanted["config"]["method"] in ELASTIC_METHODS:
         net = extract_subnet(training.supernet, trial.arch, estimator.calibration)
     else:
-        recalibrate_batch_norm(training.supernet, estimator.calibration, choice=arch_to_choice(trial.arch))
+        choice = training.supernet.arch_to_choice(trial.arch)
+        recalibrate_batch_norm(training.supernet, estimator.calibration, choice=choice)
         net = training.supernet.extract(trial.arch)
     meta = {"inherited_from": "supernet", "trial_id": trial.id}
     if finetuned is not None:
@@ -315,15 +326,17 @@ def run(args, console) -> int:
 def _search(args, console, storage, wanted, space, dataset, x, y) -> int:
     import torch
 
-    from ..oneshot import ElasticEstimator, NB201Supernet, OneShotConfig, SupernetEstimator, make_training
+    from ..oneshot import (DartsSupernet, ElasticEstimator, NB201Supernet, OneShotConfig, SupernetEstimator,
+                           make_training)
 
     path = Path(args.study)
     config = OneShotConfig(**wanted["config"])
     elastic = config.method in ("sandwich", "progressive")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
+        kind = DartsSupernet if space.name == "darts" else NB201Supernet
         supernet = (space.supernet(dataset.input_shape, dataset.num_classes) if elastic
-                    else NB201Supernet(space, dataset.input_shape, dataset.num_classes))
+                    else kind(space, dataset.input_shape, dataset.num_classes))
     training = make_training(supernet, config, x, y, dataset.x_val, dataset.y_val)
     checkpoint = Path(f"{path}.supernet.pt")
     console.print(f"One-shot study {path}: {config.method} on {space.name} {wanted['space_options'] or ''}, "

@@ -3,6 +3,9 @@
 * :class:`NB201Supernet` -- the ``nb201`` cell with a mixed op on every edge, built from the
   space's own ops; :meth:`~NB201Supernet.derive` and :meth:`~NB201Supernet.extract` turn its
   architecture weights and paths back into ordinary ``Arch``\\ es and networks.
+* :class:`DartsSupernet` -- the ``darts`` space's normal and reduction cells with a mixed op on
+  each of their 14 edges (DARTS's search network); :meth:`~DartsSupernet.derive` applies DARTS's
+  rule (two strongest inputs per node, no ``none``).
 * :class:`GradientSearch` -- DARTS (first/second order), GDAS and beta-DARTS.
 * :class:`SPOSTraining` and :class:`SupernetEstimator` -- single-path training, and scoring by
   shared weights as an ``Estimator`` that any strategy searches through a study.
@@ -19,6 +22,7 @@ The ``nasforge oneshot`` command (``commands/oneshot.py``) runs them with a stud
 
 from ._config import ELASTIC_METHODS, ENAS_OPTIONS, GRADIENT_METHODS, METHODS, PHASES, OneShotConfig
 from ._enas import CellController, ENASSearch
+from ._darts_supernet import DartsMixedOp, DartsSupernet
 from ._gradient import GradientSearch
 from ._elastic import (FINETUNE_LR, PHASE_OPENS, ElasticEstimator, ProgressiveShrinking, SandwichTraining,
                        accuracy_and_loss, calibration_set, extract_subnet, finetune, smallest_arch)
@@ -36,7 +40,8 @@ def make_training(supernet, config: OneShotConfig, x_train, y_train, x_val, y_va
 
 __all__ = ["ELASTIC_METHODS", "FINETUNE_LR", "finetune", "PHASE_OPENS", "PHASES", "ProgressiveShrinking",
            "accuracy_and_loss", "ActivationMeter", "arch_to_choice", "calibration_set", "CellController",
-           "choice_to_arch", "ElasticEstimator", "ENAS_OPTIONS", "ENASSearch", "extract_subnet", "GRADIENT_METHODS",
+           "choice_to_arch", "DartsMixedOp", "DartsSupernet", "ElasticEstimator", "ENAS_OPTIONS", "ENASSearch",
+           "extract_subnet", "GRADIENT_METHODS",
            "GradientSearch", "make_training", "METHODS", "MixedOp", "NB201Supernet", "OneShotConfig",
            "parameter_free_edges", "peak_rss_mb", "recalibrate_batch_norm", "SandwichTraining", "smallest_arch",
            "SPOSTraining", "SupernetEstimator", "SupernetTraining"]

@@ -1,6 +1,6 @@
-"""Gradient-based one-shot search on the NB201 supernet: DARTS (first and second order), GDAS and
-beta-DARTS, each alternating a weight step on one half of the training data with an architecture
-step on the other half (the bilevel split of DARTS).
+"""Gradient-based one-shot search on a cell supernet (``NB201Supernet``, ``DartsSupernet``): DARTS
+(first and second order), GDAS and beta-DARTS, each alternating a weight step on one half of the
+training data with an architecture step on the other half (the bilevel split of DARTS).
 
 * DARTS (Liu et al., ICLR 2019): edge output = softmax(alpha)-weighted sum of all ops.
   Second order unrolls one weight step, w' = w - xi * grad_w L_train, with xi the current
@@ -10,8 +10,9 @@ step on the other half (the bilevel split of DARTS).
 * beta-DARTS (Ye et al., CVPR 2022): DARTS plus the Beta-Decay regularisation lambda * mean over
   edges of logsumexp(alpha), which keeps the softmax-activated weights from growing apart.
 
-All derive the cell by the rule NAS-Bench-201 uses for them: the op with the largest alpha on
-each edge (``none`` included).
+The cell is derived by the supernet's own rule: on NB201 the rule NAS-Bench-201 uses for them
+(the op with the largest alpha on each edge, ``none`` included); on the DARTS space DARTS's (two
+strongest inputs per node, their strongest op other than ``none``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from . import _supernet as sn
 from ._training import ActivationMeter, SupernetTraining
 
 
@@ -29,7 +29,7 @@ class GradientSearch(SupernetTraining):
 
     def __init__(self, supernet, config, x_train, y_train, x_val, y_val):
         super().__init__(supernet, config, x_train, y_train, x_val, y_val)
-        self.alpha = (1e-3 * torch.randn(sn.NUM_EDGES, sn.NUM_OPS, generator=self.generator)).requires_grad_()
+        self.alpha = (1e-3 * torch.randn(supernet.alpha_shape, generator=self.generator)).requires_grad_()
         self.a_opt = torch.optim.Adam([self.alpha], lr=config.arch_lr, betas=(0.5, 0.999),
                                       weight_decay=config.arch_weight_decay)
         half = torch.randperm(len(y_train), generator=self.generator)
@@ -51,7 +51,7 @@ class GradientSearch(SupernetTraining):
             if torch.isfinite(soft).all():
                 break
         index = soft.argmax(dim=-1)
-        hard = F.one_hot(index, sn.NUM_OPS).to(soft) - soft.detach() + soft
+        hard = F.one_hot(index, alpha.shape[-1]).to(soft) - soft.detach() + soft
         return self.supernet(x, weights=hard, choice=index.tolist())
 
     def beta_lambda(self) -> float:
@@ -121,19 +121,19 @@ class GradientSearch(SupernetTraining):
         arch = self.derive()
         net = self.supernet.eval()
         if self.config.method == "gdas":  # its network runs one path: score the derived one
-            out = torch.cat([net(x, choice=sn.arch_to_choice(arch)) for x in self.x_val.split(1024)])
+            out = torch.cat([net(x, choice=net.arch_to_choice(arch)) for x in self.x_val.split(1024)])
         else:
             weights = F.softmax(self.alpha, dim=-1)
             out = torch.cat([net(x, weights=weights) for x in self.x_val.split(1024)])
         probs = F.softmax(self.alpha, dim=-1)
         return {"supernet_val_accuracy": (out.argmax(1) == self.y_val).float().mean().item(),
-                "arch": arch.to_json(), "parameter_free_edges": sn.parameter_free_edges(arch),
-                "alpha_softmax": [[round(v, 4) for v in row] for row in probs.tolist()],
+                "arch": arch.to_json(), "parameter_free_edges": self.supernet.parameter_free_edges(arch),
+                "alpha_softmax": probs.mul(1e4).round().div(1e4).tolist(),
                 **({"tau": self.tau()} if self.config.method == "gdas" else {}),
                 **({"beta_lambda": self.beta_lambda()} if self.config.method == "beta-darts" else {})}
 
     def derive(self):
-        return sn.NB201Supernet.derive(self.alpha)
+        return self.supernet.derive(self.alpha)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -56,7 +56,7 @@ def recalibrate_batch_norm(model: nn.Module, batches, **forward) -> None:
 
 
 class SupernetEstimator(Estimator):
-    """Scores an ``nb201`` cell by the validation accuracy of its path through a trained supernet,
+    """Scores a cell (``nb201``, or ``darts`` on a ``DartsSupernet``) by the validation accuracy of its path through a trained supernet,
     after BN recalibration on ``calibration_batches`` fixed training batches. Deterministic (the same
     cell always scores the same), so the seed is unused; the fidelity is ignored (nothing trains)."""
 
@@ -70,12 +70,12 @@ class SupernetEstimator(Estimator):
         self.calibration_batches, self.batch_size = calibration_batches, batch_size
 
     def config(self):
-        return {"supernet": "nb201", "calibration_batches": self.calibration_batches, "batch_size": self.batch_size}
+        return {"supernet": self.space.name, "calibration_batches": self.calibration_batches, "batch_size": self.batch_size}
 
     def score(self, arch: Arch) -> tuple[float, float]:
         """(validation accuracy, validation loss) of ``arch``'s path."""
         self.space.validate(arch)
-        choice = sn.arch_to_choice(arch)
+        choice = self.supernet.arch_to_choice(arch)
         net = self.supernet
         recalibrate_batch_norm(net, self.calibration, choice=choice)
         with torch.no_grad():

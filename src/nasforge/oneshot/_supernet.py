@@ -84,7 +84,12 @@ class SuperCell(nn.Module):
 
 class NB201Supernet(nn.Module):
     """NB201's skeleton (stem, three stages of cells split by residual reductions, head) with
-    :class:`SuperCell` cells; the same layer names and order as ``spaces.nb201.NB201Net``."""
+    :class:`SuperCell` cells; the same layer names and order as ``spaces.nb201.NB201Net``.
+
+    What a gradient search reads of any supernet: ``alpha_shape``, :meth:`derive`,
+    :meth:`arch_to_choice` and :meth:`parameter_free_edges` (``DartsSupernet`` has the same)."""
+
+    alpha_shape = (NUM_EDGES, NUM_OPS)
 
     def __init__(self, space: NB201Space, input_shape: Sequence[int], num_classes: int):
         super().__init__()
@@ -122,6 +127,14 @@ class NB201Supernet(nn.Module):
         """The cell of the strongest op on every edge (``none`` included), NAS-Bench-201's rule for
         DARTS and GDAS."""
         return choice_to_arch(alpha.detach().argmax(dim=-1).tolist())
+
+    @staticmethod
+    def arch_to_choice(arch: Arch) -> list[int]:
+        return arch_to_choice(arch)
+
+    @staticmethod
+    def parameter_free_edges(arch: Arch) -> int:
+        return parameter_free_edges(arch)
 
     def extract(self, arch: Arch) -> nn.Module:
         """The standalone ``nb201`` network of ``arch``, holding the supernet's weights for that path
