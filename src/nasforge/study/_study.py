@@ -127,6 +127,9 @@ class Study:
         self.estimator = estimator
         self.fidelity = fidelity
         self.seed = seed
+        # costs known before training (a table's latency, a built model's parameters) are free to a
+        # strategy that reads them: lookups are not trials
+        strategy.set_known_costs(estimator.costs, self.constraints)
         meta = storage.meta()
         state = meta.get("strategy_state")
         # a file from before states were stored at each ask: the rule starts after its trials
