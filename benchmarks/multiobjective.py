@@ -23,6 +23,14 @@ point is (1, 1), the table's nadir: the reference point policy of
 a *tight* reference, the true front's own nadir plus 10% of the front's
 range, under which only the region near the front counts (a harder score).
 
+Costs known before training. Every strategy is handed the table's ``costs`` (what a
+study hands it: ``Strategy.set_known_costs``); only the cost-aware ones (``mo-bo``,
+``cost-random``) read them. A cost lookup trains nothing and is **not an evaluation**
+(in hardware-aware NAS a candidate's latency is predicted or measured in milliseconds,
+its training takes minutes); the number of lookups per run is printed under each table.
+``cost-random`` (random search plus a share of the cheapest candidates looked up) is the
+reference that gets the same free lookups.
+
 MO-ASHA (``mo-asha``, MNIST-1D only: it needs the epochs fidelity) trains over
 rungs of 1, 3, 9 and 12 epochs (eta 3) and pays, on the simulated clock, the
 recorded training seconds of the epochs it reads; its low-fidelity evaluations
@@ -253,6 +261,7 @@ def main() -> None:
             continue
         truth = Truth(bench, cost)
         results = {}
+        LOOKUPS.clear()
         for name in [] if args.no_evals else names:
             if name == "mo-asha" and not isinstance(bench, CurveBenchmark):
                 continue  # no epochs fidelity in the table
@@ -261,6 +270,10 @@ def main() -> None:
             print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s", file=sys.stderr)
         if results:
             curves[f"{bench_name}: accuracy x {cost}"] = report(problem, truth, results, args.evals)
+            for name, counts in LOOKUPS.items():
+                if any(counts):
+                    print(f"\n{name}: {np.mean(counts):,.0f} cost lookups per run (min {min(counts):,}, "
+                          f"max {max(counts):,}); free, not evaluations")
         if args.time_budget and isinstance(bench, CurveBenchmark) and cost == "latency_ms":
             timed = {name: [run_one(bench, name, cost, seed, None, args.time_budget) for seed in range(args.seeds)]
                      for name in names}

@@ -65,15 +65,19 @@ def test_expected_hvi_against_hand_computed_cases():
 
 
 def test_expected_hvi_is_the_mean_improvement_over_normal_outcomes():
-    rng = np.random.default_rng(0)
+    """EHVI equals the improvement (computed by plain hypervolumes) integrated against the normal density."""
     front = np.array([[0.1, 0.8], [0.3, 0.5], [0.6, 0.2]])
     ref = np.array([1.0, 1.0])
-    cost, mean, std = np.array([0.2, 0.45, 0.7]), np.array([0.7, 0.45, 0.35]), np.array([0.1, 0.2, 0.05])
-    draws = rng.normal(mean, std, size=(40_000, 3))
+    cost, mean, std = np.array([0.2, 0.45, 0.7]), np.array([0.7, 0.45, 0.2]), np.array([0.1, 0.2, 0.1])
     for i in range(3):
-        sampled = hypervolume_improvement(front, ref, np.c_[np.full(len(draws), cost[i]), draws[:, i]]).mean()
-        assert expected_hvi(front, ref, cost[i:i + 1], mean[i:i + 1], std[i:i + 1])[0] == pytest.approx(
-            sampled, rel=0.03, abs=1e-4)
+        y = np.linspace(mean[i] - 7 * std[i], mean[i] + 7 * std[i], 701)
+        improvement = hypervolume_improvement(front, ref, np.c_[np.full(len(y), cost[i]), y])
+        density = np.exp(-0.5 * ((y - mean[i]) / std[i]) ** 2) / (std[i] * np.sqrt(2 * np.pi))
+        f = improvement * density
+        integral = float(np.sum((f[1:] + f[:-1]) / 2 * np.diff(y)))  # the trapezoid rule
+        assert integral > 1e-3
+        assert expected_hvi(front, ref, cost[i:i + 1], mean[i:i + 1], std[i:i + 1])[0] == pytest.approx(integral,
+                                                                                                        rel=1e-3)
 
 
 def test_the_acquisition_prefers_the_candidate_that_extends_the_front():
@@ -89,35 +93,38 @@ def test_the_acquisition_prefers_the_candidate_that_extends_the_front():
 @pytest.mark.parametrize("name", ["mo-bo", "cost-random"])
 def test_resume_with_known_costs_is_exact(name, space):
     def fresh(seed):
-        s = strategies.get(name, space, seed=seed)
+        s = strategies.get(name, space, seed=seed, num_random=30, **({"num_mutations": 30} if name == "mo-bo" else {}))
         s.set_objectives(["val_accuracy", "params"])
         s.set_known_costs(params_of(space))
         return s
 
     a = fresh(1)
-    history = drive(a, TwoObjectives(space, fail_every=7), 25)
+    history = drive(a, TwoObjectives(space, fail_every=7), 18)
     state = json.loads(json.dumps(a.state_dict()))
-    assert state["lookups"] > 25 and state["archive"]
+    assert state["lookups"] > 18 and state["archive"]
     b = fresh(999)
     b.load_state_dict(state)
     b.remember(arch for arch, _ in history)
-    assert drive(a, TwoObjectives(space), 12) == drive(b, TwoObjectives(space), 12)
+    assert drive(a, TwoObjectives(space), 8) == drive(b, TwoObjectives(space), 8)
 
 
 def test_cost_random_spends_its_cheap_share_on_the_cheapest(space):
-    lookup = params_of(space)
+    weights = np.arange(1.0, len(space.encode(space.sample(np.random.default_rng(0)))) + 1)
 
-    def mean_cost(name, **options):
-        s = strategies.get(name, space, seed=0, **options)
-        s.set_objectives(["val_accuracy", "params"])
-        s.set_known_costs(lookup)
-        return np.mean([lookup(s.ask().arch, ["params"])["params"] for _ in range(15)])
+    def lookup(arch, metrics):
+        return {"params": float(space.encode(arch) @ weights)}
 
-    assert mean_cost("cost-random", cheap_share=1.0, num_random=50) < 0.5 * mean_cost("random")
+    s = strategies.get("cost-random", space, seed=0, cheap_share=1.0, num_random=50)
+    s.set_objectives(["val_accuracy", "params"])
+    s.set_known_costs(lookup)
+    asked = [lookup(s.ask().arch, ["params"])["params"] for _ in range(15)]
+    rng = np.random.default_rng(5)
+    typical = [lookup(space.sample(rng), ["params"])["params"] for _ in range(2000)]
+    assert max(asked) <= np.quantile(typical, 0.1)
 
 
 def test_constraints_on_known_costs_are_screened_before_asking(tmp_path, table):
-    constraints = ["latency_ms<=0.45", "params<=40000", "val_accuracy>=0.5"]
+    constraints = ["latency_ms<=0.8", "params<=60000", "val_accuracy>=0.5"]
     spec = SearchSpec(benchmark="mnist1d-nb201", strategy="mo-bo", epochs=12, seed=2,
                       objectives=["val_accuracy", "latency_ms"], constraints=constraints,
                       strategy_options={"num_random": 30, "num_mutations": 30})
@@ -127,7 +134,7 @@ def test_constraints_on_known_costs_are_screened_before_asking(tmp_path, table):
     ok = [t for t in trials if t.status == TrialStatus.OK]
     assert ok and not [t for t in trials if t.request_meta.get("rejected")]  # none asked that the study rejects
     for t in ok:
-        assert t.metrics["latency_ms"] <= 0.45 and t.metrics["params"] <= 40000 and t.metrics["val_accuracy"] >= 0.5
+        assert t.metrics["latency_ms"] <= 0.8 and t.metrics["params"] <= 60000 and t.metrics["val_accuracy"] >= 0.5
     study.storage.close()
 
 

@@ -16,7 +16,7 @@ from nasforge.study import REJECTED, hypervolume_by_trial, pareto_trials
 from conftest import run_cli
 from synthetic import MatchTarget
 
-MO = ["nsga2", "mo-evolution", "parego", "mo-asha", "mo-local"]
+MO = ["nsga2", "mo-evolution", "parego", "mo-asha", "mo-local", "mo-bo", "cost-random"]
 
 
 class TwoObjectives(MatchTarget):

@@ -26,15 +26,21 @@ from ..core.objectives import violations
 class CostAwareStrategy(Strategy):
     """A strategy that reads the costs known before training (see the module docstring).
 
+    With ``skip_repeats``, a candidate whose known costs all equal those of an architecture
+    already asked is taken for the same network in another encoding and not asked.
+
     State it adds: the archive (decisions of at most ``archive`` cheapest unasked candidates
     per known objective) and the number of lookups made.
     """
 
     uses_known_costs = True
+    SIGNATURE = ("params", "flops")  # looked up too: equal costs in all of these mark a probable repeat
     MAX_CACHE = 100_000  # entries per cache (costs, values, digests); cleared (and looked up again) beyond
 
-    def __init__(self, space, seed=0, archive: int = 20):
+    def __init__(self, space, seed=0, archive: int = 20, skip_repeats: bool = True):
         super().__init__(space, seed)
+        self.skip_repeats = bool(skip_repeats)
+        self.asked_signatures: set[tuple] = set()  # of the architectures asked (and remembered)
         self.archive_size = check_int(self.name, "archive", archive, 0)
         self.archive: list[Arch] = []
         self.lookups = 0  # calls of the cost lookup (cache misses): free, but reported
@@ -53,7 +59,31 @@ class CostAwareStrategy(Strategy):
         return d
 
     def unasked(self, arch: Arch) -> bool:
-        return self.digest(arch) not in self.seen
+        """Not asked before, and (with ``skip_repeats``) not a probable repeat of an asked architecture."""
+        if self.digest(arch) in self.seen:
+            return False
+        if not self.skip_repeats or self.known_costs is None:
+            return True
+        signature = self.signature(arch)
+        return signature is None or signature not in self.asked_signatures
+
+    def signature(self, arch: Arch) -> tuple | None:
+        """Every cost known before training, as one value; None when nothing is known. Two
+        encodings with equal signatures are most likely one network (NB201's 15,625 encodings
+        are 4,930 distinct cells, and isomorphic cells share parameters, FLOPs and latency)."""
+        costs = self.costs_of(arch)
+        return tuple(sorted(costs.items())) if costs else None
+
+    def mark_asked(self, arch: Arch) -> None:
+        self.seen.add(self.digest(arch))
+        if self.skip_repeats and self.known_costs is not None and (signature := self.signature(arch)):
+            self.asked_signatures.add(signature)
+
+    def remember(self, archs) -> None:
+        archs = list(archs)
+        super().remember(archs)
+        if self.skip_repeats and self.known_costs is not None:
+            self.asked_signatures.update(s for a in archs if (s := self.signature(a)))
 
     # -- lookups ------------------------------------------------------------------------------------
 
@@ -65,7 +95,7 @@ class CostAwareStrategy(Strategy):
         if cached is None:
             if len(self._cost_cache) >= self.MAX_CACHE:
                 self._cost_cache.clear()
-            wanted = set(self.objectives) | {c.metric for c in self.constraints}
+            wanted = set(self.objectives) | {c.metric for c in self.constraints} | set(self.SIGNATURE)
             cached = self._cost_cache[arch] = dict(self.known_costs(arch, wanted))
             self.lookups += 1
         return cached
@@ -107,14 +137,14 @@ class CostAwareStrategy(Strategy):
         """No constraint on a cost known before training is broken (the study would reject it)."""
         return not self.constraints or not violations(self.constraints, self.costs_of(arch))
 
-    def sample_allowed(self, tries: int = 50) -> Arch:
+    def sample_allowed(self, tries: int = 200) -> Arch:
         """A random architecture not asked before that meets the constraints on known costs (after
         ``tries`` failures, the last one drawn: the study rejects it); marked as asked."""
         for _ in range(tries):
             arch = self.space.sample(self.rng)
             if self.unasked(arch) and self.allowed(arch):
                 break
-        self.seen.add(self.digest(arch))
+        self.mark_asked(arch)
         return arch
 
     # -- the archive of the cheapest --------------------------------------------------------------

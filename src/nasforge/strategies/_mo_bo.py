@@ -92,7 +92,8 @@ class MOBO(CostAwareStrategy):
     reveals; ``refit_every``: the GP's hyperparameters are chosen again after this many new
     results (in between, only its weights are refitted); ``beta``: optimism of the
     acquisition when it is not the exact EHVI; ``max_data``: observations kept;
-    ``cost_features``: give the surrogate the known costs as extra input columns.
+    ``cost_features``: give the surrogate the known costs as extra input columns;
+    ``skip_repeats``: never ask a candidate whose known costs all equal an asked one's.
     """
 
     name = "mo-bo"
@@ -100,8 +101,9 @@ class MOBO(CostAwareStrategy):
 
     def __init__(self, space, seed=0, initial: int = 10, num_random: int = 200, num_mutations: int = 200,
                  archive: int = 20, explore: float = 0.1, predictor: str = "gp", refit_every: int = 5,
-                 beta: float = 1.0, max_data: int = 300, cost_features: bool = True):
-        super().__init__(space, seed, archive)
+                 beta: float = 1.0, max_data: int = 300, cost_features: bool = True, skip_repeats: bool = True,
+                 reference: str = "observed"):
+        super().__init__(space, seed, archive, skip_repeats)
         n = self.name
         self.initial = check_int(n, "initial", initial, 2)
         self.num_random = check_int(n, "num_random", num_random, 0)
@@ -115,6 +117,7 @@ class MOBO(CostAwareStrategy):
         self.beta = check_float(n, "beta", beta, 0.0, 100.0)
         self.max_data = check_int(n, "max_data", max_data, 2 * self.initial)
         self.cost_features = bool(cost_features)
+        self.reference = check_choice(n, "reference", reference, ("observed", "front"))
         self.points: list[tuple[Arch, list[float]]] = []  # evaluated (arch, minimisation values)
         self.asked = 0
         self.model_seed = int(seed)
@@ -127,7 +130,8 @@ class MOBO(CostAwareStrategy):
         return {"initial": self.initial, "num_random": self.num_random, "num_mutations": self.num_mutations,
                 "archive": self.archive_size, "explore": self.explore, "predictor": self.predictor,
                 "refit_every": self.refit_every, "beta": self.beta, "max_data": self.max_data,
-                "cost_features": self.cost_features}
+                "cost_features": self.cost_features, "skip_repeats": self.skip_repeats,
+                "reference": self.reference}
 
     # -- ask / tell ---------------------------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class MOBO(CostAwareStrategy):
             if pool:
                 with single_threaded_blas():
                     arch = pool[self.choose(pool)]
-                self.seen.add(self.digest(arch))
+                self.mark_asked(arch)
                 origin = "model"
             else:
                 arch, origin = self.sample_allowed(), "random"
@@ -249,6 +253,9 @@ class MOBO(CostAwareStrategy):
             worst[j], best[j] = max(worst[j], mean[:, j].max()), min(best[j], mean[:, j].min())
         span = np.where(worst > best, worst - best, 1.0)
         reference = worst + 0.1 * span
+        if self.reference == "front":  # only the region near the current front counts
+            nadir = front[non_dominated(front)].max(axis=0)
+            reference = np.minimum(reference, nadir + 0.1 * span)
         front = np.vstack([front, pending])
         if len(known) == 1 and len(unknown) == 1:
             k, u = known[0], unknown[0]
