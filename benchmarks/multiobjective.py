@@ -267,7 +267,9 @@ def main() -> None:
                 continue  # no epochs fidelity in the table
             t0 = time.process_time()
             results[name] = [run_one(bench, name, cost, seed, args.evals, None) for seed in range(args.seeds)]
-            print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s", file=sys.stderr)
+            final = [ratios(h, truth)[1][-1] for h in results[name]]  # a partial result, in case the run is cut
+            print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s; % HV at the end "
+                  f"{mean_ci(final)}", file=sys.stderr, flush=True)
         if results:
             curves[f"{bench_name}: accuracy x {cost}"] = report(problem, truth, results, args.evals)
             for name, counts in LOOKUPS.items():
