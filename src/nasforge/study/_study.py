@@ -111,6 +111,10 @@ class Study:
     ``request_meta["rejected"]`` and never trains (it costs no time and does not
     count toward ``n_trials``); a result that breaks one is pruned (see
     ``_constraints.py``). So every successful trial meets every constraint.
+
+    The strategy is handed the estimator's ``costs`` and the constraints
+    (``Strategy.set_known_costs``): a cost-aware strategy (``mo-bo``) looks up the costs
+    of many candidates before choosing one to train; lookups are not trials.
     """
 
     MAX_REJECTIONS = 2000  # in a row: the strategy finds nothing that meets the constraints
