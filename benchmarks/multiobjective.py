@@ -70,7 +70,8 @@ STRATEGIES = ["random", "nsga2", "mo-evolution", "parego", "mo-local", "mo-asha"
 LOOKUPS: dict[str, list[int]] = {}  # strategy -> cost lookups per run (only cost-aware strategies make any)
 CHECKPOINTS = (25, 50, 100, 200)
 OPTIONS = {"nsga2": {"population_size": 20}, "mo-evolution": {"population_size": 20, "tournament_size": 5},
-           "parego": {"max_data": 100}}  # a GP on at most 100 points (front first): 200 evaluations cost ~1 CPU s
+           "parego": {"max_data": 100},
+           "mo-bo": {"num_random": 200, "num_mutations": 200}}  # larger pools than the default: lookups are free here  # a GP on at most 100 points (front first): 200 evaluations cost ~1 CPU s
 
 
 def load(name: str):

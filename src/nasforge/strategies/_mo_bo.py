@@ -73,6 +73,8 @@ def hypervolume_improvement(front: np.ndarray, reference, points: np.ndarray) ->
     """How much hypervolume each row of ``points`` would add to ``front`` (any number of objectives)."""
     ref = np.asarray(reference, dtype=np.float64)
     front = np.asarray(front, dtype=np.float64).reshape(-1, len(ref))
+    front = front[np.all(front < ref, axis=1)]
+    front = front[non_dominated(front)] if len(front) else front  # once, not in every hypervolume below
     base = hypervolume(front, ref)
     out = np.zeros(len(points))
     for i, p in enumerate(np.asarray(points, dtype=np.float64)):
@@ -93,13 +95,16 @@ class MOBO(CostAwareStrategy):
     results (in between, only its weights are refitted); ``beta``: optimism of the
     acquisition when it is not the exact EHVI; ``max_data``: observations kept;
     ``cost_features``: give the surrogate the known costs as extra input columns;
-    ``skip_repeats``: never ask a candidate whose known costs all equal an asked one's.
+    ``skip_repeats``: never ask a candidate whose known costs all equal an asked one's;
+    ``reference``: the acquisition's reference point, ``'observed'`` (the worst evaluated
+    value of each objective plus 10% of its range) or ``'front'`` (the current front's own
+    worst plus 10%: only improvements near the front count).
     """
 
     name = "mo-bo"
     multi_objective = True
 
-    def __init__(self, space, seed=0, initial: int = 10, num_random: int = 200, num_mutations: int = 200,
+    def __init__(self, space, seed=0, initial: int = 10, num_random: int = 100, num_mutations: int = 100,
                  archive: int = 20, explore: float = 0.1, predictor: str = "gp", refit_every: int = 5,
                  beta: float = 1.0, max_data: int = 300, cost_features: bool = True, skip_repeats: bool = True,
                  reference: str = "observed"):
