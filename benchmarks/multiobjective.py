@@ -49,6 +49,7 @@ reach 99% (median over seeds; '>N' when not reached).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -229,6 +230,36 @@ def plot(curves: dict[str, dict], out: str) -> None:
     print(f"\nwrote {out}")
 
 
+def report_saved(paths: list[str], evals: int, save: str | None) -> None:
+    """The tables of runs saved by --save-runs (one problem; seeds split over several files)."""
+    merged: dict[str, list] = {}
+    lookups: dict[str, list[int]] = {}
+    seeds: list[int] = []
+    problem = None
+    for path in paths:
+        runs = json.loads(Path(path).read_text())
+        problem = problem or runs["problem"]
+        if runs["problem"] != problem:
+            raise SystemExit(f"{path} holds {runs['problem']}, not {problem}")
+        seeds += runs["seeds"]
+        for name, histories in runs["results"].items():
+            merged.setdefault(name, []).extend([[(k, c) for k, c in h] for h in histories])
+        for name, counts in runs["lookups"].items():
+            lookups.setdefault(name, []).extend(counts)
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit("the saved runs repeat seeds")
+    bench_name, cost = problem.split(":")
+    truth = Truth(load(bench_name), cost)
+    curves = report(problem, truth, merged, evals)
+    for name, counts in lookups.items():
+        if any(counts):
+            print(f"\n{name}: {np.mean(counts):,.0f} cost lookups per run (min {min(counts):,}, max {max(counts):,}); "
+                  "free, not evaluations")
+    print(f"\n{len(seeds)} seeds ({min(seeds)}-{max(seeds)}), {evals} evaluations")
+    if save:
+        np.savez(save, **{f"{bench_name}: accuracy x {cost}|{n}": c for n, c in curves.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -241,7 +272,14 @@ def main() -> None:
     parser.add_argument("--no-evals", action="store_true", help="only the --time-budget runs")
     parser.add_argument("--save", default=None, help="also save the HV-ratio curves (npz) for --plot-from")
     parser.add_argument("--plot-from", nargs="*", default=None, help="draw --plot from saved curves and exit")
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
+    parser.add_argument("--save-runs", default=None, help="save every run's history (JSON), to be merged with "
+                        "--report-from: split the seeds over several processes on a busy machine")
+    parser.add_argument("--report-from", nargs="*", default=None, help="print the tables from saved runs and exit")
     args = parser.parse_args()
+    if args.report_from:
+        report_saved(args.report_from, args.evals, args.save)
+        return
     if args.plot_from:
         curves: dict[str, dict] = {}
         for path in args.plot_from:
@@ -267,10 +305,15 @@ def main() -> None:
             if name == "mo-asha" and not isinstance(bench, CurveBenchmark):
                 continue  # no epochs fidelity in the table
             t0 = time.process_time()
-            results[name] = [run_one(bench, name, cost, seed, args.evals, None) for seed in range(args.seeds)]
+            results[name] = [run_one(bench, name, cost, seed, args.evals, None)
+                             for seed in range(args.first_seed, args.first_seed + args.seeds)]
             final = [ratios(h, truth)[1][-1] for h in results[name]]  # a partial result, in case the run is cut
             print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s; % HV at the end "
                   f"{mean_ci(final)}", file=sys.stderr, flush=True)
+        if args.save_runs and results:
+            runs = {"problem": problem, "seeds": list(range(args.first_seed, args.first_seed + args.seeds)),
+                    "results": results, "lookups": LOOKUPS}
+            Path(args.save_runs).write_text(json.dumps(runs))
         if results:
             curves[f"{bench_name}: accuracy x {cost}"] = report(problem, truth, results, args.evals)
             for name, counts in LOOKUPS.items():
