@@ -23,6 +23,14 @@ point is (1, 1), the table's nadir: the reference point policy of
 a *tight* reference, the true front's own nadir plus 10% of the front's
 range, under which only the region near the front counts (a harder score).
 
+Costs known before training. Every strategy is handed the table's ``costs`` (what a
+study hands it: ``Strategy.set_known_costs``); only the cost-aware ones (``mo-bo``,
+``cost-random``) read them. A cost lookup trains nothing and is **not an evaluation**
+(in hardware-aware NAS a candidate's latency is predicted or measured in milliseconds,
+its training takes minutes); the number of lookups per run is printed under each table.
+``cost-random`` (random search plus a share of the cheapest candidates looked up) is the
+reference that gets the same free lookups.
+
 MO-ASHA (``mo-asha``, MNIST-1D only: it needs the epochs fidelity) trains over
 rungs of 1, 3, 9 and 12 epochs (eta 3) and pays, on the simulated clock, the
 recorded training seconds of the epochs it reads; its low-fidelity evaluations
@@ -41,6 +49,7 @@ reach 99% (median over seeds; '>N' when not reached).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -58,10 +67,12 @@ MACRO_FILE = Path(os.environ.get("NASFORGE_NASBENCH_MACRO", ROOT.parent / "share
                                  "nas-bench-macro_cifar10.json"))
 PROBLEMS = [("mnist1d-nb201", "latency_ms"), ("mnist1d-nb201", "params"), ("nasbench-macro", "params"),
             ("nasbench-macro", "flops")]
-STRATEGIES = ["random", "nsga2", "mo-evolution", "parego", "mo-local", "mo-asha"]
+STRATEGIES = ["random", "nsga2", "mo-evolution", "parego", "mo-local", "mo-asha", "cost-random", "mo-bo"]
+LOOKUPS: dict[str, list[int]] = {}  # strategy -> cost lookups per run (only cost-aware strategies make any)
 CHECKPOINTS = (25, 50, 100, 200)
 OPTIONS = {"nsga2": {"population_size": 20}, "mo-evolution": {"population_size": 20, "tournament_size": 5},
-           "parego": {"max_data": 100}}  # a GP on at most 100 points (front first): 200 evaluations cost ~1 CPU s
+           "parego": {"max_data": 100},
+           "mo-bo": {"num_random": 200, "num_mutations": 200}}  # larger pools than the default: lookups are free here  # a GP on at most 100 points (front first): 200 evaluations cost ~1 CPU s
 
 
 def load(name: str):
@@ -101,6 +112,14 @@ def run_one(bench, name: str, cost: str, seed: int, evals: int | None, time_budg
         options.update(resource="epochs", min_resource=1, max_resource=bench.epochs, eta=3)
     strategy = strategies.get(name, bench.space, seed=seed, **options)
     strategy.set_objectives(["val_accuracy", cost])
+    lookups = LOOKUPS.setdefault(name, [])
+    lookups.append(0)
+
+    def known_costs(arch, metrics):  # what a study hands every strategy: free, counted, not an evaluation
+        lookups[-1] += 1
+        return bench.costs(arch, metrics)
+
+    strategy.set_known_costs(known_costs)
     full = getattr(bench, "epochs", 1)
     history, clock, number = [], 0.0, 0
     rng = np.random.default_rng([seed, 7])
@@ -211,6 +230,36 @@ def plot(curves: dict[str, dict], out: str) -> None:
     print(f"\nwrote {out}")
 
 
+def report_saved(paths: list[str], evals: int, save: str | None) -> None:
+    """The tables of runs saved by --save-runs (one problem; seeds split over several files)."""
+    merged: dict[str, list] = {}
+    lookups: dict[str, list[int]] = {}
+    seeds: list[int] = []
+    problem = None
+    for path in paths:
+        runs = json.loads(Path(path).read_text())
+        problem = problem or runs["problem"]
+        if runs["problem"] != problem:
+            raise SystemExit(f"{path} holds {runs['problem']}, not {problem}")
+        seeds += runs["seeds"]
+        for name, histories in runs["results"].items():
+            merged.setdefault(name, []).extend([[(k, c) for k, c in h] for h in histories])
+        for name, counts in runs["lookups"].items():
+            lookups.setdefault(name, []).extend(counts)
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit("the saved runs repeat seeds")
+    bench_name, cost = problem.split(":")
+    truth = Truth(load(bench_name), cost)
+    curves = report(problem, truth, merged, evals)
+    for name, counts in lookups.items():
+        if any(counts):
+            print(f"\n{name}: {np.mean(counts):,.0f} cost lookups per run (min {min(counts):,}, max {max(counts):,}); "
+                  "free, not evaluations")
+    print(f"\n{len(seeds)} seeds ({min(seeds)}-{max(seeds)}), {evals} evaluations")
+    if save:
+        np.savez(save, **{f"{bench_name}: accuracy x {cost}|{n}": c for n, c in curves.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
@@ -223,7 +272,14 @@ def main() -> None:
     parser.add_argument("--no-evals", action="store_true", help="only the --time-budget runs")
     parser.add_argument("--save", default=None, help="also save the HV-ratio curves (npz) for --plot-from")
     parser.add_argument("--plot-from", nargs="*", default=None, help="draw --plot from saved curves and exit")
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
+    parser.add_argument("--save-runs", default=None, help="save every run's history (JSON), to be merged with "
+                        "--report-from: split the seeds over several processes on a busy machine")
+    parser.add_argument("--report-from", nargs="*", default=None, help="print the tables from saved runs and exit")
     args = parser.parse_args()
+    if args.report_from:
+        report_saved(args.report_from, args.evals, args.save)
+        return
     if args.plot_from:
         curves: dict[str, dict] = {}
         for path in args.plot_from:
@@ -244,14 +300,26 @@ def main() -> None:
             continue
         truth = Truth(bench, cost)
         results = {}
+        LOOKUPS.clear()
         for name in [] if args.no_evals else names:
             if name == "mo-asha" and not isinstance(bench, CurveBenchmark):
                 continue  # no epochs fidelity in the table
             t0 = time.process_time()
-            results[name] = [run_one(bench, name, cost, seed, args.evals, None) for seed in range(args.seeds)]
-            print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s", file=sys.stderr)
+            results[name] = [run_one(bench, name, cost, seed, args.evals, None)
+                             for seed in range(args.first_seed, args.first_seed + args.seeds)]
+            final = [ratios(h, truth)[1][-1] for h in results[name]]  # a partial result, in case the run is cut
+            print(f"  {problem} {name}: {time.process_time() - t0:.1f} CPU s; % HV at the end "
+                  f"{mean_ci(final)}", file=sys.stderr, flush=True)
+        if args.save_runs and results:
+            runs = {"problem": problem, "seeds": list(range(args.first_seed, args.first_seed + args.seeds)),
+                    "results": results, "lookups": LOOKUPS}
+            Path(args.save_runs).write_text(json.dumps(runs))
         if results:
             curves[f"{bench_name}: accuracy x {cost}"] = report(problem, truth, results, args.evals)
+            for name, counts in LOOKUPS.items():
+                if any(counts):
+                    print(f"\n{name}: {np.mean(counts):,.0f} cost lookups per run (min {min(counts):,}, "
+                          f"max {max(counts):,}); free, not evaluations")
         if args.time_budget and isinstance(bench, CurveBenchmark) and cost == "latency_ms":
             timed = {name: [run_one(bench, name, cost, seed, None, args.time_budget) for seed in range(args.seeds)]
                      for name in names}

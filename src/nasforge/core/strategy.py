@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,9 @@ class Strategy(abc.ABC):
     name: str = ""
     objectives: tuple[str, ...] = ("val_accuracy",)  # the study's objectives (see set_objectives)
     multi_objective: bool = False  # True: uses every objective (else only one may be set)
+    uses_known_costs: bool = False  # True: reads the costs known before training (see set_known_costs)
+    known_costs: Callable[[Arch, Iterable[str]], dict[str, float]] | None = None
+    constraints: tuple = ()  # the study's constraints (core.objectives.Constraint), given with known_costs
 
     def __init__(self, space: SearchSpace, seed: int = 0):
         self.space = space
@@ -70,6 +74,19 @@ class Strategy(abc.ABC):
     def tell(self, request: TrialRequest, result: Result) -> None:
         """The outcome of an earlier :meth:`ask`."""
 
+    def set_known_costs(self, lookup: Callable[[Arch, Iterable[str]], dict[str, float]] | None,
+                        constraints: Iterable = ()) -> None:
+        """What can be known about an architecture *before* training it, and the study's constraints.
+
+        ``lookup(arch, metrics)`` returns those of ``metrics`` known without training ``arch``
+        (an estimator's :meth:`~nasforge.core.Estimator.costs`: a table's recorded latency, a
+        built model's parameters and FLOPs) and leaves the others out. A lookup is not an
+        evaluation: nothing is trained. A study hands its estimator's ``costs`` to every
+        strategy before the first ask (again on resume); a strategy that reads them sets
+        ``uses_known_costs``, the others ignore them. Not part of the state."""
+        self.known_costs = lookup
+        self.constraints = tuple(constraints)
+
     @property
     def objective(self) -> str:
         """The first (for a single-objective strategy: the only) objective's name."""
@@ -81,7 +98,7 @@ class Strategy(abc.ABC):
         names = _objectives.check_objectives(names)
         if len(names) > 1 and not self.multi_objective:
             raise UserInputError(f"strategy {self.name!r} optimises one objective; for {', '.join(names)} use a "
-                                 "multi-objective strategy (nsga2, mo-evolution, parego, mo-asha, random)")
+                                 "multi-objective strategy (nsga2, mo-evolution, parego, mo-bo, mo-asha, random)")
         self.objectives = names
 
     def score(self, result: Result) -> float | None:

@@ -19,11 +19,13 @@ from ..core import Strategy, TrialRequest, UserInputError
 from ._asha import ASHA
 from ._bananas import Bananas
 from ._common import REGISTRY
+from ._cost_random import CostRandomSearch
 from ._evolution import RegularizedEvolution
 from ._gp_bo import GPBO
 from ._hyperband import BOHB, Hyperband
 from ._local import LocalSearch
 from ._mo_asha import MOASHA
+from ._mo_bo import MOBO
 from ._mo_evolution import MORegularizedEvolution
 from ._nsga2 import NSGA2
 from ._parego import ParEGO
@@ -54,6 +56,7 @@ def names(pattern: str = "*") -> list[str]:
     return REGISTRY.names(pattern)
 
 
-__all__ = ["ASHA", "BOHB", "GPBO", "REGISTRY", "TPE", "Bananas", "Hyperband", "LocalSearch", "MOASHA",
+__all__ = ["ASHA", "BOHB", "GPBO", "MOBO", "REGISTRY", "TPE", "Bananas", "CostRandomSearch", "Hyperband",
+           "LocalSearch", "MOASHA",
            "MORegularizedEvolution", "NSGA2", "ParEGO", "ParetoLocalSearch", "RandomSearch", "RegularizedEvolution",
            "Reinforce", "Strategy", "TrialRequest", "WarmStart", "get", "names", "options", "warm_start"]

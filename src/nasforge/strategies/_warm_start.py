@@ -23,6 +23,7 @@ class WarmStart(Strategy):
         super().__init__(inner.space, inner.seed)
         self.inner = inner
         self.name, self.multi_objective = inner.name, inner.multi_objective
+        self.uses_known_costs = inner.uses_known_costs
         self.objectives = inner.objectives
         self._set_initial(initial)
 
@@ -41,6 +42,10 @@ class WarmStart(Strategy):
     def set_objectives(self, names) -> None:
         self.inner.set_objectives(names)
         self.objectives = self.inner.objectives
+
+    def set_known_costs(self, lookup, constraints=()) -> None:
+        super().set_known_costs(lookup, constraints)
+        self.inner.set_known_costs(lookup, constraints)
 
     def score(self, result):
         return self.inner.score(result)

@@ -111,6 +111,10 @@ class Study:
     ``request_meta["rejected"]`` and never trains (it costs no time and does not
     count toward ``n_trials``); a result that breaks one is pruned (see
     ``_constraints.py``). So every successful trial meets every constraint.
+
+    The strategy is handed the estimator's ``costs`` and the constraints
+    (``Strategy.set_known_costs``): a cost-aware strategy (``mo-bo``) looks up the costs
+    of many candidates before choosing one to train; lookups are not trials.
     """
 
     MAX_REJECTIONS = 2000  # in a row: the strategy finds nothing that meets the constraints
@@ -127,6 +131,9 @@ class Study:
         self.estimator = estimator
         self.fidelity = fidelity
         self.seed = seed
+        # costs known before training (a table's latency, a built model's parameters) are free to a
+        # strategy that reads them: lookups are not trials
+        strategy.set_known_costs(estimator.costs, self.constraints)
         meta = storage.meta()
         state = meta.get("strategy_state")
         # a file from before states were stored at each ask: the rule starts after its trials
