@@ -42,9 +42,7 @@ def test_asks_are_valid_and_state_round_trips_exactly(name, space):
     assert [x for x, _ in drive(a, est_a, 15)] == [x for x, _ in drive(b, est_b, 15)]
 
 
-# mo-bo scores a pool of 200 candidates per ask with a GP: 120 asks take ~10 CPU s
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "mo-bo" else n
-                                  for n in strategies.names()])
+@pytest.mark.parametrize("name", strategies.names())
 def test_no_repeats_and_seeded(name, space):
     """No architecture is asked twice at the same fidelity (multi-fidelity methods
     re-ask an architecture at a higher one)."""
