@@ -73,3 +73,33 @@ def ctrl_c_in_supernet_epoch(epoch: int):
         yield
     finally:
         _training.SupernetTraining.run_epoch = real
+
+
+def train_oneshot(supernet, method, epochs_run, x, y, val=8, checkpoint=None, load=None, **options):
+    """A one-shot training of ``supernet`` (3 epochs planned, batches of 8, the first ``val`` samples as
+    validation) run ``epochs_run`` epochs, after loading ``load`` and before saving ``checkpoint``."""
+    from nasforge.oneshot import OneShotConfig, make_training
+
+    config = OneShotConfig(method=method, epochs=3, batch_size=8, **options)
+    t = make_training(supernet, config, x, y, x[:val], y[:val])
+    if load is not None:
+        t.load(load)
+    for _ in range(epochs_run):
+        t.run_epoch()
+    if checkpoint is not None:
+        t.save(checkpoint)
+    return t
+
+
+def full_and_killed_then_resumed(cli_args, tmp_path):
+    """(storage, spec) of an uninterrupted ``nasforge oneshot`` run and the storage of one killed in its
+    2nd epoch and rerun; ``cli_args(study_path)`` gives the command line."""
+    from nasforge import cli
+    from nasforge.api import open_storage
+
+    assert cli.main(cli_args(tmp_path / "full.db")) == 0
+    with ctrl_c_in_supernet_epoch(2):
+        assert cli.main(cli_args(tmp_path / "killed.db")) == 130
+    assert cli.main(cli_args(tmp_path / "killed.db")) == 0
+    full, spec = open_storage(tmp_path / "full.db")
+    return full, spec, open_storage(tmp_path / "killed.db")[0]

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ctrl_c_in_supernet_epoch
+from conftest import ctrl_c_in_supernet_epoch, train_oneshot
 
 from nasforge import spaces, strategies
 from nasforge.core import Fidelity, TrialStatus, UserInputError
 from nasforge.oneshot import (METHODS, GradientSearch, MixedOp, NB201Supernet, OneShotConfig, SupernetEstimator,
-                              arch_to_choice, choice_to_arch, make_training, parameter_free_edges,
+                              arch_to_choice, choice_to_arch, parameter_free_edges,
                               recalibrate_batch_norm)
 from nasforge.spaces import nb201
 from nasforge.study import Storage, Study
@@ -74,15 +74,7 @@ def test_derive_follows_the_largest_weight_including_none():
 
 
 def train(method, epochs_run, x, y, checkpoint=None, load=None, **options):
-    config = OneShotConfig(method=method, epochs=3, batch_size=8, **options)
-    t = make_training(supernet(), config, x, y, x[:16], y[:16])
-    if load is not None:
-        t.load(load)
-    for _ in range(epochs_run):
-        t.run_epoch()
-    if checkpoint is not None:
-        t.save(checkpoint)
-    return t
+    return train_oneshot(supernet(), method, epochs_run, x, y, 16, checkpoint, load, **options)
 
 
 def state(t):

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ctrl_c_in_supernet_epoch
+from conftest import full_and_killed_then_resumed, train_oneshot
 
 from nasforge import spaces
 from nasforge.core import UserInputError
-from nasforge.oneshot import (DartsMixedOp, DartsSupernet, GradientSearch, OneShotConfig, make_training,
-                              recalibrate_batch_norm)
+from nasforge.oneshot import DartsMixedOp, DartsSupernet, GradientSearch, recalibrate_batch_norm
 from nasforge.oneshot._darts_supernet import EDGES, NONE, OPS
 from nasforge.spaces import darts
 
@@ -92,15 +91,7 @@ def test_cells_the_supernet_cannot_hold_are_refused():
 
 
 def train(method, epochs_run, x, y, checkpoint=None, load=None, **options):
-    config = OneShotConfig(method=method, epochs=3, batch_size=8, **options)
-    t = make_training(supernet(), config, x, y, x[:8], y[:8])
-    if load is not None:
-        t.load(load)
-    for _ in range(epochs_run):
-        t.run_epoch()
-    if checkpoint is not None:
-        t.save(checkpoint)
-    return t
+    return train_oneshot(supernet(), method, epochs_run, x, y, 8, checkpoint, load, **options)
 
 
 def state(t):
@@ -156,15 +147,9 @@ def cli_args(study, method="beta-darts", *extra):
 
 @pytest.mark.slow  # three CLI runs of the supernet (over 5 s on a shared 2-core machine)
 def test_cli_searches_the_darts_space_and_resumes_after_a_kill(tmp_path):
-    from nasforge import cli
-    from nasforge.api import open_storage
+    from nasforge import cli  # for the export below
 
-    assert cli.main(cli_args(tmp_path / "full.db")) == 0
-    with ctrl_c_in_supernet_epoch(2):
-        assert cli.main(cli_args(tmp_path / "killed.db")) == 130
-    assert cli.main(cli_args(tmp_path / "killed.db")) == 0
-    full, spec = open_storage(tmp_path / "full.db")
-    resumed, _ = open_storage(tmp_path / "killed.db")
+    full, spec, resumed = full_and_killed_then_resumed(cli_args, tmp_path)
     assert full.best().arch == resumed.best().arch and full.best().objective == resumed.best().objective
     assert [t.request_meta.get("kind") for t in resumed.trials()] == ["supernet-epoch", "supernet-epoch", "derived"]
     assert_follows_the_rules(resumed.best().arch)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from conftest import ctrl_c_in_supernet_epoch
+from conftest import full_and_killed_then_resumed
 
 from nasforge import spaces
 from nasforge.core import UserInputError
@@ -183,21 +183,13 @@ def test_enas_options_are_checked_and_kept_out_of_other_methods_settings():
 
 
 def test_cli_enas_resumes_after_a_kill_and_stores_epochs_and_the_derived_cell(tmp_path):
-    from nasforge import cli
-    from nasforge.api import open_storage
-
     def args(study):
         return ["oneshot", "--method", "enas", "--dataset", "digits", "--study", str(study), "--epochs", "2",
                 "--subset", "0.05", "--space-option", "channels=4", "--space-option", "cells_per_stage=1",
                 "--option", "batch_size=32", "--option", "controller_steps=3", "--option", "derive_samples=3",
                 "--quiet"]
 
-    assert cli.main(args(tmp_path / "full.db")) == 0
-    with ctrl_c_in_supernet_epoch(2):
-        assert cli.main(args(tmp_path / "killed.db")) == 130
-    assert cli.main(args(tmp_path / "killed.db")) == 0
-    full, _ = open_storage(tmp_path / "full.db")
-    resumed, _ = open_storage(tmp_path / "killed.db")
+    full, _, resumed = full_and_killed_then_resumed(args, tmp_path)
     assert [t.request_meta.get("kind") for t in resumed.trials()] == ["supernet-epoch", "supernet-epoch", "derived"]
     assert full.best().arch == resumed.best().arch and full.best().objective == resumed.best().objective
     SPACE.validate(resumed.best().arch)
