@@ -116,7 +116,7 @@ def test_rerunning_a_finished_search_adds_nothing_and_extending_resumes(fmnist_s
 @pytest.mark.parametrize("args,expected", [
     (["search", "--space", "nope", "--study", "{tmp}/a.db"], "unknown space 'nope'; known: darts, hierarchical, macro-cnn"),
     (["search", "--strategy", "evolutoin", "--dataset", "digits", "--study", "{tmp}/a.db"],
-     "unknown strategy 'evolutoin'; known: asha, bananas, bohb, evolution, gp-bo, hyperband, local, mo-asha, mo-evolution, mo-local, nsga2, parego, random, reinforce, tpe. Did you mean 'evolution', 'mo-evolution'?"),
+     "unknown strategy 'evolutoin'; known: asha, bananas, bohb, cost-random, evolution, gp-bo, hyperband, local, mo-asha, mo-bo, mo-evolution, mo-local, nsga2, parego, random, reinforce, tpe. Did you mean 'evolution', 'mo-evolution'?"),
     (["search", "--dataset", "cifar", "--study", "{tmp}/a.db"], "unknown dataset 'cifar'; known: digits"),
     (["search", "--dataset", "digits", "--subset", "1.5", "--study", "{tmp}/a.db"], "'subset' fidelity"),
     (["search", "--dataset", "digits", "--strategy-option", "population_size=1", "--study", "{tmp}/a.db"],

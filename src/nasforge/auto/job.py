@@ -85,15 +85,8 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     cv = _cross_validation(study, spec, seed, log)
     allowed = _gate(study, limits, seed, log)
     baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
-    if cv is not None:
-        search_s = max(0.0, CV_SEARCH_SHARE * (deadline.left() - WRAP_UP_GUESS))
-        cv.search_s = search_s  # counted from the first candidate, as the study counts its search time
-        run_search(study, search_s, spec.strategy, plan, seed, reporter, log)
-        choice, epochs = choose_by_cv(study, allowed)
-    else:
-        run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
-                   search, plan, seed, reporter, log)
-        choice, epochs = choose(study, search, max(0.0, deadline.left() - WRAP_UP_GUESS), allowed), None
+    choice, epochs = _search_and_choose(study, spec, cv, search, plan, search_fraction, deadline, allowed, seed,
+                                        reporter, log)
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
     summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed,
                                 epochs)
@@ -102,15 +95,38 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
         summary["cross_validation"] = cv_summary(study, epochs, cv.k)
     summary["budget_s"] = float(time_budget)
     _outcome(summary, limits, predicted, baselines, ds.name, log)
+    _finish(study, study_path, summary, deadline, out, log)
+    return summary
+
+
+def _search_and_choose(study: Study, spec, cv, search: str, plan, search_fraction: float, deadline: Deadline,
+                       allowed, seed: int, reporter, log):
+    """Run the search in its share of the time left and pick the winner: (choice, final epochs or None).
+
+    A cross-validated small table gets a fixed share of the time and its winner the epoch count that
+    validated best; otherwise successive halving (or random search) and the final training runs to the
+    deadline."""
+    if cv is not None:
+        search_s = max(0.0, CV_SEARCH_SHARE * (deadline.left() - WRAP_UP_GUESS))
+        cv.search_s = search_s  # counted from the first candidate, as the study counts its search time
+        run_search(study, search_s, spec.strategy, plan, seed, reporter, log)
+        return choose_by_cv(study, allowed)
+    run_search(study, max(0.0, min(plan.search_s, search_fraction * (deadline.left() - WRAP_UP_GUESS))),
+               search, plan, seed, reporter, log)
+    return choose(study, search, max(0.0, deadline.left() - WRAP_UP_GUESS), allowed), None
+
+
+def _finish(study: Study, study_path: Path, summary: dict[str, Any], deadline: Deadline, out: Path, log) -> None:
+    """Time the whole run, write summary.json and the report, close the study and say how it went."""
+    budget = deadline.budget_s
     summary.update({"study": str(study_path), "total_seconds": deadline.spent()})
-    summary["budget_kept"] = summary["total_seconds"] <= BUDGET_TOLERANCE * time_budget
+    summary["budget_kept"] = summary["total_seconds"] <= BUDGET_TOLERANCE * budget
     write_report(out, summary)
     study.storage.close()
-    if deadline.spent() > time_budget:
-        log(f"WARNING: the run took {deadline.spent():.1f}s, over its {time_budget:g}s budget.")
-    log(f"Done in {summary['total_seconds']:.1f}s of a {time_budget:g}s budget: test accuracy "
+    if deadline.spent() > budget:
+        log(f"WARNING: the run took {deadline.spent():.1f}s, over its {budget:g}s budget.")
+    log(f"Done in {summary['total_seconds']:.1f}s of a {budget:g}s budget: test accuracy "
         f"{summary['test_accuracy']:.4f}, {summary['params']:,} parameters. Wrote {out}/")
-    return summary
 
 
 def _cross_validation(study: Study, spec, seed: int, log) -> CrossValEstimator | None:
