@@ -91,7 +91,7 @@ def test_time_limited_training_stops_at_the_limit():
 
 
 def test_auto_on_digits_keeps_the_budget_and_writes_a_working_model(tmp_path):
-    budget = 30
+    budget = 40  # at 30 s the final training got 4.9-5.6 s on a quiet 2-core machine: too close to its checks
     start = time.monotonic()
     summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None, rungs="subset")
     wall = time.monotonic() - start
