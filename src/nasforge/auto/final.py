@@ -121,6 +121,29 @@ def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainCo
     return run.finish(), curve, speed
 
 
+def _plan_final(model, ds, test_samples: int, train_samples: int, deadline: Deadline, onnx: bool, late: bool,
+                threads: int, run, searched_s: float, epochs: int | None, log) -> tuple[float, float, int | None]:
+    """(seconds the final training may take, seconds kept for the wrap-up, its epoch count or None for a
+    training that runs to the deadline), announced in the log."""
+    if late:
+        log(f"Warning: {max(0.0, deadline.left()):.1f}s left before the final training (the machine is busy "
+            "or the budget small): no final training, no ONNX export; the budget is kept as far as the "
+            "test and the save allow.")
+        train_s, wrap = 0.0, {"total": 0.0, "onnx": 0.0}
+    else:
+        train_s, wrap = _seconds_to_train(model, ds, test_samples, deadline, onnx, log)
+    wrap_s = wrap["total"]
+    if epochs is not None and run is None:
+        log(f"Final training on {train_samples} samples for {epochs} epochs (the cross-validated epoch count) "
+            f"on {threads} thread(s), at most {train_s:.0f}s (the deadline less {wrap_s:.1f}s measured "
+            "for testing and export).")
+        return train_s, wrap_s, epochs
+    log(f"Final training on {train_samples} samples for {train_s:.0f}s on {threads} thread(s) "
+        + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
+        + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
+    return train_s, wrap_s, None
+
+
 def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadline: Deadline, out: Path,
                          seed: int = 0, onnx: bool = True, log=print, space_options: dict[str, Any] | None = None,
                          run: TrainingRun | None = None, epochs: int | None = None) -> dict[str, Any]:
@@ -149,23 +172,8 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
         threads = max(speeds, key=speeds.get)
         conditions.probe_samples_per_s, conditions.threads = speeds[threads], threads
         with using_threads(threads):
-            if late:
-                log(f"Warning: {max(0.0, deadline.left()):.1f}s left before the final training (the machine is busy "
-                    "or the budget small): no final training, no ONNX export; the budget is kept as far as the "
-                    "test and the save allow.")
-                train_s, wrap = 0.0, {"total": 0.0, "onnx": 0.0}
-            else:
-                train_s, wrap = _seconds_to_train(model, ds, len(test[1]), deadline, onnx, log)
-            wrap_s = wrap["total"]
-            if epochs is not None and run is None:
-                log(f"Final training on {len(y)} samples for {epochs} epochs (the cross-validated epoch count) "
-                    f"on {threads} thread(s), at most {train_s:.0f}s (the deadline less {wrap_s:.1f}s measured "
-                    "for testing and export).")
-            else:
-                epochs = None
-                log(f"Final training on {len(y)} samples for {train_s:.0f}s on {threads} thread(s) "
-                    + (f"(continuing the search's {searched_s:.0f}s of training; " if run is not None else "(")
-                    + f"the schedule ends at the deadline, less {wrap_s:.1f}s measured for testing and export).")
+            train_s, wrap_s, epochs = _plan_final(model, ds, len(test[1]), len(y), deadline, onnx, late, threads,
+                                                  run, searched_s, epochs, log)
             cpu_before, wall_before = process_cpu_seconds(), time.monotonic()
             model, curve, conditions.final_samples_per_s = _train(model, run, x, y, train_s, config, seed, progress,
                                                                   deadline.end - wrap_s, epochs)
