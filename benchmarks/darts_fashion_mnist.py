@@ -206,6 +206,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/darts-fmnist"))
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed", type=int, default=None,
+                   help="run only this seed (start one process per seed to use several cores)")
     p.add_argument("--methods", nargs="+", default=["beta-darts", "darts"],
                    help="searches; the first runs with the random cells, the others after all seeds")
     p.add_argument("--search-cpu", type=float, default=600.0, help="CPU-seconds per search (default 600)")
@@ -232,14 +234,15 @@ def main() -> None:
     x, y, x_val, y_val, x_test, y_test = load(args)
     space = spaces.get("darts")
     first, *others = args.methods
-    for seed in range(args.seeds):
+    seeds = [args.seed] if args.seed is not None else range(args.seeds)
+    for seed in seeds:
         s = search(first, seed, x, y, x_val, y_val, args)
         retrain(f"{first}-{seed}", Arch.from_json(s["arch"]), seed, x, y, x_test, y_test, args)
         random_arch = space.sample(np.random.default_rng(seed))
         retrain(f"random-{seed}", random_arch, seed, x, y, x_test, y_test, args)
         table(args)
     for method in others:
-        for seed in range(args.seeds):
+        for seed in seeds:
             s = search(method, seed, x, y, x_val, y_val, args)
             retrain(f"{method}-{seed}", Arch.from_json(s["arch"]), seed, x, y, x_test, y_test, args)
             table(args)
