@@ -440,7 +440,7 @@ def cmd_auto(args, console) -> int:
 def cmd_show(args, console) -> int:
     import csv
 
-    from .api import open_storage
+    from .studyfile import open_storage
     from .progress import best_first, trials_table
 
     storage, spec = open_storage(args.study)
@@ -485,7 +485,6 @@ def _has_matplotlib() -> bool:
 
 def _show_front(console, storage, spec, study_path: str, plot: str | None = None, fmt: str | None = None) -> int:
     """Print a study's Pareto front and hypervolume; with ``plot`` ("" = next to the study) draw it."""
-    from . import spaces
     from .progress import front_objectives, pareto_picture, pareto_summary, print_front
 
     trials = storage.trials()
@@ -499,6 +498,8 @@ def _show_front(console, storage, spec, study_path: str, plot: str | None = None
     else:
         if note:
             console.print(f"Note: {note}.", markup=False)
+        from . import spaces  # imports torch: only for the table
+
         try:
             describe = spaces.get(spec.space, **spec.space_options).describe
         except NasforgeError:
@@ -678,7 +679,7 @@ def cmd_datasets(args, console) -> int:
 
 
 def cmd_merge(args, console) -> int:
-    from .api import merge_studies
+    from .studyfile import merge_studies
 
     copied = merge_studies(args.into, args.sources)
     console.print(f"Merged {copied} finished trial(s) from {len(args.sources)} studies into {args.into}")
