@@ -41,6 +41,30 @@ def run_cli(*args, cwd=None, timeout=600, env=None):
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def run_cli_here(*args, cwd=None):
+    """The `nasforge` command's ``main`` run in this process, for checks that end before any work
+    (user errors): the same code as the program less the interpreter's start and torch's import,
+    ~3 s a call. The entry point itself is covered by the tests that use :func:`run_cli`."""
+    import contextlib
+    import io
+    import subprocess
+
+    from nasforge.cli import main
+
+    out, err, previous = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

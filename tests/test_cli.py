@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import EXAMPLES, run_cli
+from conftest import EXAMPLES, run_cli, run_cli_here
 
 # each trial trains for at most 4 s (one epoch of 2% of the data) and is scored on 2,000 validation
 # samples: with --epochs alone, the large networks evolution samples took ~40 CPU-s each
@@ -131,7 +131,7 @@ def test_rerunning_a_finished_search_adds_nothing_and_extending_resumes(fmnist_s
 ])
 def test_user_errors_are_one_line_with_status_2(tmp_path, args, expected):
     (tmp_path / "notes.txt").write_text("not a study")
-    proc = run_cli(*[a.format(tmp=tmp_path) for a in args])
+    proc = run_cli_here(*[a.format(tmp=tmp_path) for a in args])
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr

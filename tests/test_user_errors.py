@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 from nasforge import data, spaces
 from nasforge.core import SpaceDefinitionError, UserInputError
 
@@ -36,7 +36,7 @@ def assert_one_line(proc, expected):
 def search_fails(tmp_path, expected, *args):
     """A search that must be refused before it creates its study file."""
     study = tmp_path / "s.db"
-    assert_one_line(run_cli("search", *args, "--study", study, cwd=tmp_path), expected)
+    assert_one_line(run_cli_here("search", *args, "--study", study, cwd=tmp_path), expected)
     assert not study.exists()
 
 
@@ -69,7 +69,7 @@ def test_output_paths_that_cannot_be_written_are_refused_first(tmp_path, study, 
     (tmp_path / "notes.txt").write_text("keep me")
     names = {"dir": str(tmp_path / "folder"), "file": str(tmp_path / "notes.txt")}
     before = digest(study)
-    proc = run_cli(*[a.format(**names) for a in args], "--study", study)
+    proc = run_cli_here(*[a.format(**names) for a in args], "--study", study)
     assert_one_line(proc, expected.format(**names))
     assert digest(study) == before and (tmp_path / "notes.txt").read_text() == "keep me"
 
@@ -201,7 +201,7 @@ def test_keras_style_npz_files_are_accepted(tmp_path):
 # -- item 10: options, usage mistakes and training settings -------------------------------------
 
 def test_a_usage_mistake_is_one_line_with_where_the_help_is(tmp_path):
-    proc = run_cli("search", "--epochs", "0", "--study", tmp_path / "s.db")
+    proc = run_cli_here("search", "--epochs", "0", "--study", tmp_path / "s.db")
     assert_one_line(proc, "nasforge search: error: argument --epochs: expected a positive integer, got '0'; "
                           "see `nasforge search --help`")
     assert not (tmp_path / "s.db").exists()
@@ -239,7 +239,7 @@ def test_a_space_choosing_training_settings_that_cannot_work_is_refused(tmp_path
 def test_a_change_that_cannot_run_is_not_recorded_in_the_study(tmp_path, study):
     copy = tmp_path / "copy.db"
     copy.write_bytes(study.read_bytes())
-    proc = run_cli("search", "--study", copy, "--dataset", "digits", "--strategy", "random", "--epochs", "1",
+    proc = run_cli_here("search", "--study", copy, "--dataset", "digits", "--strategy", "random", "--epochs", "1",
                    "--subset", "0.1", "--trials", "2", "--train-option", "lr=-1", "--allow-changes")
     assert_one_line(proc, "The 'lr' training option must be a positive number. Got -1 instead.")
     assert digest(copy) == digest(study)
