@@ -249,6 +249,19 @@ def test_training_estimator_knows_params_and_flops_before_training(digits):
     assert precheck(estimator, [Constraint.parse(f"params<={costs['params']:.0f}")], arch)[1] == []
 
 
+def test_training_estimator_measures_latency_before_training_as_its_trials_do(digits):
+    from nasforge.estimation import MeasureConfig, TrainingEstimator
+
+    space = spaces.get("macro-cnn")
+    arch = space.sample(np.random.default_rng(0))
+    fast = MeasureConfig(repeats=3, rounds=2, warmup=1)
+    costs = TrainingEstimator(space, digits, measure=fast).costs(arch, ["latency_ms"])
+    assert set(costs) == {"latency_ms"} and costs["latency_ms"] > 0
+    # the trials' own measurement settings apply: a batch of 64 takes longer than a batch of 1
+    batched = TrainingEstimator(space, digits, measure=MeasureConfig(repeats=3, rounds=2, warmup=1, batch_size=64))
+    assert batched.costs(arch, ["latency_ms"])["latency_ms"] > costs["latency_ms"]
+
+
 def test_show_pareto_of_a_single_objective_study_uses_its_recorded_costs(tmp_path, capsys):
     study = tmp_path / "one.db"
     code, _, err = cli(capsys, "search", "--study", study, "--benchmark", "mnist1d-nb201", "--strategy", "evolution",
