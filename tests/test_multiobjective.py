@@ -1,16 +1,19 @@
 """Multi-objective search: strategies resume exactly, constraints hold in every completed
 trial, impossible constraints are refused up front, and the CLI end to end on a table."""
 
+import io
 import json
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from nasforge import benchmarks, spaces, strategies
 from nasforge.api import SearchSpec, open_study
 from nasforge.core import Fidelity, Result, TrialStatus, UserInputError
 from nasforge.core.objectives import Constraint
 from nasforge.core.pareto import dominates, hypervolume
+from nasforge.progress import SearchReporter
 from nasforge.study import REJECTED, hypervolume_by_trial, pareto_trials
 
 from conftest import run_cli
@@ -112,7 +115,8 @@ def test_constraints_hold_in_every_completed_trial(tmp_path, table):
                       objectives=["val_accuracy", "latency_ms"], constraints=constraints)
     study = open_study(tmp_path / "s.db", spec)
     assert "of all 4930 architectures of the table meet" in study.feasibility
-    study.optimize(n_trials=30)
+    printed = io.StringIO()
+    study.optimize(n_trials=30, reporter=SearchReporter(Console(file=printed, width=300), study, 30, None))
     trials = study.trials
     ok = [t for t in trials if t.status == TrialStatus.OK]
     rejected = [t for t in trials if t.request_meta.get("rejected")]
@@ -126,6 +130,9 @@ def test_constraints_hold_in_every_completed_trial(tmp_path, table):
     for t in pruned_after:
         assert t.metrics["val_accuracy"] < 0.9 and "trained, then pruned" in t.error
     assert len(ok) + len(pruned_after) == 30  # rejected architectures do not use the trial budget
+    numbers = [line.split("]")[0] for line in printed.getvalue().splitlines() if line.startswith("[")]
+    assert numbers == [f"[{n:>3}/30" for n in range(1, 31)]  # the progress counts as the budget does
+    assert printed.getvalue().count("rejected before training") == len(rejected)
     front = pareto_trials(trials, ["val_accuracy", "latency_ms"])
     assert front and all(t.status == TrialStatus.OK for t in front)
     study.storage.close()

@@ -103,7 +103,7 @@ class SearchReporter:
                                 f"ETA {_fmt_duration(self._eta())}")
 
     def trial_started(self, number, request, fidelity):
-        self._number = number
+        self._number = self.study.finished_count()  # trials turned away before training are not counted
         self._epochs = fidelity.epochs
         what = f"training for {fidelity.seconds:g}s" if fidelity.seconds else f"training epoch 1/{fidelity.epochs}"
         self._update(f"{what} of {self.describe(request.arch)}")
@@ -118,14 +118,14 @@ class SearchReporter:
         self._best = best
         if record.duration_s:
             self._durations.append(record.duration_s)
-        self._number = record.number + 1
+        self._number = self.study.finished_count()  # this one included, rejected ones not (as --trials counts)
         if self.quiet:
             return
         m = record.metrics
         total = f"/{self.n_trials}" if self.n_trials else ""
         if record.status == TrialStatus.OK:
             mark = " *best*" if best is not None and best.id == record.id else ""
-            line = (f"[{record.number + 1:>3}{total}] trial {record.id:>3}  acc {m['val_accuracy']:.4f}  "
+            line = (f"[{self._number:>3}{total}] trial {record.id:>3}  acc {m['val_accuracy']:.4f}  "
                     f"params {_fmt_count(m.get('params')):>6}  latency {m.get('latency_ms', float('nan')):.2f}ms  "
                     f"{record.duration_s:5.1f}s  best {best.objective:.4f}  ETA {_fmt_duration(self._eta())}  "
                     f"{self.describe(record.arch)}{mark}")
@@ -135,7 +135,7 @@ class SearchReporter:
         else:
             first = (record.error or "").splitlines()[0] if record.error else ""
             status = "PRUNED" if record.status == TrialStatus.PRUNED else "FAILED"
-            line = f"[{record.number + 1:>3}{total}] trial {record.id:>3}  {status} ({first})  {self.describe(record.arch)}"
+            line = f"[{self._number:>3}{total}] trial {record.id:>3}  {status} ({first})  {self.describe(record.arch)}"
         self.console.print(line, markup=False)
         self._update("asking the strategy")
 
