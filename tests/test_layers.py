@@ -21,7 +21,7 @@ LAYERS = [
     {"spaces", "predictors"},
     {"strategies", "estimation", "proxies", "oneshot", "benchmarks", "export", "draw"},
     {"study", "execution"},
-    {"api", "progress", "auto", "report", "cli", "commands", "__init__", "__main__"},
+    {"api", "studyfile", "progress", "auto", "report", "cli", "commands", "__init__", "__main__"},
 ]
 
 
@@ -133,6 +133,7 @@ def test_the_checker_finds_a_back_edge_and_a_cycle():
     ["nasforge.core"],
     ["nasforge.predictors", *(f"nasforge.predictors.{p.stem}" for p in (SRC / "predictors").glob("_*.py"))],
     ["nasforge.strategies", *(f"nasforge.strategies.{p.stem}" for p in (SRC / "strategies").glob("_*.py"))],
+    ["nasforge.studyfile", "nasforge.progress"],  # `show --json` and `merge` start without torch
 ])
 def test_core_predictors_and_strategies_import_without_torch(modules):
     code = ("import importlib, sys\n"
