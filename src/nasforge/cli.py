@@ -464,17 +464,22 @@ def cmd_show(args, console) -> int:
             writer.writerow([t.id, t.number, t.status, t.objective, *(t.metrics.get(k) for k in metric_keys),
                              json.dumps(t.fidelity), t.arch.to_json(), t.duration_s])
     else:
-        from . import spaces
-
-        try:
-            describe = spaces.get(spec.space, **spec.space_options).describe
-        except NasforgeError:
-            describe = None
-        console.print(trials_table(trials, describe, title=f"{args.study} — {len(trials)} trial(s), best first"))
+        console.print(trials_table(trials, _describer(spec), title=f"{args.study} — {len(trials)} trial(s), best first"))
         if scores := storage.proxy_scores():
             console.print(f"{len(scores)} zero-cost proxy scores ({', '.join(sorted({r['proxy'] for r in scores}))}) "
                           f"of {len({r['arch'].digest for r in scores})} architectures")
     return 0
+
+
+def _describer(spec):
+    """The study's space's ``describe`` for a printed table, or None when the space cannot be
+    rebuilt here (a space file that moved). Imports torch, so only the table formats call it."""
+    from . import spaces
+
+    try:
+        return spaces.get(spec.space, **spec.space_options).describe
+    except NasforgeError:
+        return None
 
 
 def _has_matplotlib() -> bool:
@@ -498,13 +503,7 @@ def _show_front(console, storage, spec, study_path: str, plot: str | None = None
     else:
         if note:
             console.print(f"Note: {note}.", markup=False)
-        from . import spaces  # imports torch: only for the table
-
-        try:
-            describe = spaces.get(spec.space, **spec.space_options).describe
-        except NasforgeError:
-            describe = None
-        print_front(console, summary, describe, f"{study_path}: Pareto front on {', '.join(objectives)}")
+        print_front(console, summary, _describer(spec), f"{study_path}: Pareto front on {', '.join(objectives)}")
     if plot is not None:
         out = Path(plot) if plot else Path(study_path).with_name(Path(study_path).stem + "-pareto.png")
         chosen = {m["trial_id"]: "trained" for m in storage.final_models()}
