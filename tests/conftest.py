@@ -43,8 +43,9 @@ def run_cli(*args, cwd=None, timeout=600, env=None):
 
 def run_cli_here(*args, cwd=None):
     """The `nasforge` command's ``main`` run in this process, for checks that end before any work
-    (user errors): the same code as the program less the interpreter's start and torch's import,
-    ~3 s a call. The entry point itself is covered by the tests that use :func:`run_cli`."""
+    (user errors) and for studies on benchmark tables, which train nothing: the same code as the
+    program less the interpreter's start and torch's import, ~3.5 s a call on 2 cores. The entry
+    point itself is covered by the tests that use :func:`run_cli`."""
     import contextlib
     import io
     import subprocess
