@@ -99,3 +99,29 @@ def test_mirror_test_allows_flips_only_when_mirroring_keeps_the_labels():
     bright.tabular = True  # table columns: a shift would move values into other features' columns
     assert choose_augment("auto", Brightness(), bright, 200)[0] == "none"
     assert choose_augment("shift", Brightness(), bright, 200)[0] == "shift"  # what the user asks for
+
+
+def test_a_short_final_training_is_not_augmented():
+    from nasforge.auto.job import _expected_epochs
+    from nasforge.auto.select import MIN_AUGMENT_EPOCHS
+
+    x = torch.rand(200, 1, 8, 8, generator=torch.Generator().manual_seed(0)) - 0.5
+    bright = Split(x, (x.sum((1, 2, 3)) > 0).long())
+    short, why = choose_augment("auto", Brightness(), bright, 200, expected_epochs=MIN_AUGMENT_EPOCHS - 2.5)
+    assert short == "none" and "5.5 epochs" in why
+    assert choose_augment("auto", Brightness(), bright, 200, expected_epochs=MIN_AUGMENT_EPOCHS)[0] == "shift-flip"
+    assert choose_augment("shift", Brightness(), bright, 200, expected_epochs=1)[0] == "shift"  # asked for
+
+    class Run:  # 2 epochs of 1,000 samples in 10 s of search training
+        samples, seconds = 2000, 10.0
+
+    class Data:
+        y_train, y_val = range(800), range(200)
+
+    class Deadline:
+        @staticmethod
+        def left():
+            return 30.0
+
+    assert _expected_epochs(Run(), Data(), Deadline()) == 2 + 6  # and 30 s more at 200 samples/s
+    assert _expected_epochs(None, Data(), Deadline()) is None

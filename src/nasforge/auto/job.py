@@ -203,6 +203,14 @@ def _fallback_arch(study: Study, allowed, log) -> Arch:
     return arch if arch is not None else samples[0]
 
 
+def _expected_epochs(run, ds, deadline: Deadline) -> float | None:
+    """Epochs the winner will have seen after its final training (its search training's plus the
+    time left at its search speed, train+validation data); None without a search run to time."""
+    if run is None or run.seconds <= 0:
+        return None
+    return (run.samples + run.samples / run.seconds * deadline.left()) / (len(ds.y_train) + len(ds.y_val))
+
+
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
                  space_options: dict[str, Any], log, allowed=None,
                  epochs: int | None = None) -> tuple[dict[str, Any], str]:
@@ -222,7 +230,7 @@ def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline,
         augmentation, why = chosen, "searched with the architecture"
     else:
         augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
-                                           SEARCH_VAL_SAMPLES)
+                                           SEARCH_VAL_SAMPLES, _expected_epochs(run, est.dataset, deadline))
     log(f"Final training augmentation: {augmentation} ({why}).")
     summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
                                    deadline, out, seed, onnx, log, space_options, run=run, epochs=epochs)

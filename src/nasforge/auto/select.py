@@ -13,6 +13,12 @@ from ..estimation import evaluate_model, extrapolate_accuracy, power_law_exponen
 from ..study import Study
 
 MIRROR_KEEP = 0.9  # mirrored validation images keep >= 90% of the accuracy: mirroring preserves labels
+# Random shifts help a long training and hurt a short one. Fashion-MNIST, 600 s: on a CPU without bf16
+# (~4-6 epochs) the hand CNN read 0.9306 / 0.9323 plain vs 0.9301 / 0.9274 shifted (seeds 0, 1), and
+# auto's winner 0.9285 plain vs 0.9235 shifted; with bf16 (~12-20 epochs) shifts gave the hand CNN
+# +0.5 points (0.9374 -> 0.9424), and MNIST-1D (~250 epochs) +0.1 (BENCHMARKS.md, docs/results/auto-v2.md).
+# The threshold sits between the 6 epochs where shifts hurt and the 12 where they helped.
+MIN_AUGMENT_EPOCHS = 8
 
 
 class Choice(NamedTuple):
@@ -116,14 +122,19 @@ def mirror_test(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tup
     return plain, mirrored
 
 
-def choose_augment(requested: str, model: torch.nn.Module | None, ds, val_samples: int) -> tuple[str, str]:
+def choose_augment(requested: str, model: torch.nn.Module | None, ds, val_samples: int,
+                   expected_epochs: float | None = None) -> tuple[str, str]:
     """(augmentation for the final training, why). ``auto``: random shifts for every
     image or sequence, plus mirror flips if the search's winner passes :func:`mirror_test`;
-    none for tabular features."""
+    none for tabular features, or when the model will see fewer than ``MIN_AUGMENT_EPOCHS``
+    epochs in all (``expected_epochs``, when known)."""
     if requested != "auto":
         return requested, "as requested"
     if ds.tabular:
         return "none", "tabular features (columns on different scales): shifting or mirroring would mix them"
+    if expected_epochs is not None and expected_epochs < MIN_AUGMENT_EPOCHS:
+        return "none", (f"~{expected_epochs:.1f} epochs in all, under {MIN_AUGMENT_EPOCHS}: too short a "
+                        "training for shifts to pay")
     if model is None:
         return "shift", "no trained candidate to test mirroring with"
     plain, mirrored = mirror_test(model, ds.x_val[:val_samples], ds.y_val[:val_samples])
