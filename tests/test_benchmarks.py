@@ -101,38 +101,45 @@ def test_cli_benchmark_search(tmp_path):
     assert "nasbench-macro" in unknown.stderr and "nb201-cifar10" in unknown.stderr
 
 
+def shown(study):
+    """`nasforge show --json` of ``study``, parsed."""
+    return json.loads(run_cli_here("show", "--study", study, "--json").stdout)
+
+
 def test_merge_combines_studies_run_elsewhere(tmp_path):
     for seed in (1, 2):
         assert run_cli_here("search", "--benchmark", "nb201-cifar10", "--strategy", "random", "--trials", "7",
-                       "--seed", seed, "--study", tmp_path / f"s{seed}.db", "--quiet").returncode == 0
+                            "--seed", seed, "--study", tmp_path / f"s{seed}.db", "--quiet").returncode == 0
     proc = run_cli_here("merge", "--into", tmp_path / "all.db", tmp_path / "s1.db", tmp_path / "s2.db")
     assert proc.returncode == 0 and "Merged 14 finished trial(s)" in proc.stdout
-    merged = json.loads(run_cli_here("show", "--study", tmp_path / "all.db", "--json").stdout)["trials"]
-    parts = [json.loads(run_cli_here("show", "--study", tmp_path / f"s{s}.db", "--json").stdout)["trials"] for s in (1, 2)]
+    merged = shown(tmp_path / "all.db")["trials"]
+    parts = [shown(tmp_path / f"s{s}.db")["trials"] for s in (1, 2)]
     key = lambda t: (json.dumps(t["arch"], sort_keys=True), t["metrics"]["val_accuracy"])
     assert sorted(map(key, merged)) == sorted(key(t) for p in parts for t in p)
     assert {t["request_meta"]["merged_from"]["study"] for t in merged} == {str(tmp_path / "s1.db"), str(tmp_path / "s2.db")}
     assert run_cli_here("merge", "--into", tmp_path / "all.db", tmp_path / "s1.db").returncode == 2  # never overwrites
     assert run_cli_here("search", "--benchmark", "nb201-cifar100", "--trials", "2", "--study", tmp_path / "c.db",
-                   "--quiet").returncode == 0
+                        "--quiet").returncode == 0
     mismatch = run_cli_here("merge", "--into", tmp_path / "bad.db", tmp_path / "s1.db", tmp_path / "c.db")
     assert mismatch.returncode == 2 and "benchmark: 'nb201-cifar10' vs 'nb201-cifar100'" in mismatch.stderr
     assert not (tmp_path / "bad.db").exists()
-    twice = run_cli_here("merge", "--into", tmp_path / "twice.db", tmp_path / "s1.db", tmp_path / "s1.db", tmp_path / "all.db")
+    twice = run_cli_here("merge", "--into", tmp_path / "twice.db", tmp_path / "s1.db", tmp_path / "s1.db",
+                         tmp_path / "all.db")
     assert twice.returncode == 0 and "Merged 14 finished trial(s)" in twice.stdout  # each evaluation once
 
 
 def test_allow_changes_continues_a_study_with_another_strategy_but_never_another_space(tmp_path):
     study = tmp_path / "c.db"
     assert run_cli_here("search", "--benchmark", "nb201-cifar10", "--strategy", "random", "--trials", "6",
-                   "--study", study, "--quiet").returncode == 0
+                        "--study", study, "--quiet").returncode == 0
     refused = run_cli_here("search", "--strategy", "evolution", "--trials", "12", "--study", study, "--quiet")
     assert refused.returncode == 2 and "--allow-changes" in refused.stderr
     changed = run_cli_here("search", "--strategy", "evolution", "--trials", "12", "--study", study, "--quiet",
-                      "--allow-changes")
+                           "--allow-changes")
     assert changed.returncode == 0, changed.stderr
-    doc = json.loads(run_cli_here("show", "--study", study, "--json").stdout)
+    doc = shown(study)
     assert doc["spec"]["strategy"] == "evolution" and len(doc["trials"]) == 12
     assert len({json.dumps(t["arch"], sort_keys=True) for t in doc["trials"]}) == 12  # history still skipped
-    fixed = run_cli_here("search", "--benchmark", "nb201-cifar100", "--trials", "14", "--study", study, "--allow-changes")
+    fixed = run_cli_here("search", "--benchmark", "nb201-cifar100", "--trials", "14", "--study", study,
+                         "--allow-changes")
     assert fixed.returncode == 2 and "cannot change" in fixed.stderr

@@ -46,8 +46,8 @@ def study(tmp_path_factory):
     import nasforge
 
     path = tmp_path_factory.mktemp("study") / "s.db"
-    # closed here: left to the garbage collector, the connection's last WAL checkpoint rewrote the
-    # file at a random later moment, in the middle of a test comparing its digest (seen once in 10 runs)
+    # closed here: an open study keeps s.db-wal beside the file, and the close that folds it into s.db
+    # came from the garbage collector at a random later moment, once in the middle of a digest check
     nasforge.search(study=path, trials=1, dataset="digits", strategy="random", epochs=1, subset=0.1).storage.close()
     return path
 
