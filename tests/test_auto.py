@@ -27,6 +27,21 @@ def test_rung_resources_grow_by_eta_and_end_at_the_maximum():
     assert rung_resources(5, 5, 3) == [5]
 
 
+def test_longer_budgets_buy_more_candidates_as_well_as_longer_looks():
+    from nasforge.auto import ETA, LONG_SEARCH_S, RUNG0_SHARE, make_plan
+
+    short = make_plan(300, 300, search_fraction=0.5)  # 150 s of search: rung 0 is its tenth
+    assert short.rung_seconds[0] == pytest.approx(150 * RUNG0_SHARE)
+    assert short.rung_seconds[1] == pytest.approx(ETA * short.rung_seconds[0])
+    at_reference = make_plan(2 * LONG_SEARCH_S, 2 * LONG_SEARCH_S, search_fraction=0.5)
+    four_times = make_plan(8 * LONG_SEARCH_S, 8 * LONG_SEARCH_S, search_fraction=0.5)
+    assert four_times.search_s == pytest.approx(4 * at_reference.search_s)
+    # four times the search time: looks twice as long, and room for twice as many of them
+    assert four_times.rung_seconds[0] == pytest.approx(2 * at_reference.rung_seconds[0], abs=0.01)
+    assert four_times.search_s / four_times.rung_seconds[0] == pytest.approx(
+        2 * at_reference.search_s / at_reference.rung_seconds[0], rel=1e-3)
+
+
 def test_asha_promotes_the_top_third_once_even_with_pending_asks():
     space = spaces.get("macro-cnn")
     est = MatchTarget(space)

@@ -15,6 +15,10 @@ from ..estimation import AUGMENTATIONS
 # Defaults chosen by measurement; see docs/auto.md for the experiments.
 SEARCH_FRACTION = 0.35
 RUNG0_SHARE = 1 / 10  # rung-0 training seconds as a share of the search time (rungs continue, see docs/auto.md)
+# The search time of a 600 s budget, where RUNG0_SHARE was measured. Past it, rungs grow with the
+# square root of the search time, so a longer budget buys more candidates as well as longer looks
+# (at 1,800 s, linear rungs looked at the same 4 priors and 2 mutations for longer; docs/auto.md).
+LONG_SEARCH_S = 210.0
 ETA = 3
 RUNGS = 2  # few, long looks: at 10-30 s of training the light and the full-resolution nets tie (docs/auto.md)
 MIN_RUNG_SECONDS = 1.0
@@ -41,9 +45,12 @@ class AutoPlan:
 
 def make_plan(budget_s: float, available_s: float, search_fraction: float = SEARCH_FRACTION,
               rung0_share: float = RUNG0_SHARE) -> AutoPlan:
-    """Split the ``available_s`` seconds left after loading the data between search and final training."""
+    """Split the ``available_s`` seconds left after loading the data between search and final training.
+    Rung 0 trains ``rung0_share`` of the search time, or of ``sqrt(search_s * LONG_SEARCH_S)`` past
+    ``LONG_SEARCH_S``: twice the search time then buys ~1.4x longer looks at ~1.4x more candidates."""
     search_s = max(0.0, search_fraction * available_s)
-    rung0 = round(max(MIN_RUNG_SECONDS, search_s * rung0_share), 2)
+    scale_s = search_s if search_s <= LONG_SEARCH_S else math.sqrt(search_s * LONG_SEARCH_S)
+    rung0 = round(max(MIN_RUNG_SECONDS, scale_s * rung0_share), 2)
     rungs = tuple(rung0 * ETA ** k for k in range(RUNGS))  # exact multiples: ASHA rebuilds them from rung 0
     return AutoPlan(budget_s, search_s, rungs, available_s)
 
