@@ -36,7 +36,7 @@ def build_model(hp):
 if __name__ == "__main__":
     import nasforge
 
-    study = nasforge.search(study="runs/kerastuner_mlp.db", space=f"{__file__}:build_model",
-                            dataset="fashion-mnist", strategy="random", epochs=2, subset=0.2, trials=10)
-    best = study.best()
+    with nasforge.search(study="runs/kerastuner_mlp.db", space=f"{__file__}:build_model",
+                         dataset="fashion-mnist", strategy="random", epochs=2, subset=0.2, trials=10) as study:
+        best = study.best()
     print(f"best trial {best.id}: val accuracy {best.objective:.4f} with {dict(best.arch.decisions)}")

@@ -1,3 +1,4 @@
+import gc
 import os
 import signal
 import sqlite3
@@ -46,6 +47,23 @@ def test_interrupted_study_resumes_exactly(tmp_path):
     statuses = [t.status for t in resumed.trials]
     assert statuses.count("interrupted") == 3 and statuses.count("ok") == 20
     assert resumed.best().arch == reference.best().arch
+
+
+def test_a_study_used_with_with_closes_its_file_when_the_block_ends(tmp_path):
+    from nasforge.study._lock import WriterLock
+
+    path = tmp_path / "c.db"
+    with new_study(path) as study:
+        study.optimize(n_trials=3)
+        key = (path.stat().st_dev, path.stat().st_ino)
+        assert Path(f"{path}-wal").exists() and key in WriterLock._held  # open: a log beside it, the lock held
+    assert not Path(f"{path}-wal").exists() and key not in WriterLock._held
+    digest = path.read_bytes()
+    gc.collect()  # nothing is left to rewrite the file later
+    assert path.read_bytes() == digest
+    reopened = Storage.open(path, read_only=True)
+    assert len([t for t in reopened.trials() if t.status == "ok"]) == 3
+    reopened.close()
 
 
 def test_failed_trials_are_stored_and_the_study_goes_on(tmp_path):

@@ -48,7 +48,7 @@ def study(tmp_path_factory):
     path = tmp_path_factory.mktemp("study") / "s.db"
     # closed here: an open study keeps s.db-wal beside the file, and the close that folds it into s.db
     # came from the garbage collector at a random later moment, once in the middle of a digest check
-    nasforge.search(study=path, trials=1, dataset="digits", strategy="random", epochs=1, subset=0.1).storage.close()
+    nasforge.search(study=path, trials=1, dataset="digits", strategy="random", epochs=1, subset=0.1).close()
     return path
 
 

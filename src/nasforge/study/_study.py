@@ -151,6 +151,18 @@ class Study:
         for t in finished:
             self._raise_incumbent(t.status, t.fidelity, t.metrics)
 
+    def close(self) -> None:
+        """Release the study file: its writer lock, and its connection, which folds SQLite's
+        write-ahead log (``.db-wal``) back into the file. A study left to the garbage collector
+        rewrites its file whenever that runs; ``with nasforge.search(...) as study:`` closes it."""
+        self.storage.close()
+
+    def __enter__(self) -> "Study":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def trials(self) -> list[TrialRecord]:
         return self.storage.trials()
