@@ -77,6 +77,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    _add_search(sub)
+    _add_auto(sub)
+    _add_study_commands(sub)
+    sub.add_parser("spaces", help="list the registered search spaces")
+    sub.add_parser("strategies", help="list the registered search strategies")
+    sub.add_parser("datasets", help="list the data sets and whether they are installed")
+    sub.add_parser("benchmarks", help="list the tabular benchmarks usable with `search --benchmark`")
+    for name in COMMAND_MODULES:
+        _command_module(name).add_parser(sub)
+    return parser
+
+
+
+
+def _add_search(sub) -> None:
+    """The ``search`` command's arguments."""
     s = sub.add_parser("search", help="run (or resume) a search, stored in a study file",
                        description="Run a search. Rerunning the same command on the same --study resumes it.")
     s.add_argument("--study", default="runs/study.db", help="SQLite study file (default: runs/study.db)")
@@ -101,18 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "its earlier training instead of restarting (sequential studies; constant learning rate); "
                         "on --benchmark mnist1d-nb201 it continues the recorded run and pays only the extra epochs")
     s.add_argument("--seed", type=int, help="study seed (default 0)")
-    s.add_argument("--workers", type=_positive_int, default=1,
-                   help="run trials in this many isolated worker processes (default 1: in this process)")
-    s.add_argument("--trial-timeout", type=_positive_float, metavar="SECONDS",
-                   help="stop a trial after this many seconds and record it as failed (runs trials in workers; "
-                        "counted from when its worker begins it, so start-up does not count)")
-    s.add_argument("--executor", choices=("process", "ray"), default="process",
-                   help="where isolated trials run: local worker processes (default) or Ray tasks (nasforge[ray])")
-    s.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
-    s.add_argument("--trial-cpus", type=_positive_float, default=1.0, help="CPUs per trial with --executor ray")
-    s.add_argument("--trial-gpus", type=float, default=0.0, help="GPUs per trial with --executor ray")
-    s.add_argument("--max-failures", type=_positive_int, default=10,
-                   help="stop once this many trials have failed (default 10)")
+    _add_execution_options(s)
     s.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
                    help="strategy option, e.g. population_size=16 (repeatable)")
     s.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
@@ -149,6 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "(repeatable); architectures that break it before training are rejected untrained")
     s.add_argument("--quiet", action="store_true", help="no progress display")
 
+
+def _add_execution_options(s) -> None:
+    """Where and how ``search`` runs its trials: workers, timeouts, Ray, failures."""
+    s.add_argument("--workers", type=_positive_int, default=1,
+                   help="run trials in this many isolated worker processes (default 1: in this process)")
+    s.add_argument("--trial-timeout", type=_positive_float, metavar="SECONDS",
+                   help="stop a trial after this many seconds and record it as failed (runs trials in workers; "
+                        "counted from when its worker begins it, so start-up does not count)")
+    s.add_argument("--executor", choices=("process", "ray"), default="process",
+                   help="where isolated trials run: local worker processes (default) or Ray tasks (nasforge[ray])")
+    s.add_argument("--ray-address", help="an existing Ray cluster (default: start a local Ray instance)")
+    s.add_argument("--trial-cpus", type=_positive_float, default=1.0, help="CPUs per trial with --executor ray")
+    s.add_argument("--trial-gpus", type=float, default=0.0, help="GPUs per trial with --executor ray")
+    s.add_argument("--max-failures", type=_positive_int, default=10,
+                   help="stop once this many trials have failed (default 10)")
+
+
+def _add_auto(sub) -> None:
+    """The ``auto`` command's arguments."""
     a = sub.add_parser("auto", help="search and train the best model for a data set within a time budget",
                        description="Search, retrain the winner until the deadline, test it once, and write the "
                                    "model (PyTorch + ONNX), summary.json and report.md to --out. The budget "
@@ -186,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
 
+
+def _add_study_commands(sub) -> None:
+    """``show``, ``train``, ``export``, ``merge`` and ``draw``: the commands that read a study or an architecture."""
     sh = sub.add_parser("show", help="show the trials of a study, best first")
     sh.add_argument("--study", default="runs/study.db")
     sh.add_argument("--json", action="store_true", help="machine-readable JSON (every trial)")
@@ -228,14 +255,6 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--out", required=True, help="output file; the format follows its suffix: .svg, .png or .pdf")
     dr.add_argument("--space", help="the space to draw with (default: the architecture's own)")
     dr.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
-
-    sub.add_parser("spaces", help="list the registered search spaces")
-    sub.add_parser("strategies", help="list the registered search strategies")
-    sub.add_parser("datasets", help="list the data sets and whether they are installed")
-    sub.add_parser("benchmarks", help="list the tabular benchmarks usable with `search --benchmark`")
-    for name in COMMAND_MODULES:
-        _command_module(name).add_parser(sub)
-    return parser
 
 
 # Commands that live in their own module under nasforge/commands/: each module has
