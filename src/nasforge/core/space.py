@@ -124,6 +124,12 @@ class SearchSpace(abc.ABC):
         search may evaluate first, as AutoKeras starts from its default models."""
         return []
 
+    def standard(self) -> Arch | None:
+        """The hand design to train when there is no time to search (``auto`` on a short budget):
+        the first of :meth:`priors` unless a space says otherwise; None without priors."""
+        priors = self.priors()
+        return priors[0] if priors else None
+
     def describe(self, arch: Arch) -> str:
         """A one-line human summary used in progress displays and tables."""
         return " ".join(f"{k}={v}" for k, v in arch.decisions.items())

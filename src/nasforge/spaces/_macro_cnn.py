@@ -154,6 +154,12 @@ class MacroCNNSpace(DecisionSpace):
                   ("conv3x3", 2, 64, True, False)),
         ]
 
+    def standard(self):
+        """The plain VGG-style stack at 32/64/128 (the second prior): the standard hand CNN that
+        ``benchmarks/budgeted_search.py`` trains as its reference."""
+        priors = self.priors()
+        return priors[1] if priors else None
+
     def crossover_groups(self):
         stages = [[n for n in (d.name for d in self.decisions) if n.startswith(f"s{s}.")]
                   for s in range(self.num_stages)]
