@@ -1,5 +1,5 @@
-"""``auto`` on a budget too short to search: the standard design trains for the whole budget
-(``auto/shortcut.py``); anything else asked for, or a longer budget, still searches."""
+"""``auto`` on a budget too short to search: the space's short-budget design trains for the whole
+budget (``auto/shortcut.py``); anything else asked for, or a longer budget, still searches."""
 
 import json
 import time
@@ -10,14 +10,15 @@ import nasforge
 from nasforge import spaces
 from nasforge.api import SearchSpec, open_study
 from nasforge.auto import shortcut
-from nasforge.auto.shortcut import affordable_epochs, standard_if_too_short
+from nasforge.auto.shortcut import affordable_epochs, shortcut_if_too_short
 
 
 def test_the_standard_macro_design_is_the_hand_cnn_and_other_spaces_default_to_their_first_prior():
     macro = spaces.get("macro-cnn")
     assert macro.describe(macro.standard()) == "stem32 conv3x3x2@32 conv3x3x2@64/2 conv3x3x2@128/2"
+    assert macro.describe(macro.short_budget_design()) == "stem16 conv3x3x2@16 conv3x3x2@32/2 conv3x3x2@64/2"
     mlp = spaces.get("mlp")
-    assert mlp.standard() == mlp.priors()[0]
+    assert mlp.standard() == mlp.short_budget_design() == mlp.priors()[0]
     assert spaces.get("nb201").standard() is None  # no priors, nothing to fall back on: it searches
 
 
@@ -38,18 +39,20 @@ def test_affordable_epochs_grow_with_the_seconds_given(digits_study):
     assert one > 0 and ten == pytest.approx(10 * one, rel=0.5)  # two timings of the same training
 
 
-def test_a_budget_under_the_epoch_floor_trains_the_standard_design_and_anything_asked_for_searches(digits_study):
-    log = []
-    short = standard_if_too_short(digits_study, None, "asha", "fixed", None, None, 1e-3, 0, log.append)
-    assert short is not None and short[0] == digits_study.estimator.space.standard()
-    assert short[1] < shortcut.MIN_SEARCH_EPOCHS and "a search would cost more than it finds" in log[-1]
-    assert standard_if_too_short(digits_study, None, "asha", "fixed", None, None, 1e6, 0, log.append) is None
+def test_a_budget_under_the_epoch_floor_trains_the_short_budget_design_and_anything_asked_for_searches(
+        digits_study):
+    log, space = [], digits_study.estimator.space
+    short = shortcut_if_too_short(digits_study, None, "asha", "fixed", None, None, 1e-3, 0, log.append)
+    assert short is not None and short.design == space.short_budget_design() != space.standard()
+    assert short.standard_epochs < shortcut.MIN_SEARCH_EPOCHS and "a search would cost more than it finds" in log[-1]
+    assert short.design_epochs > short.standard_epochs  # a quarter of the parameters trains faster
+    assert shortcut_if_too_short(digits_study, None, "asha", "fixed", None, None, 1e6, 0, log.append) is None
     assert "searching" in log[-1]
     # an explicit --search-fraction, the random ablation, a searched recipe, limits the design breaks: search
     for args in ((0.35, "asha", "fixed", None), (None, "random", "fixed", None), (None, "asha", "search", None),
                  (None, "asha", "fixed", lambda arch: False)):
         fraction, search, recipe, allowed = args
-        assert standard_if_too_short(digits_study, fraction, search, recipe, None, allowed, 1e-3, 0, log.append) is None
+        assert shortcut_if_too_short(digits_study, fraction, search, recipe, None, allowed, 1e-3, 0, log.append) is None
 
 
 def test_auto_without_time_to_search_trains_the_standard_design_for_the_whole_budget(tmp_path, monkeypatch):
@@ -57,11 +60,11 @@ def test_auto_without_time_to_search_trains_the_standard_design_for_the_whole_bu
     budget, start = 20, time.monotonic()
     summary = nasforge.auto("digits", time_budget=budget, out=tmp_path, log=lambda m: None)
     assert time.monotonic() - start <= budget + 3
-    skipped = summary["search"]["skipped"]
-    assert skipped["affordable_epochs"] > 1 and skipped["standard"] == summary["description"]
-    # the rest is start-up, data, the ~5 s timing of the design, and the measured wrap-up
-    assert summary["search"]["trials"] == 0 and summary["final_train_seconds"] > 0.3 * budget
-    assert summary["description"] == spaces.get("macro-cnn").describe(spaces.get("macro-cnn").standard())
+    skipped, macro = summary["search"]["skipped"], spaces.get("macro-cnn")
+    assert skipped["affordable_epochs"] > 1 and skipped["standard"] == macro.describe(macro.standard())
+    assert skipped["trained"] == summary["description"] == macro.describe(macro.short_budget_design())
+    # the rest is start-up, data, the ~8 s timing of both designs, and the measured wrap-up
+    assert summary["search"]["trials"] == 0 and summary["final_train_seconds"] > 0.25 * budget
     assert summary["test_accuracy"] > 0.8
     assert "**No search**" in (tmp_path / "report.md").read_text()
     assert json.loads((tmp_path / "summary.json").read_text())["search"]["skipped"] == skipped

@@ -20,7 +20,7 @@ from .report import search_summary, write_report
 from .search import (AUTO_SPACE, RECIPES, SEARCH_VAL_SAMPLES, cross_validates, default_space, open_search,
                      recipe_space, run_search, search_spec)
 from .select import Choice, announce, choose, choose_augment, raw_prediction
-from .shortcut import standard_if_too_short
+from .shortcut import shortcut_if_too_short
 
 
 FALLBACK_SAMPLES = 20  # architectures drawn when no candidate finished and limits apply
@@ -89,13 +89,13 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     cv = _cross_validation(study, spec, seed, log)
     allowed = _gate(study, limits, seed, log)
     baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
-    shortcut = standard_if_too_short(study, requested_fraction, search, recipe, cv, allowed,
+    shortcut = shortcut_if_too_short(study, requested_fraction, search, recipe, cv, allowed,
                                      deadline.left() - WRAP_UP_GUESS, seed, log)
-    choice, epochs = (Choice(shortcut[0]), None) if shortcut else _search_and_choose(
+    choice, epochs = (Choice(shortcut.design), None) if shortcut else _search_and_choose(
         study, spec, cv, search, plan, search_fraction, deadline, allowed, seed, reporter, log)
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
     summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed,
-                                epochs, shortcut[1] if shortcut else None)
+                                epochs, shortcut.design_epochs if shortcut else None)
     summary.update(search_summary(study, plan, choice, "cross-validation" if cv is not None else search, why, limits,
                                   shortcut))
     if cv is not None:
