@@ -6,7 +6,7 @@ the half-width hand CNN) for the whole budget instead.
 The evidence (Fashion-MNIST, docs/results/auto-v2.md): at 600 s on a CPU without bf16 the
 standard hand CNN affords ~3-4 epochs, and auto's search (35 % of the budget, 8 short looks)
 ended 1.05 points below the benchmark's hand CNN trained for the whole budget (3 seeds), having
-chosen the half-width design in 2 of them. With bf16 (~10 epochs) the search with shifts beat
+chosen the half-width design in 2 of them. With bf16 (12-20 epochs) the search with shifts beat
 the plain hand CNN, and MNIST-1D (~250 epochs) tied. The threshold sits between those points,
 where shifts also stop paying (``MIN_AUGMENT_EPOCHS``).
 """
