@@ -248,10 +248,7 @@ def test_hyperband_brackets_finish_when_some_trials_fail():
 def test_auto_default_time_rungs_continue_the_winner_into_the_final_training(tmp_path):
     budget = 30
     start = time.monotonic()
-    # the search share asked for: a slow machine could otherwise afford the standard design too few
-    # epochs in 30 s and train it without searching (test_auto_shortcut.py)
-    summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None,
-                            search_fraction=0.35)
+    summary = nasforge.auto("digits", time_budget=budget, out=tmp_path / "run", log=lambda m: None)
     assert time.monotonic() - start <= budget + 5
     assert summary["continued_from_search_seconds"] > 0  # the winner went on from its search training
     assert summary["test_accuracy"] > 0.5

@@ -185,8 +185,7 @@ def _add_auto(sub) -> None:
                    help="search space (default auto: mlp for a table .npz, macro-cnn for images and sequences)")
     a.add_argument("--space-option", action="append", metavar="KEY=VALUE", help="space option (repeatable)")
     a.add_argument("--search-fraction", type=float, default=None,
-                   help="share of the budget spent searching (default 0.35; none when the budget affords the "
-                        "standard design under 8 epochs, where a search costs more than it finds: docs/auto.md)")
+                   help="share of the budget spent searching (default 0.35)")
     a.add_argument("--rungs", choices=("time", "subset"), default="time",
                    help="time (default): all the data for equal seconds, promotions and the winner continue "
                         "their training; subset: candidates train on data subsets for the same share of the final "
@@ -418,7 +417,7 @@ def cmd_search(args, console) -> int:
 # -- auto ---------------------------------------------------------------------------
 
 def cmd_auto(args, console) -> int:
-    from .auto import auto
+    from .auto import SEARCH_FRACTION, auto
     from .auto.plan import process_started_at
     from .study import SilentReporter
 
@@ -438,9 +437,10 @@ def cmd_auto(args, console) -> int:
                 console.print(f"  trial {record.id:>3}  {what}: {first}", markup=False)
 
     _check_out_folder(args.out)
+    fraction = SEARCH_FRACTION if args.search_fraction is None else args.search_fraction
     try:
         auto(args.dataset, args.time_budget, args.out, seed=args.seed, space=args.space,
-             space_options=_key_values(args.space_option, "--space-option"), search_fraction=args.search_fraction,
+             space_options=_key_values(args.space_option, "--space-option"), search_fraction=fraction,
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
              started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
              max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe,

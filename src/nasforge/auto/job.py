@@ -20,7 +20,6 @@ from .report import search_summary, write_report
 from .search import (AUTO_SPACE, RECIPES, SEARCH_VAL_SAMPLES, cross_validates, default_space, open_search,
                      recipe_space, run_search, search_spec)
 from .select import Choice, announce, choose, choose_augment, raw_prediction
-from .shortcut import shortcut_if_too_short
 
 
 FALLBACK_SAMPLES = 20  # architectures drawn when no candidate finished and limits apply
@@ -28,7 +27,7 @@ FALLBACK_SAMPLES = 20  # architectures drawn when no candidate finished and limi
 
 def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | Path = "runs/auto",
          seed: int = 0, space: str = "auto", space_options: dict[str, Any] | None = None,
-         search_fraction: float | None = None, onnx: bool = True, reporter: Reporter | None = None, log=print,
+         search_fraction: float = SEARCH_FRACTION, onnx: bool = True, reporter: Reporter | None = None, log=print,
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
          rungs: str = "time", augment: str = "auto", max_params: int | None = None,
          max_latency_ms: float | None = None, recipe: str = "fixed",
@@ -56,10 +55,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     space over ``space``) and the final training uses the winner's; ``"fixed"`` keeps the defaults.
     ``train_options``: training settings for the search and the final training (as ``nasforge
     search --train-option``, e.g. ``{"precision": "fp32"}``); a resumed study keeps its own.
-    ``search_fraction``: the share of the budget to search (default ``SEARCH_FRACTION``, or none
-    at all when the budget affords the space's standard design too few epochs: ``shortcut.py``).
     """
-    requested_fraction, search_fraction = search_fraction, SEARCH_FRACTION if search_fraction is None else search_fraction
     check_arguments(time_budget, search_fraction, search, rungs, augment)
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
@@ -89,15 +85,12 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     cv = _cross_validation(study, spec, seed, log)
     allowed = _gate(study, limits, seed, log)
     baselines = _baselines(ds, deadline, seed, log) if ds.tabular else None
-    shortcut = shortcut_if_too_short(study, requested_fraction, search, recipe, cv, allowed,
-                                     deadline.left() - WRAP_UP_GUESS, seed, log)
-    choice, epochs = (Choice(shortcut.design), None) if shortcut else _search_and_choose(
-        study, spec, cv, search, plan, search_fraction, deadline, allowed, seed, reporter, log)
+    choice, epochs = _search_and_choose(study, spec, cv, search, plan, search_fraction, deadline, allowed, seed,
+                                        reporter, log)
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
     summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed,
-                                epochs, shortcut.design_epochs if shortcut else None)
-    summary.update(search_summary(study, plan, choice, "cross-validation" if cv is not None else search, why, limits,
-                                  shortcut))
+                                epochs)
+    summary.update(search_summary(study, plan, choice, "cross-validation" if cv is not None else search, why, limits))
     if cv is not None:
         summary["cross_validation"] = cv_summary(study, epochs, cv.k)
     summary["budget_s"] = float(time_budget)
@@ -219,12 +212,11 @@ def _expected_epochs(run, ds, deadline: Deadline) -> float | None:
 
 
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
-                 space_options: dict[str, Any], log, allowed=None, epochs: int | None = None,
-                 expected_epochs: float | None = None) -> tuple[dict[str, Any], str]:
+                 space_options: dict[str, Any], log, allowed=None,
+                 epochs: int | None = None) -> tuple[dict[str, Any], str]:
     """Train the chosen architecture until the deadline (continuing its search training when this
     process has it), or for ``epochs`` epochs when cross-validation chose them, and record it in
-    the study; (its summary, why its augmentation was chosen). ``expected_epochs``: what a
-    winner without a search run will see (timed by ``shortcut.py``)."""
+    the study; (its summary, why its augmentation was chosen)."""
     arch: Arch = choice.arch
     if arch is None:
         arch = _fallback_arch(study, allowed, log)
@@ -238,8 +230,7 @@ def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline,
         augmentation, why = chosen, "searched with the architecture"
     else:
         augmentation, why = choose_augment(augment, run.eval_model() if run is not None else None, est.dataset,
-                                           SEARCH_VAL_SAMPLES,
-                                           expected_epochs if run is None else _expected_epochs(run, est.dataset, deadline))
+                                           SEARCH_VAL_SAMPLES, _expected_epochs(run, est.dataset, deadline))
     log(f"Final training augmentation: {augmentation} ({why}).")
     summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
                                    deadline, out, seed, onnx, log, space_options, run=run, epochs=epochs)

@@ -13,7 +13,6 @@ from ..study import Study
 from .limits import Limits
 from .plan import AutoPlan
 from .select import Choice, format_looks
-from . import shortcut
 
 
 def pareto_front(points: list[dict[str, Any]], cost: str = "params") -> list[dict[str, Any]]:
@@ -63,19 +62,11 @@ def limit_candidates(study: Study, limits: Limits) -> dict[str, Any]:
 
 
 def search_summary(study: Study, plan: AutoPlan, choice: Choice, method: str, augment_reason: str,
-                   limits: Limits | None = None, skipped_for: shortcut.Shortcut | None = None) -> dict[str, Any]:
-    """The summary's ``search`` and ``candidates`` entries (and ``limits``, with limits).
-    ``skipped_for``: what was trained instead when the budget was too short to search."""
+                   limits: Limits | None = None) -> dict[str, Any]:
+    """The summary's ``search`` and ``candidates`` entries (and ``limits``, with limits)."""
     extra = {"limits": limit_candidates(study, limits)} if limits is not None and limits.active else {}
-    space = study.estimator.space
-    skipped = None if skipped_for is None else {
-        "reason": "the budget affords the standard design too few epochs",
-        "affordable_epochs": round(skipped_for.standard_epochs, 2), "min_search_epochs": shortcut.MIN_SEARCH_EPOCHS,
-        "standard": space.describe(space.standard()), "trained": space.describe(skipped_for.design),
-        "trained_affordable_epochs": round(skipped_for.design_epochs, 2)}
     return {**extra,
-        "search": {"skipped": skipped, "plan": plan.to_dict(), "trials": study.finished_count(),
-                   "search_seconds": study.elapsed(),
+        "search": {"plan": plan.to_dict(), "trials": study.finished_count(), "search_seconds": study.elapsed(),
                    "chosen_rung_seconds": choice.seconds, "method": method, "chosen_val_accuracy": choice.score,
                    "augment_reason": augment_reason, "extrapolated_to_seconds": choice.horizon_s,
                    "extrapolation": choice.extrapolation},
@@ -137,12 +128,8 @@ def _rung_seconds(rung: str) -> float:
 def report_markdown(summary: dict[str, Any]) -> str:
     """A short human report of an ``auto`` run."""
     s = summary["search"]
-    skipped = s.get("skipped")
     lines = [
         f"# nasforge auto: {summary['dataset']}", "",
-        *([f"- **No search**: the budget affords only ~{skipped['affordable_epochs']:g} epochs of the standard design "
-           f"(`{skipped['standard']}`), under {skipped['min_search_epochs']:g}; `{skipped['trained']}` trained for the "
-           "whole budget instead (docs/auto.md)."] if skipped else []),
         f"- Budget {summary['budget_s']:g}s, used {summary['total_seconds']:.1f}s: search "
         f"{s['search_seconds']:.0f}s ({s['trials']} trials, " + (
             f"ranked by {summary['cross_validation']['folds']}-fold cross-validation" if "cross_validation" in summary

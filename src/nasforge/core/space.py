@@ -124,18 +124,6 @@ class SearchSpace(abc.ABC):
         search may evaluate first, as AutoKeras starts from its default models."""
         return []
 
-    def standard(self) -> Arch | None:
-        """The hand design a person would train here: ``auto`` judges whether a budget is long
-        enough to search by the epochs it affords this design. The first of :meth:`priors`
-        unless a space says otherwise; None without priors (``auto`` then always searches)."""
-        priors = self.priors()
-        return priors[0] if priors else None
-
-    def short_budget_design(self) -> Arch | None:
-        """The design ``auto`` trains for the whole budget when the budget is too short to
-        search (see ``auto/shortcut.py``); :meth:`standard` unless a space says otherwise."""
-        return self.standard()
-
     def describe(self, arch: Arch) -> str:
         """A one-line human summary used in progress displays and tables."""
         return " ".join(f"{k}={v}" for k, v in arch.decisions.items())

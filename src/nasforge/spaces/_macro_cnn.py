@@ -154,20 +154,6 @@ class MacroCNNSpace(DecisionSpace):
                   ("conv3x3", 2, 64, True, False)),
         ]
 
-    def standard(self):
-        """The plain VGG-style stack at 32/64/128 (the second prior): the standard hand CNN that
-        ``benchmarks/budgeted_search.py`` trains as its reference."""
-        priors = self.priors()
-        return priors[1] if priors else None
-
-    def short_budget_design(self):
-        """The same stack at half width (the last prior, ~2x its training speed): on Fashion-MNIST
-        budgets that afford the standard CNN under 8 epochs, trained 600 s on a CPU without bf16,
-        the standard CNN read 0.9252 (3.3 epochs) and the search chose this design in 2 of 3 seeds
-        (docs/results/auto-v2.md)."""
-        priors = self.priors()
-        return priors[-1] if priors else None
-
     def crossover_groups(self):
         stages = [[n for n in (d.name for d in self.decisions) if n.startswith(f"s{s}.")]
                   for s in range(self.num_stages)]
