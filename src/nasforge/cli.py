@@ -89,8 +89,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def _add_search(sub) -> None:
     """The ``search`` command's arguments."""
     s = sub.add_parser("search", help="run (or resume) a search, stored in a study file",

@@ -28,8 +28,8 @@ from .calibration import correction, prediction
 from .job import auto
 from .limits import LimitedEstimator, Limits
 from .load import TrainingConditions
-from .plan import (AUGMENT_MODES, ETA, LONG_SEARCH_S, MIN_RUNG_SECONDS, RUNG0_SHARE, RUNG_MODES, RUNGS, SEARCH_FRACTION, SEARCHES,
-                   WRAP_UP_GUESS, AutoPlan, Deadline, make_plan)
+from .plan import (AUGMENT_MODES, ETA, LONG_SEARCH_S, MIN_RUNG_SECONDS, RUNG0_SHARE, RUNG_MODES, RUNGS,
+                   SEARCH_FRACTION, SEARCHES, WRAP_UP_GUESS, AutoPlan, Deadline, make_plan)
 from .report import pareto_front, report_markdown
 from .search import MIN_SUBSET_SAMPLES, RECIPES, SEARCH_VAL_SAMPLES, default_space
 from .select import MIRROR_KEEP, Choice, choose, choose_augment, extrapolated_ranking, format_looks, mirror_test
@@ -37,7 +37,8 @@ from .threads import fastest_thread_count
 
 __all__ = ["LimitedEstimator", "Limits", "RECIPES", "TrainingConditions", "compare", "correction", "default_space",
            "fit_baselines", "prediction", "AUGMENT_MODES", "CHUNK_SECONDS", "DECAY_SHARE", "ETA", "MIN_FINAL_SECONDS", "MIN_RUNG_SECONDS",
-           "LONG_SEARCH_S", "MIN_SUBSET_SAMPLES", "MIRROR_KEEP", "RUNG0_SHARE", "RUNGS", "RUNG_MODES", "SEARCHES", "SEARCH_FRACTION",
+           "LONG_SEARCH_S", "MIN_SUBSET_SAMPLES", "MIRROR_KEEP", "RUNG0_SHARE", "RUNGS", "RUNG_MODES", "SEARCHES",
+           "SEARCH_FRACTION",
            "SEARCH_VAL_SAMPLES", "WRAP_UP_GUESS", "AutoPlan", "Choice", "Deadline", "auto", "choose",
            "choose_augment", "continue_until", "extrapolated_ranking", "fastest_thread_count", "format_looks",
            "make_plan", "mirror_test", "pareto_front", "report_markdown", "train_until_deadline", "wrap_up_seconds"]
