@@ -83,7 +83,7 @@ def run_search(args, hand_params: int) -> tuple[list, list[str]]:
                             seed=args.seed, objectives=objectives, constraints=constraints,
                             measure_options={"clock": "cpu"}, train_options={"precision": "fp32"})
     trials = study.storage.trials()
-    study.storage.close()
+    study.close()
     ok = [t for t in trials if t.status == TrialStatus.OK]
     rejected = sum(1 for t in trials if t.status == TrialStatus.PRUNED)
     log(f"search done: {len(ok)} trained, {rejected} rejected before training; "

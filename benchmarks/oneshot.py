@@ -152,7 +152,7 @@ def spos_method(seed, epochs, options, data, truth, trials, rank_sample, searche
             study = Study(Storage.create(Path(tmp) / "spos.db", {}), strategy, estimator, Fidelity(epochs=1), seed)
             study.optimize(n_trials=trials)
             best = study.best().arch
-            study.storage.close()
+            study.close()
         found[name] = {"arch": nb201.to_string(best), "cpu_seconds": train_cpu + time.process_time() - cpu,
                        "epoch_seconds": float(np.mean([r["cpu_seconds"] for r in training.history])),
                        "activation_mb": training.history[0]["activation_mb"],

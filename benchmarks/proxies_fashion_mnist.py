@@ -43,7 +43,7 @@ def main() -> None:
     study.optimize(n_trials=args.n, workers=args.workers,
                    estimator_factory=functools.partial(estimator_from_spec, study.storage.meta()["spec"]))
     trials = [t for t in study.storage.trials() if t.status == TrialStatus.OK][:args.n]
-    study.storage.close()
+    study.close()
     dataset = data.load("fashion-mnist")
     space = spaces.get("macro-cnn")
     batch = proxies.batch_from(dataset, args.batch_size, args.seed)

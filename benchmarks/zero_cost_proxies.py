@@ -284,7 +284,7 @@ def warm_search(args) -> None:
                     origin = study.storage.meta().get("proxy_warm_start", {}).get("seconds", 0.0)
                     proxy_s.append(origin)
                     regrets.append(regret_at(study.storage.trials(), bench, val, best, origin, points))
-                    study.storage.close()
+                    study.close()
                 regrets = np.array(regrets)
                 label = f"{name} + warm start" if warm else name
                 print(f"{label:<22} | " + " | ".join(f"{mean_ci(regrets[:, i]):<13}" for i in range(len(points)))

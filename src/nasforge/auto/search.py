@@ -116,7 +116,7 @@ def open_search(study_path: Path, spec: SearchSpec, resource: str, log) -> Study
                                                     spec.space_options)
             and (spec.strategy != "asha" or stored.get("strategy_options", {}).get("resource") == resource))
     if not same:
-        study.storage.close()
+        study.close()
         raise StudyError(f"{str(study_path)!r} holds another search ({stored.get('strategy')} of "
                          f"{stored.get('space')!r} on {stored.get('dataset')!r}, seed {stored.get('seed')}); "
                          f"choose another --out for {spec.space!r} on {spec.dataset!r} with seed {spec.seed}")
