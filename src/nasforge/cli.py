@@ -136,12 +136,7 @@ def _add_search(sub) -> None:
     s.add_argument("--allow-changes", action="store_true",
                    help="resume an existing study with another strategy, seed, fidelity or training settings "
                         "(recorded in the study; the space, data set and split cannot change)")
-    s.add_argument("--proxy-warm-start", type=_positive_int, metavar="N",
-                   help="a new study first scores N sampled architectures with a zero-cost proxy (no training; "
-                        "the seconds count as search time) and runs the best --proxy-top of them first")
-    s.add_argument("--proxy", help="the proxy of --proxy-warm-start (default synflow; see `nasforge proxies --help`)")
-    s.add_argument("--proxy-top", type=_positive_int, metavar="K",
-                   help="how many of the best-scored architectures run first (default 10)")
+    _add_proxy_options(s)
 
     s.add_argument("--objective", action="append", metavar="NAME",
                    help="an objective to optimise, with its registered direction (repeatable; several make a "
@@ -167,6 +162,16 @@ def _add_execution_options(s) -> None:
     s.add_argument("--trial-gpus", type=float, default=0.0, help="GPUs per trial with --executor ray")
     s.add_argument("--max-failures", type=_positive_int, default=10,
                    help="stop once this many trials have failed (default 10)")
+
+
+def _add_proxy_options(s) -> None:
+    """``search``'s zero-cost-proxy warm start."""
+    s.add_argument("--proxy-warm-start", type=_positive_int, metavar="N",
+                   help="a new study first scores N sampled architectures with a zero-cost proxy (no training; "
+                        "the seconds count as search time) and runs the best --proxy-top of them first")
+    s.add_argument("--proxy", help="the proxy of --proxy-warm-start (default synflow; see `nasforge proxies --help`)")
+    s.add_argument("--proxy-top", type=_positive_int, metavar="K",
+                   help="how many of the best-scored architectures run first (default 10)")
 
 
 def _add_auto(sub) -> None:

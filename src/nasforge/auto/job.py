@@ -60,25 +60,14 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
     limits = Limits(max_params, max_latency_ms)
-    if space == AUTO_SPACE:
-        space = default_space(dataset)
-        log(f"Space: {space} ({'an MLP for table columns' if space == 'mlp' else 'convolutions for images/sequences'};"
-            " --space to choose another).")
-    if recipe == "search":
-        space, space_options = recipe_space(space, space_options, dataset)
+    space, space_options = _space_for(dataset, space, space_options, recipe, log)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    study_path, space_options = out / "study.db", space_options or {}
+    study_path = out / "study.db"
     # rung times follow from the budget (less ~2 s to load the data) and are fixed in the study
     plan = make_plan(time_budget, deadline.left() - 2.0 - WRAP_UP_GUESS, search_fraction, rung0_share)
-    cross_validation = cross_validates(dataset, space, space_options, search)
-    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists(),
-                       train_options=train_options, cross_validation=cross_validation)
-    study = open_search(study_path, spec, "subset" if rungs == "subset" else "seconds", log)
-    if cross_validation and not study.finished_count():
-        study.storage.set_meta({"cross_validation": True})
-    if search == "asha" and not cross_validation:  # the study's own rung times (a resumed study keeps its first plan's)
-        plan = replace(plan, rung_seconds=study.strategy.standing().seconds)
+    study, spec, plan = _open_study(study_path, dataset, space, space_options, seed, search, rungs, plan,
+                                    train_options, log)
     ds = study.estimator.dataset
     log(f"Loaded {ds.name}: {len(ds.y_train)} train / {len(ds.y_val)} validation samples, input "
         f"{tuple(ds.input_shape)}, {ds.num_classes} classes ({deadline.spent():.1f}s).")
@@ -97,6 +86,34 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     _outcome(summary, limits, predicted, baselines, ds.name, log)
     _finish(study, study_path, summary, deadline, out, log)
     return summary
+
+
+def _space_for(dataset: str, space: str, space_options: dict[str, Any] | None, recipe: str,
+               log) -> tuple[str, dict[str, Any]]:
+    """The space searched and its options: the family chosen from the data for ``auto``, wrapped in
+    the ``recipe`` space when the recipe is searched too."""
+    if space == AUTO_SPACE:
+        space = default_space(dataset)
+        log(f"Space: {space} ({'an MLP for table columns' if space == 'mlp' else 'convolutions for images/sequences'};"
+            " --space to choose another).")
+    if recipe == "search":
+        space, space_options = recipe_space(space, space_options, dataset)
+    return space, space_options or {}
+
+
+def _open_study(study_path: Path, dataset: str, space: str, space_options: dict[str, Any], seed: int, search: str,
+                rungs: str, plan, train_options, log):
+    """(the study, its spec, the plan with the study's own rung times): created for this search or
+    resumed (a resumed study keeps its first plan's rungs), marked when it cross-validates."""
+    cross_validation = cross_validates(dataset, space, space_options, search)
+    spec = search_spec(dataset, space, space_options, seed, search, rungs, plan, resuming=study_path.exists(),
+                       train_options=train_options, cross_validation=cross_validation)
+    study = open_search(study_path, spec, "subset" if rungs == "subset" else "seconds", log)
+    if cross_validation and not study.finished_count():
+        study.storage.set_meta({"cross_validation": True})
+    if search == "asha" and not cross_validation:
+        plan = replace(plan, rung_seconds=study.strategy.standing().seconds)
+    return study, spec, plan
 
 
 def _search_and_choose(study: Study, spec, cv, search: str, plan, search_fraction: float, deadline: Deadline,
@@ -122,7 +139,7 @@ def _finish(study: Study, study_path: Path, summary: dict[str, Any], deadline: D
     summary.update({"study": str(study_path), "total_seconds": deadline.spent()})
     summary["budget_kept"] = summary["total_seconds"] <= BUDGET_TOLERANCE * budget
     write_report(out, summary)
-    study.storage.close()
+    study.close()
     if deadline.spent() > budget:
         log(f"WARNING: the run took {deadline.spent():.1f}s, over its {budget:g}s budget.")
     log(f"Done in {summary['total_seconds']:.1f}s of a {budget:g}s budget: test accuracy "
