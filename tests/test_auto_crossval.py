@@ -18,13 +18,7 @@ from nasforge.auto.search import cross_validates
 from nasforge.core import Arch, Fidelity, TrialStatus
 from nasforge.estimation import TrainConfig, TrainingEstimator
 
-
-def _table(tmp_path, n=150, name="table.npz", seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 6)) * np.array([1, 10, 100, 0.1, 1, 1000])  # columns on different scales
-    y = (x[:, 0] + x[:, 1] / 10 > 0).astype(int) + (x[:, 2] > 50)
-    np.savez(tmp_path / name, x=x.astype(np.float32), y=y)
-    return str(tmp_path / name)
+from synthetic import write_table as _table
 
 
 def _estimator(path, k=None):
@@ -135,4 +129,5 @@ def test_auto_on_a_small_table_cross_validates_and_keeps_the_budget(tmp_path, mo
     cv = summary["cross_validation"]
     assert cv["folds"] == 5 and cv["final_epochs"] == cv["ranking"][0]["best_epochs"]
     assert summary["final_epochs"] == cv["final_epochs"]
+    assert summary["ensemble_members"] == crossval.ENSEMBLE_MEMBERS  # < 1 s a copy: all fit in the budget
     assert summary["budget_kept"] and summary["total_seconds"] <= 30 * 1.01

@@ -209,6 +209,9 @@ def _add_auto(sub) -> None:
     a.add_argument("--max-latency-ms", type=_positive_float, default=None, metavar="MS",
                    help="the final model's batch-1 CPU latency (1 thread) is at most MS: slower candidates are "
                         "never trained; the final model is measured again and a miss is reported")
+    a.add_argument("--ensemble", type=_positive_int, default=None, metavar="N",
+                   help="small tables (cross-validated): the final model is up to N copies of the winner, "
+                        "each trained with its own seed, predicting together (default 5; 1: one network)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
     a.add_argument("--quiet", action="store_true", help="no per-trial progress")
@@ -447,7 +450,8 @@ def cmd_auto(args, console) -> int:
              onnx=not args.no_onnx, reporter=Reporter(), log=lambda m: console.print(m, markup=False),
              started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
              max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe,
-             train_options=_key_values(args.train_option, "--train-option"))
+             train_options=_key_values(args.train_option, "--train-option"),
+             **({} if args.ensemble is None else {"ensemble": args.ensemble}))
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")
@@ -586,7 +590,7 @@ def cmd_train(args, console) -> int:
 def cmd_export(args, console) -> int:
     from . import spaces
     from .api import open_storage, select_trial
-    from .export import export_model, load_checkpoint
+    from .export import build_saved, export_model, load_checkpoint
 
     _check_out_file(args.out)
     storage, spec = open_storage(args.study)
@@ -601,8 +605,7 @@ def cmd_export(args, console) -> int:
         if bundle["arch"] != trial.arch.to_json():
             raise _usage(f"weights {weights!r} belong to another architecture than trial {trial.id}")
         input_shape, num_classes = bundle["input_shape"], bundle["num_classes"]
-        model = space.build(trial.arch, input_shape, num_classes)
-        model.load_state_dict(bundle["state_dict"])
+        model = build_saved(space, trial.arch, bundle)
     elif spec.benchmark is not None:
         raise _usage(f"study {args.study!r} searched the tabular benchmark {spec.benchmark!r}; pass --weights, "
                      "or search the space on real data to export a trained model")

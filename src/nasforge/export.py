@@ -1,7 +1,8 @@
 """Save, load and export chosen models: a PyTorch checkpoint, TorchScript or ONNX.
 
 A checkpoint holds the architecture as JSON beside the weights, so
-``load_model`` rebuilds the network from its space without pickled code.
+``load_model`` rebuilds the network from its space without pickled code
+(an :class:`~nasforge.ensemble.Ensemble` records how many copies it holds).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import nn
 
 from . import spaces
 from .core import Arch, UserInputError, require
+from .ensemble import Ensemble, member_count
 
 FORMATS = ("pytorch", "torchscript", "onnx")
 CHECKPOINT_FORMAT = "nasforge-checkpoint-v1"
@@ -28,6 +30,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, arch: Arch, space_option
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"format": CHECKPOINT_FORMAT, "arch": arch.to_json(), "space_options": space_options,
                 "input_shape": list(input_shape), "num_classes": num_classes, "extra": extra or {},
+                "members": member_count(model),
                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}, path)
     return path
 
@@ -48,10 +51,20 @@ def load_model(path: str | Path) -> nn.Module:
     """Rebuild a model saved by ``nasforge train`` or ``nasforge export --format pytorch``."""
     bundle = load_checkpoint(path)
     arch = Arch.from_json(bundle["arch"])
-    space = spaces.get(arch.space, **bundle["space_options"])
-    model = space.build(arch, bundle["input_shape"], bundle["num_classes"])
+    return build_saved(spaces.get(arch.space, **bundle["space_options"]), arch, bundle).eval()
+
+
+def build_saved(space, arch: Arch, bundle: dict[str, Any]) -> nn.Module:
+    """The network a checkpoint's weights belong to, with them loaded: one network of ``arch``, or an
+    :class:`~nasforge.ensemble.Ensemble` of the checkpoint's ``members`` copies (checkpoints written
+    before ensembles existed hold one)."""
+    def build() -> nn.Module:
+        return space.build(arch, bundle["input_shape"], bundle["num_classes"])
+
+    members = int(bundle.get("members", 1))
+    model = Ensemble([build() for _ in range(members)]) if members > 1 else build()
     model.load_state_dict(bundle["state_dict"])
-    return model.eval()
+    return model
 
 
 def export_model(model: nn.Module, input_shape: Sequence[int], fmt: str, out: str | Path,

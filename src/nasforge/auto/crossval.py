@@ -11,6 +11,9 @@ point or the next point would not finish before the search's end (the first alwa
 study started the candidate within its time). A candidate's score is its
 best grid point (accuracy, then lower loss); the winner's final training lasts that many epochs
 on all of train+validation and the job ends early instead of spending the rest of the budget.
+The final model is ``ENSEMBLE_MEMBERS`` copies of the winner trained with their own seeds, time
+allowing (``nasforge.ensemble``): one network's test accuracy on a few hundred rows swings by a
+row or two with its seed, and their averaged probabilities swing less.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ EPOCH_GRID = (5, 10, 20, 40, 80, 160, 320)
 PATIENCE = 1  # grid points without a better pooled accuracy before the grid stops growing
 GROWTH = 2.2  # a grid point costs about this many times the one before (twice the epochs, plus overhead)
 SEARCH_SHARE = 0.75  # of the time left (less the wrap-up guess) for the search; the final training is short
+ENSEMBLE_MEMBERS = 5  # copies of the winner in the final model, time allowing (docs/results/auto-v2.md)
 
 
 def is_small_table(ds) -> bool:

@@ -1,5 +1,6 @@
 """``auto``'s final training: the winner trains on train+validation until the deadline
-(continuing its search training where it can), is tested once and written out."""
+(continuing its search training where it can), or for its cross-validated epochs (then as an
+ensemble of a few copies where the time allows), is tested once and written out."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 from ..core import Arch
 from ..estimation import (TrainConfig, TrainingRun, count_flops, decay_lr, evaluate_model, measure_latency_ms,
                           resolve_device, save_final_model, train_model)
+from ..ensemble import Ensemble, member_count
 from ..export import export_model
 from .load import TrainingConditions, cpu_share, process_cpu_seconds
 from .plan import Deadline
@@ -27,6 +29,7 @@ CHUNK_SECONDS = 30.0  # progress lines during a continued final training
 WRAP_UP_MARGIN = 1.3  # the measured wrap-up steps are scaled by this (the load may grow while training)
 WRAP_UP_FIXED_S = 1.0
 ONNX_SKIP_SHARE = 0.8  # less than this share of the wrap-up left after training: the ONNX export is skipped
+MEMBER_MARGIN = 1.5  # one more ensemble member is trained only if 1.5x the first one's time is left
 EXPORT_WARM_SHARE = 0.75  # a warm ONNX export's time as a share of the first (cold) one: 0.35-0.67 measured
 # (digits 1.5 of 4.3 s, Fashion-MNIST 3.3 of 4.9 s); the first call traces and sets up what later calls reuse
 
@@ -136,6 +139,39 @@ def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainCo
     return run.finish(), curve, speed
 
 
+def _add_members(first: torch.nn.Module, want: int, build, x, y, epochs: int, config: TrainConfig, seed: int,
+                 first_s: float, stop_at: float, wrap_s: float, log) -> torch.nn.Module:
+    """``first`` and up to ``want - 1`` more networks from ``build()``, each trained ``epochs`` epochs
+    with its own seed, as an :class:`~nasforge.ensemble.Ensemble` (``first`` alone when none fits).
+    A member is added only while ``MEMBER_MARGIN`` x the first one's ``first_s`` and the wrap-up it
+    adds (``wrap_s`` a member: testing, latency and export grow with the members) still end before
+    ``stop_at`` (``time.monotonic()``, the training's end)."""
+    members = [first]
+    while len(members) < want and time.monotonic() + MEMBER_MARGIN * first_s + wrap_s * len(members) < stop_at:
+        member_seed = seed + len(members)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(member_seed)
+            model = build()
+            train_model(model, x, y, epochs, config, member_seed,  # the clock stays a ceiling, as for the first
+                        time_limit=max(0.5, stop_at - time.monotonic() - wrap_s * len(members)))
+        members.append(model)
+    if want > 1:
+        log(f"Ensemble: {len(members)} of {want} copies trained ({epochs} epochs each, seeds {seed}-"
+            f"{seed + len(members) - 1}){'' if len(members) == want else '; the clock allowed no more'}; "
+            "the final model averages their probabilities.")
+    return Ensemble(members) if len(members) > 1 else first
+
+
+def _skip_onnx(late: bool, deadline: Deadline, wrap_s: float, out: Path, log) -> bool:
+    """Whether the ONNX export would overrun the budget (``wrap_s``: the wrap-up kept for this
+    model, an ensemble's for all its copies); if so, the log says how to write it later."""
+    if not (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s):
+        return False
+    log("The ONNX export is skipped to keep the budget; write it later with `nasforge export "
+        f"--study {out / 'study.db'} --format onnx --weights {out / 'model.pt'} --out model.onnx`.")
+    return True
+
+
 def _plan_final(model, ds, test_samples: int, train_samples: int, deadline: Deadline, onnx: bool, late: bool,
                 threads: int, run, searched_s: float, epochs: int | None, log) -> tuple[float, float, int | None]:
     """(seconds the final training may take, seconds kept for the wrap-up, its epoch count or None for a
@@ -161,12 +197,13 @@ def _plan_final(model, ds, test_samples: int, train_samples: int, deadline: Dead
 
 def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadline: Deadline, out: Path,
                          seed: int = 0, onnx: bool = True, log=print, space_options: dict[str, Any] | None = None,
-                         run: TrainingRun | None = None, epochs: int | None = None) -> dict[str, Any]:
-    """Train ``arch`` on train+validation until the deadline (less the wrap-up), test once,
-    write ``model.pt`` (and ``model.onnx``); return the summary. With ``run`` (the
-    search's :class:`~nasforge.estimation.TrainingRun` of ``arch``) the training
-    continues from there instead of starting over. With ``epochs`` (and no ``run``), the training
-    lasts that many epochs (the deadline stays its ceiling) and the job ends early."""
+                         run: TrainingRun | None = None, epochs: int | None = None,
+                         members: int = 1) -> dict[str, Any]:
+    """Train ``arch`` on train+validation until the deadline (less the wrap-up), test once, write
+    ``model.pt`` (and ``model.onnx``); return the summary. With ``run`` (the search's
+    :class:`~nasforge.estimation.TrainingRun` of ``arch``) the training continues from there. With
+    ``epochs`` (and no ``run``), it lasts that many epochs (the deadline stays its ceiling) and the job
+    ends early; ``members`` > 1 copies then train and predict together (see :func:`_add_members`)."""
     config = TrainConfig(**{**train_config.to_dict(), **space.training_config(arch)})
     x, y = ds.train_and_val()
     searched_s = run.seconds if run is not None else 0.0
@@ -174,13 +211,15 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
     def progress(point):
         log(f"  epoch {point['epoch']:g}  train loss {point['train_loss']:.4f}  {deadline.left():.0f}s left")
 
+    def build() -> torch.nn.Module:
+        return space.build(arch, ds.input_shape, ds.num_classes).to(resolve_device(config.device))
+
     conditions = TrainingConditions()
     if run is not None and run.seconds > 0:
         conditions.search_samples_per_s = run.samples / run.seconds
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = run.model if run is not None else space.build(arch, ds.input_shape, ds.num_classes).to(
-            resolve_device(config.device))
+        model = run.model if run is not None else build()
         test = ds.test()
         late = deadline.left() <= MIN_FINAL_SECONDS  # no time to probe or measure: straight to the wrap-up
         speeds = {torch.get_num_threads(): math.nan} if late else thread_speeds(model, x, y, config.batch_size)
@@ -195,21 +234,24 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
             conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
                                              threads)
             if epochs is not None:  # the budget is a ceiling: report the seconds the training took
+                if run is None:
+                    model = _add_members(model, members, build, x, y, epochs, config, seed,
+                                         time.monotonic() - wall_before, deadline.end - wrap_s, wrap_s, log)
                 train_s = time.monotonic() - wall_before
                 if conditions.cpu_share is None:  # too short to tell: this process's share of one core since
                     # the budget started (the cross-validation's trainings run on one thread on small tables)
                     conditions.cpu_share = cpu_share(process_cpu_seconds(), deadline.spent(), 1)
             conditions.final_epochs = curve[-1]["epoch"]
-            onnx_skipped = onnx and (late or deadline.left() < ONNX_SKIP_SHARE * wrap_s)  # it would overrun
-            if onnx_skipped:
-                onnx = False
-                log("The ONNX export is skipped to keep the budget; write it later with `nasforge export "
-                    f"--study {out / 'study.db'} --format onnx --weights {out / 'model.pt'} --out model.onnx`.")
-            entries, files = save_final_model(out, model, arch, space, ds, config, space_options, test, onnx, log)
+            onnx_skipped = onnx and _skip_onnx(late, deadline, wrap_s * member_count(model), out, log)
+            entries, files = save_final_model(out, model, arch, space, ds, config, space_options, test,
+                                              onnx and not onnx_skipped, log)
     verdict = conditions.verdict()
     for message in verdict["messages"]:
         log(f"WARNING: {message}.")
-    return {**entries, "space": space.name, "train_samples": len(y), "final_train_seconds": train_s,
+    if member_count(model) > 1:
+        entries["description"] = f"{member_count(model)} x {entries['description']} (ensemble)"
+    return {**entries, "ensemble_members": member_count(model),
+            "space": space.name, "train_samples": len(y), "final_train_seconds": train_s,
             "final_epochs": curve[-1]["epoch"], "continued_from_search_seconds": searched_s, "seed": seed,
             "threads": threads, "train_config": config.to_dict(), "curve": curve, "files": files,
             "wrap_up_reserved_s": round(wrap_s, 2), "onnx_skipped_for_budget": onnx_skipped, "training_conditions": verdict}

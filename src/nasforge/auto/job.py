@@ -12,7 +12,8 @@ from ..estimation import count_params
 from ..study import Reporter, Study
 from . import calibration
 from .baselines import BASELINE_SHARE, compare, fit_baselines
-from .crossval import SEARCH_SHARE as CV_SEARCH_SHARE, CrossValEstimator, choose_by_cv, cv_summary, is_small_table
+from .crossval import (ENSEMBLE_MEMBERS, SEARCH_SHARE as CV_SEARCH_SHARE, CrossValEstimator, choose_by_cv,
+                       cv_summary, is_small_table)
 from .final import train_until_deadline
 from .limits import LimitedEstimator, Limits, check_final, screen
 from .plan import BUDGET_TOLERANCE, RUNG0_SHARE, SEARCH_FRACTION, WRAP_UP_GUESS, Deadline, check_arguments, make_plan
@@ -31,20 +32,17 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
          started_at: float | None = None, search: str = "asha", rung0_share: float = RUNG0_SHARE,
          rungs: str = "time", augment: str = "auto", max_params: int | None = None,
          max_latency_ms: float | None = None, recipe: str = "fixed",
-         train_options: dict[str, Any] | None = None) -> dict[str, Any]:
+         train_options: dict[str, Any] | None = None, ensemble: int = ENSEMBLE_MEMBERS) -> dict[str, Any]:
     """Search and train the best model for ``dataset`` in ``time_budget`` seconds; return the summary.
 
-    ``search="random"`` replaces successive halving with random candidates
-    trained for the middle rung's time (an ablation for benchmarks; its
-    winner continues into the final training too).
-    ``rungs="time"`` (default): all the training data for equal seconds, a
-    promotion continuing its training and the winner continuing into the
-    final training; ``rungs="subset"``: rung ``k`` trains on a data subset
-    for the same share of the final training time, so each candidate sees as
-    many epochs as the final training will give it (see docs/auto.md).
-    ``augment``: the final training's data augmentation (``auto``: random
-    shifts, and mirror flips when the data pass :func:`mirror_test`; the
-    search trains without, see docs/auto.md).
+    ``search="random"`` replaces successive halving with random candidates trained for the middle
+    rung's time (an ablation for benchmarks; its winner continues into the final training too).
+    ``rungs="time"`` (default): all the training data for equal seconds, a promotion continuing its
+    training and the winner continuing into the final training; ``rungs="subset"``: rung ``k`` trains
+    on a data subset for the same share of the final training time, so each candidate sees as many
+    epochs as the final training will give it (see docs/auto.md).
+    ``augment``: the final training's data augmentation (``auto``: random shifts, and mirror flips
+    when the data pass :func:`mirror_test`; the search trains without, see docs/auto.md).
     ``started_at`` (a ``time.monotonic()`` value) lets a caller count time it
     spent before this call (the CLI counts its own start-up). Rerunning with
     the same ``out`` resumes the search from ``out/study.db``.
@@ -55,8 +53,10 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
     space over ``space``) and the final training uses the winner's; ``"fixed"`` keeps the defaults.
     ``train_options``: training settings for the search and the final training (as ``nasforge
     search --train-option``, e.g. ``{"precision": "fp32"}``); a resumed study keeps its own.
+    ``ensemble``: on a cross-validated small table, up to this many copies of the winner predict
+    together (1: one network; elsewhere always one).
     """
-    check_arguments(time_budget, search_fraction, search, rungs, augment)
+    check_arguments(time_budget, search_fraction, search, rungs, augment, ensemble)
     deadline = Deadline(time.monotonic() if started_at is None else started_at, float(time_budget))
     check_choice(None, "recipe", recipe, RECIPES, kind="auto option")
     limits = Limits(max_params, max_latency_ms)
@@ -78,7 +78,7 @@ def auto(dataset: str = "fashion-mnist", time_budget: float = 600.0, out: str | 
                                         reporter, log)
     predicted = calibration.prediction(ds.name, raw_prediction(choice))
     summary, why = _final_model(study, choice, augment, deadline, out, seed, onnx, space_options, log, allowed,
-                                epochs)
+                                epochs, ensemble)
     summary.update(search_summary(study, plan, choice, "cross-validation" if cv is not None else search, why, limits))
     if cv is not None:
         summary["cross_validation"] = cv_summary(study, epochs, cv.k)
@@ -229,11 +229,11 @@ def _expected_epochs(run, ds, deadline: Deadline) -> float | None:
 
 
 def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline, out: Path, seed: int, onnx: bool,
-                 space_options: dict[str, Any], log, allowed=None,
-                 epochs: int | None = None) -> tuple[dict[str, Any], str]:
+                 space_options: dict[str, Any], log, allowed=None, epochs: int | None = None,
+                 members: int = 1) -> tuple[dict[str, Any], str]:
     """Train the chosen architecture until the deadline (continuing its search training when this
-    process has it), or for ``epochs`` epochs when cross-validation chose them, and record it in
-    the study; (its summary, why its augmentation was chosen)."""
+    process has it), or for ``epochs`` epochs when cross-validation chose them (then as up to
+    ``members`` copies), and record it in the study; (its summary, why its augmentation was chosen)."""
     arch: Arch = choice.arch
     if arch is None:
         arch = _fallback_arch(study, allowed, log)
@@ -250,7 +250,8 @@ def _final_model(study: Study, choice: Choice, augment: str, deadline: Deadline,
                                            SEARCH_VAL_SAMPLES, _expected_epochs(run, est.dataset, deadline))
     log(f"Final training augmentation: {augmentation} ({why}).")
     summary = train_until_deadline(est.space, arch, est.dataset, replace(est.train_config, augment=augmentation),
-                                   deadline, out, seed, onnx, log, space_options, run=run, epochs=epochs)
+                                   deadline, out, seed, onnx, log, space_options, run=run, epochs=epochs,
+                                   members=members)
     chosen = [t.id for t in study.storage.trials((TrialStatus.OK,)) if t.arch == arch]
     if chosen:
         study.storage.add_final_model(chosen[-1], summary["files"]["pytorch"], {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core import UserInputError
+from ..core import UserInputError, check_int
 from ..estimation import AUGMENTATIONS
 
 # Defaults chosen by measurement; see docs/auto.md for the experiments.
@@ -82,7 +82,7 @@ class Deadline:
         return time.monotonic() - self.start
 
 
-def check_arguments(time_budget, search_fraction, search: str, rungs: str, augment: str) -> None:
+def check_arguments(time_budget, search_fraction, search: str, rungs: str, augment: str, ensemble: int = 1) -> None:
     """A UserInputError for the first argument of ``auto`` that cannot work."""
     if not (isinstance(time_budget, (int, float)) and math.isfinite(time_budget) and time_budget >= 10):
         raise UserInputError(f"--time-budget must be at least 10 seconds; got {time_budget!r}")
@@ -92,3 +92,4 @@ def check_arguments(time_budget, search_fraction, search: str, rungs: str, augme
                                ("augment", augment, AUGMENT_MODES)):
         if value not in known:
             raise UserInputError(f"unknown {name} {value!r}; known: {', '.join(known)}")
+    check_int(None, "ensemble", ensemble, low=1, kind="auto option")
