@@ -88,6 +88,16 @@ def test_the_final_model_of_a_small_table_is_an_ensemble_that_reloads_to_its_tes
     assert math.isclose(accuracy, summary["test_accuracy"])
 
 
+def test_a_late_final_training_keeps_one_network(tmp_path):
+    """With under 5 s left no wrap-up is measured, so no time is known to be free for more copies."""
+    path = write_table(tmp_path)
+    ds, space = data.load(path), spaces.get("mlp")
+    deadline = Deadline(time.monotonic() - 116.0, 120.0)  # 4 s left
+    summary = train_until_deadline(space, space.priors()[1], ds, TrainConfig(), deadline, tmp_path / "out",
+                                   onnx=False, log=lambda m: None, epochs=3, members=3)
+    assert summary["ensemble_members"] == 1 and "ensemble" not in summary["description"]
+
+
 def test_the_cli_option_states_auto_s_default_and_refuses_zero_members(capsys):
     from nasforge.auto.crossval import ENSEMBLE_MEMBERS
     from nasforge.cli import build_parser

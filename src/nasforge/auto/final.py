@@ -234,8 +234,8 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
             conditions.cpu_share = cpu_share(process_cpu_seconds() - cpu_before, time.monotonic() - wall_before,
                                              threads)
             if epochs is not None:  # the budget is a ceiling: report the seconds the training took
-                if run is None:
-                    model = _add_members(model, members, build, x, y, epochs, config, seed,
+                if run is None:  # a late run has no wrap-up measured for more copies
+                    model = _add_members(model, 1 if late else members, build, x, y, epochs, config, seed,
                                          time.monotonic() - wall_before, deadline.end - wrap_s, wrap_s, log)
                 train_s = time.monotonic() - wall_before
                 if conditions.cpu_share is None:  # too short to tell: this process's share of one core since
