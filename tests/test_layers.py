@@ -17,7 +17,7 @@ SRC = Path(nasforge.__file__).parent
 # Lowest first. A module may import its own unit and units of lower layers, never a higher one.
 LAYERS = [
     {"core"},
-    {"ops", "data"},
+    {"ops", "data", "ensemble"},
     {"spaces", "predictors"},
     {"strategies", "estimation", "proxies", "oneshot", "benchmarks", "export", "draw"},
     {"study", "execution"},
