@@ -110,3 +110,33 @@ def test_the_cli_option_states_auto_s_default_and_refuses_zero_members(capsys):
     auto_parser = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith(" auto"))
     help_text = " ".join(auto_parser.format_help().split())
     assert f"predicting together (default {ENSEMBLE_MEMBERS};" in help_text
+
+
+def test_export_by_default_writes_the_model_the_study_delivered_not_a_tie_for_best(tmp_path):
+    """auto's cross-validated winner can tie the first trial on accuracy (it wins on loss), and
+    its successive-halving winner is chosen by extrapolation: `nasforge export` without --trial
+    must export the trained model, not fresh weights of the highest-objective trial."""
+    import nasforge
+    from nasforge.core import TrialStatus
+
+    from conftest import run_cli_here
+
+    path = write_table(tmp_path)
+    db = tmp_path / "s.db"
+    nasforge.search(study=db, trials=2, space="mlp", dataset=path, strategy="random", epochs=1).close()
+    with nasforge.open_study(db) as study:
+        best = study.storage.best()
+        second = next(t for t in study.storage.trials((TrialStatus.OK,)) if t.id != best.id)  # not the best
+        ds = data.load(path)
+        nets = [spaces.get("mlp").build(second.arch, ds.input_shape, ds.num_classes).eval() for _ in range(2)]
+        save_checkpoint(tmp_path / "model.pt", Ensemble(nets), second.arch, {}, ds.input_shape, ds.num_classes)
+        study.storage.add_final_model(second.id, str(tmp_path / "model.pt"), {"test_accuracy": 0.5})
+    out = run_cli_here("export", "--study", db, "--format", "torchscript", "--out", tmp_path / "m.ts")
+    assert out.returncode == 0 and f"trial {second.id}" in out.stdout and "no trained weights" not in out.stderr
+    x = torch.randn(4, *ds.input_shape)
+    with torch.no_grad():
+        exported = torch.jit.load(str(tmp_path / "m.ts"))(x)
+        assert torch.allclose(exported, load_model(tmp_path / "model.pt")(x), atol=1e-6)
+    chosen = run_cli_here("export", "--study", db, "--trial", "best", "--format", "torchscript",
+                          "--out", tmp_path / "b.ts")
+    assert chosen.returncode == 0 and f"trial {best.id}" in chosen.stdout  # 'best': the highest objective

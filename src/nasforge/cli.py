@@ -242,7 +242,9 @@ def _add_study_commands(sub) -> None:
 
     e = sub.add_parser("export", help="export a trial's model as PyTorch, TorchScript or ONNX")
     e.add_argument("--study", default="runs/study.db")
-    e.add_argument("--trial", default="best", help="'best' or a trial id")
+    e.add_argument("--trial", default=None,
+                   help="'best' or a trial id (default: the trial of the study's latest trained model, e.g. the one "
+                        "`nasforge auto` delivered, else 'best')")
     e.add_argument("--format", choices=("pytorch", "torchscript", "onnx"), required=True)
     e.add_argument("--out", required=True, help="output file")
     e.add_argument("--weights", help="a model.pt from `nasforge train` (default: the latest one for the trial)")
@@ -594,7 +596,11 @@ def cmd_export(args, console) -> int:
 
     _check_out_file(args.out)
     storage, spec = open_storage(args.study)
-    trial = select_trial(storage, args.trial)
+    delivered = storage.final_models()
+    # auto's winner need not have the best objective (extrapolation, cross-validation ties): by default
+    # the trained model is the one to export
+    trial = select_trial(storage, delivered[-1]["trial_id"] if args.trial is None and delivered else
+                         args.trial or "best")
     space = spaces.get(spec.space, **spec.space_options)
     weights = args.weights
     if weights is None:
