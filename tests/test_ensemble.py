@@ -70,6 +70,7 @@ def test_members_are_added_only_while_the_clock_allows(tmp_path):
     # one more member would need 1.5 x 4 s of training and another wrap-up: only 5 s are left
     tight = _add_members(nets[0], 3, build, x, y, 2, TrainConfig(), 0, 4.0, time.monotonic() + 5, 0.1, logged.append)
     assert tight is nets[0] and "1 of 3 copies" in logged[-1] and "the clock allowed no more" in logged[-1]
+    assert "(2 epochs each, seed 0)" in logged[-1] and "(2 epochs each, seeds 0-2)" in logged[0]
     assert _add_members(nets[0], 1, build, x, y, 2, TrainConfig(), 0, 0.01, time.monotonic() + 60, 0.1,
                         logged.append) is nets[0] and len(logged) == 2  # one wanted: nothing to say
 

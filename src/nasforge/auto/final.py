@@ -156,9 +156,10 @@ def _add_members(first: torch.nn.Module, want: int, build, x, y, epochs: int, co
                         time_limit=max(0.5, stop_at - time.monotonic() - wrap_s * len(members)))
         members.append(model)
     if want > 1:
-        log(f"Ensemble: {len(members)} of {want} copies trained ({epochs} epochs each, seeds {seed}-"
-            f"{seed + len(members) - 1}){'' if len(members) == want else '; the clock allowed no more'}; "
-            "the final model averages their probabilities.")
+        seeds = f"seed {seed}" if len(members) == 1 else f"seeds {seed}-{seed + len(members) - 1}"
+        log(f"Ensemble: {len(members)} of {want} copies trained ({epochs} epochs each, {seeds})"
+            f"{'' if len(members) == want else '; the clock allowed no more'}; the final model averages their "
+            "probabilities.")
     return Ensemble(members) if len(members) > 1 else first
 
 
