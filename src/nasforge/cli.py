@@ -596,16 +596,15 @@ def cmd_export(args, console) -> int:
 
     _check_out_file(args.out)
     storage, spec = open_storage(args.study)
-    delivered = storage.final_models()
+    finals = storage.final_models()
     # auto's winner need not have the best objective (extrapolation, cross-validation ties): by default
     # the trained model is the one to export
-    trial = select_trial(storage, delivered[-1]["trial_id"] if args.trial is None and delivered else
-                         args.trial or "best")
+    trial = select_trial(storage, args.trial or (finals[-1]["trial_id"] if finals else "best"))
     space = spaces.get(spec.space, **spec.space_options)
     weights = args.weights
     if weights is None:
-        finals = storage.final_models(trial.id)
-        weights = finals[-1]["path"] if finals else None
+        own = [f for f in finals if f["trial_id"] == trial.id]
+        weights = own[-1]["path"] if own else None
     if weights is not None:
         bundle = load_checkpoint(weights)
         if bundle["arch"] != trial.arch.to_json():
