@@ -426,6 +426,7 @@ def cmd_search(args, console) -> int:
 
 def cmd_auto(args, console) -> int:
     from .auto import SEARCH_FRACTION, auto
+    from .auto.crossval import ENSEMBLE_MEMBERS
     from .auto.plan import process_started_at
     from .study import SilentReporter
 
@@ -453,7 +454,7 @@ def cmd_auto(args, console) -> int:
              started_at=min(STARTED, process_started_at() or STARTED), rungs=args.rungs, augment=args.augment,
              max_params=args.max_params, max_latency_ms=args.max_latency_ms, recipe=args.recipe,
              train_options=_key_values(args.train_option, "--train-option"),
-             **({} if args.ensemble is None else {"ensemble": args.ensemble}))
+             ensemble=ENSEMBLE_MEMBERS if args.ensemble is None else args.ensemble)
     except KeyboardInterrupt:
         console.print(f"\nInterrupted: the search so far is saved in {Path(args.out) / 'study.db'}; rerun the same "
                       "command to resume it.")
