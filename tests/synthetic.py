@@ -57,10 +57,11 @@ def slow_to_start(seconds, **kwargs):
     return MatchTarget(spaces.get("macro-cnn"), **kwargs)
 
 
-def write_table(tmp_path, n=150, name="table.npz", seed=0):
-    """A small 3-class table as an ``.npz`` (columns on different scales, as in real tables); its path."""
+def write_table(tmp_path, n=150, name="table.npz", seed=0, classes=3):
+    """A small table of 3 (or 2) classes as an ``.npz`` (columns on different scales, as in real
+    tables); its path."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 6)) * np.array([1, 10, 100, 0.1, 1, 1000])
-    y = (x[:, 0] + x[:, 1] / 10 > 0).astype(int) + (x[:, 2] > 50)
+    y = (x[:, 0] + x[:, 1] / 10 > 0).astype(int) + (classes == 3) * (x[:, 2] > 50)
     np.savez(tmp_path / name, x=x.astype(np.float32), y=y)
     return str(tmp_path / name)

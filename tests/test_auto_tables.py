@@ -15,7 +15,7 @@ from nasforge.auto.search import default_space
 from nasforge.core import Fidelity, TrialStatus, UserInputError
 from nasforge.estimation import count_params
 
-from synthetic import MatchTarget
+from synthetic import MatchTarget, write_table
 
 
 class _Tiny:
@@ -23,16 +23,8 @@ class _Tiny:
     input_shape, num_classes = (1, 30), 2
 
 
-def _table(tmp_path, name="table.npz", n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 6)) * np.array([1, 10, 100, 0.1, 1, 1000])  # columns on different scales
-    y = (x[:, 0] + x[:, 1] / 10 > 0).astype(int)
-    np.savez(tmp_path / name, x=x.astype(np.float32), y=y)
-    return str(tmp_path / name)
-
-
 def test_the_space_is_chosen_from_the_data(tmp_path):
-    assert default_space(_table(tmp_path)) == "mlp"
+    assert default_space(write_table(tmp_path, n=300, classes=2)) == "mlp"
     np.savez(tmp_path / "seq.npz", x=np.random.default_rng(0).normal(size=(50, 40)).astype(np.float32),
              y=np.arange(50) % 2)
     assert default_space(str(tmp_path / "seq.npz")) == "macro-cnn"  # one scale: a signal, not a table
@@ -54,7 +46,7 @@ def test_mlp_space_builds_its_decisions():
 
 def test_baselines_are_fitted_and_compared(tmp_path):
     pytest.importorskip("sklearn")
-    ds = data.load(_table(tmp_path))
+    ds = data.load(write_table(tmp_path, n=300, classes=2))
     assert ds.tabular
     fitted = fit_baselines(ds)
     assert fitted["best"] in ("logistic_regression", "gradient_boosting")
@@ -90,7 +82,7 @@ def run_cli(*args, cwd):
 
 @pytest.mark.slow
 def test_auto_on_a_table_under_a_parameter_limit(tmp_path):
-    path = _table(tmp_path)
+    path = write_table(tmp_path, n=300, classes=2)
     limit = 3_000
     done = run_cli("auto", "--dataset", path, "--time-budget", "25", "--out", "r", "--max-params", str(limit),
                    "--no-onnx", cwd=tmp_path)
