@@ -30,7 +30,7 @@ def fmnist_study(tmp_path_factory):
     proc = run_cli(*SEARCH, "--strategy", "evolution", "--strategy-option", "population_size=3",
                    "--trials", "4", "--time-budget", "900", "--study", study)
     assert proc.returncode == 0, proc.stderr
-    train = run_cli("train", "--study", study, "--trial", "best", "--time-budget", "20", "--out", root / "best")
+    train = run_cli("train", "--study", study, "--trial", "best", "--time-budget", "6", "--out", root / "best")
     assert train.returncode == 0, train.stderr
     return root, study, proc.stdout, train.stdout
 
