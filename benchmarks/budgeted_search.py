@@ -56,6 +56,13 @@ logistic regression and gradient boosting it fits and reports:
 
     python benchmarks/budgeted_search.py --tables --budget 60 --seeds 0 1 2
 
+``--table-splits K`` writes each table K times, each with its own random test split,
+and adds a mean per table and system: one fixed test split of 36 (wine) or 114
+(breast cancer) rows moves by a row or two with any change; several splits show
+whether a change helps beyond that:
+
+    python benchmarks/budgeted_search.py --tables --table-splits 5 --budget 60 --systems auto auto-recipe
+
 Optuna is needed only here: ``pip install optuna``.
 """
 
@@ -269,8 +276,11 @@ def one(args):
     os._exit(0)  # as `nasforge auto` does: the budget counts the process, not the interpreter's 0.3-1.5 s teardown
 
 
-def write_tables(folder: Path) -> list[str]:
-    """scikit-learn's breast cancer and wine and a synthetic table as ``.npz`` files (nasforge's user data format)."""
+def write_tables(folder: Path, splits: int = 0) -> list[str]:
+    """scikit-learn's breast cancer and wine and a synthetic table as ``.npz`` files (nasforge's user data
+    format). ``splits`` > 0: each table ``splits`` times, each with its own random 20 % as ``x_test`` /
+    ``y_test`` (``<name>-split<k>.npz``): one fixed test split of 36 or 114 rows moves by a row or two
+    with any change, several splits show whether a change helps beyond that."""
     import numpy as np
     from sklearn.datasets import load_breast_cancer, load_wine, make_classification
 
@@ -281,8 +291,16 @@ def write_tables(folder: Path) -> list[str]:
             "synthetic": (x, y)}
     paths = []
     for name, (xs, ys) in sets.items():
-        np.savez(folder / f"{name}.npz", x=np.asarray(xs, np.float32), y=np.asarray(ys))
-        paths.append(str(folder / f"{name}.npz"))
+        xs, ys = np.asarray(xs, np.float32), np.asarray(ys)
+        if not splits:
+            np.savez(folder / f"{name}.npz", x=xs, y=ys)
+            paths.append(str(folder / f"{name}.npz"))
+        for k in range(splits):
+            order = np.random.default_rng(1000 + k).permutation(len(ys))
+            test, train = order[:len(ys) // 5], order[len(ys) // 5:]
+            path = folder / f"{name}-split{k}.npz"
+            np.savez(path, x=xs[train], y=ys[train], x_test=xs[test], y_test=ys[test])
+            paths.append(str(path))
     return paths
 
 
@@ -351,6 +369,7 @@ def print_tables(args, rows):
             lr, gb = b["logistic_regression"]["test_accuracy"], b["gradient_boosting"]["test_accuracy"]
             print(f"| {Path(r['dataset']).stem} | {r['seed']} | {r['test_accuracy']:.4f} | {lr:.4f} | {gb:.4f} | "
                   f"{r['test_accuracy'] - max(lr, gb):+.4f} |")
+        print_table_means(tables)
     predicted = [r for r in rows if (r.get("prediction") or {}).get("raw") is not None]
     if predicted:
         print("\n| data | system | seed | predicted (raw) | calibrated | achieved | error raw | error calibrated |")
@@ -361,6 +380,23 @@ def print_tables(args, rows):
                   f"{r['test_accuracy']:.4f} | {p['error_raw']:+.4f} | {p['error_calibrated']:+.4f} |")
 
 
+def print_table_means(tables: list[dict]) -> None:
+    """Per table (its splits together) and system: mean test accuracy against the better baseline of each
+    run, and how many runs reached it."""
+    import statistics
+
+    groups: dict = {}
+    for r in tables:
+        groups.setdefault((Path(r["dataset"]).stem.split("-split")[0], r["system"]), []).append(r)
+    print("\n| table | system | runs | mean test acc | mean better baseline | runs >= it |")
+    print("|---|---|---|---|---|---|")
+    for (table, system), rs in groups.items():
+        better = [max(r["baselines"]["logistic_regression"]["test_accuracy"],
+                      r["baselines"]["gradient_boosting"]["test_accuracy"]) for r in rs]
+        print(f"| {table} | {system} | {len(rs)} | {statistics.mean(r['test_accuracy'] for r in rs):.4f} | "
+              f"{statistics.mean(better):.4f} | {sum(r['test_accuracy'] >= b for r, b in zip(rs, better))} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget", type=float, default=600.0)
@@ -369,6 +405,8 @@ def main():
     p.add_argument("--precisions", nargs="+", default=["auto"], choices=("auto", "fp32", "bf16"))
     p.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
     p.add_argument("--tables", action="store_true", help="scikit-learn tables: auto vs its fitted baselines")
+    p.add_argument("--table-splits", type=int, default=0, metavar="K",
+                   help="with --tables: each table with K random test splits of its own (default: one fixed split)")
     p.add_argument("--background-load", type=int, default=0, metavar="N",
                    help="CPU-burning processes running during every run")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -386,7 +424,8 @@ def main():
 
     from nasforge.estimation import count_params
     hand_params = count_params(hand_cnn(1, 10, 2))
-    datasets = write_tables(Path(args.out) / "tables") if args.tables else (args.datasets or [args.dataset])
+    datasets = (write_tables(Path(args.out) / "tables", args.table_splits) if args.tables
+                else (args.datasets or [args.dataset]))
     systems = args.systems or (["auto"] if args.tables else list(SYSTEMS[:5]))
     if "hand-recipe" in systems and "auto" in systems:  # it reads auto's recipe of the same seed
         systems = [s for s in systems if s != "hand-recipe"] + ["hand-recipe"]
