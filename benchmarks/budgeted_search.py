@@ -419,6 +419,10 @@ def main():
     p.add_argument("--small-pick-seeds", type=int, nargs="*", default=None,
                    help="seeds whose auto run is followed by the small pick (default: all)")
     args = p.parse_args()
+    if args.table_splits and not args.tables:
+        p.error("--table-splits needs --tables")
+    if args.table_splits < 0:
+        p.error(f"--table-splits: {args.table_splits} is not a number of splits (0 or more)")
     if args.one:
         return one(args)
 
