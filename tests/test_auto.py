@@ -132,6 +132,8 @@ def test_auto_on_digits_keeps_the_budget_and_writes_a_working_model(tmp_path):
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["test_accuracy"] == summary["test_accuracy"]
     assert "Test accuracy" in (out / "report.md").read_text()
+    precision = summary["training_conditions"]["final_precision"]  # what precision="auto" chose here
+    assert precision in ("fp32", "bf16") and f"samples, in {precision})" in (out / "report.md").read_text()
     # the saved model is the tested one
     model = nasforge.load_model(out / "model.pt").eval()
     ds = data.load("digits")

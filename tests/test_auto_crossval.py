@@ -12,7 +12,7 @@ from nasforge import data, spaces
 from nasforge.auto import crossval
 from nasforge.auto.crossval import (CrossValEstimator, best_point, choose_by_cv, fold_count, is_small_table,
                                     stratified_folds)
-from nasforge.auto.final import train_until_deadline
+from nasforge.auto.final import _precision_used, train_until_deadline
 from nasforge.auto.plan import Deadline
 from nasforge.auto.search import cross_validates
 from nasforge.core import Arch, Fidelity, TrialStatus
@@ -116,6 +116,19 @@ def test_the_final_training_lasts_the_chosen_epochs_and_ends_early(tmp_path):
     assert summary["final_epochs"] == 3
     assert summary["final_train_seconds"] < 30 and deadline.spent() < 60  # the budget is a ceiling
     assert summary["training_conditions"]["cpu_share"] is not None  # a short training: the process's share
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_summary_says_which_precision_the_final_training_ran_in(tmp_path, precision):
+    ds, space = data.load(_table(tmp_path)), spaces.get("mlp")
+    summary = train_until_deadline(space, space.priors()[1], ds, TrainConfig(precision=precision),
+                                   Deadline(time.monotonic(), 60.0), tmp_path / "out", onnx=False, log=lambda m: None,
+                                   epochs=2)
+    assert summary["training_conditions"]["final_precision"] == precision
+    # a continued run reports its own choice; one not yet decided (too few steps) reports none
+    decided = SimpleNamespace(precision=SimpleNamespace(fixed=True))
+    assert _precision_used(decided, []) == "bf16"
+    assert _precision_used(SimpleNamespace(precision=SimpleNamespace(fixed=None)), []) is None
 
 
 @pytest.mark.slow

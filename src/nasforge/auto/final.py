@@ -139,6 +139,13 @@ def _train(model, run: TrainingRun | None, x, y, train_s: float, config: TrainCo
     return run.finish(), curve, speed
 
 
+def _precision_used(run: TrainingRun | None, curve: list[dict[str, float]]) -> str | None:
+    """"bf16" or "fp32": what the final training's steps ran in (``precision="auto"`` times both on
+    CPUs with native bfloat16 and keeps the faster), None while undecided (too few steps)."""
+    bf16 = run.precision.fixed if run is not None else (bool(curve[-1]["bf16"]) if "bf16" in curve[-1] else None)
+    return None if bf16 is None else "bf16" if bf16 else "fp32"
+
+
 def _add_members(first: torch.nn.Module, want: int, build, x, y, epochs: int, config: TrainConfig, seed: int,
                  first_s: float, stop_at: float, wrap_s: float, log) -> torch.nn.Module:
     """``first`` and up to ``want - 1`` more networks from ``build()``, each trained ``epochs`` epochs
@@ -243,6 +250,7 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
                     # the budget started (the cross-validation's trainings run on one thread on small tables)
                     conditions.cpu_share = cpu_share(process_cpu_seconds(), deadline.spent(), 1)
             conditions.final_epochs = curve[-1]["epoch"]
+            conditions.final_precision = _precision_used(run, curve)
             onnx_skipped = onnx and _skip_onnx(late, deadline, wrap_s * member_count(model), out, log)
             entries, files = save_final_model(out, model, arch, space, ds, config, space_options, test,
                                               onnx and not onnx_skipped, log)

@@ -54,6 +54,7 @@ class TrainingConditions:
     final_epochs: float | None = None
     threads: int = 1  # the final training's threads: its own share of the load average
     cpu_share: float | None = None  # CPU time the final training got / (its wall time x threads)
+    final_precision: str | None = None  # "bf16" or "fp32": what precision="auto" chose on this machine
 
     def verdict(self) -> dict[str, Any]:
         """``busy`` (the final training ran at < BUSY_RATIO of the best speed measured before it, or the
@@ -89,7 +90,7 @@ class TrainingConditions:
                 "probe_samples_per_s": _round(self.probe_samples_per_s),
                 "search_samples_per_s": _round(self.search_samples_per_s),
                 "final_samples_per_s": _round(self.final_samples_per_s), "cpu_share": self.cpu_share,
-                "messages": messages}
+                "final_precision": self.final_precision, "messages": messages}
 
 
 def _round(x: float | None) -> float | None:

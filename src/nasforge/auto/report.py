@@ -128,13 +128,16 @@ def _rung_seconds(rung: str) -> float:
 def report_markdown(summary: dict[str, Any]) -> str:
     """A short human report of an ``auto`` run."""
     s = summary["search"]
+    precision = summary.get("training_conditions", {}).get("final_precision")  # bf16 or fp32 (precision=auto)
     lines = [
         f"# nasforge auto: {summary['dataset']}", "",
         f"- Budget {summary['budget_s']:g}s, used {summary['total_seconds']:.1f}s: search "
         f"{s['search_seconds']:.0f}s ({s['trials']} trials, " + (
             f"ranked by {summary['cross_validation']['folds']}-fold cross-validation" if "cross_validation" in summary
             else f"rungs {', '.join(f'{r:g}s' for r in s['plan']['rung_seconds'])}") + "), final training "
-        f"{summary['final_train_seconds']:.0f}s ({summary['final_epochs']:g} epochs on {summary['train_samples']} samples).",
+        f"{summary['final_train_seconds']:.0f}s ({summary['final_epochs']:g} epochs on {summary['train_samples']} samples"
+        + (f", in {precision}" if precision else "")
+        + ").",
         f"- **Test accuracy {summary['test_accuracy']:.4f}** on {summary['test_samples']} held-out samples.",
         *_prediction_line(summary.get("prediction") or {}),
         *([f"- {summary['baselines']['comparison']}"] if summary.get("baselines") else []),
