@@ -341,7 +341,7 @@ def print_tables(args, rows):
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         over = 100 * (r["wall_s"] / args.budget - 1)
-        print(f"| {Path(r['dataset']).stem} | {r['precision']} | {r['system']} | {r['seed']} | {r['test_accuracy']:.4f} "
+        print(f"| {Path(r['dataset']).stem} | {precision_cell(r)} | {r['system']} | {r['seed']} | {r['test_accuracy']:.4f} "
               f"| {r['params']:,} | {r['latency_ms']:.2f} | {r['evaluated']} | {r['wall_s']:.1f} | {over:+.1f} | "
               f"`{r['description']}` |")
         if "small_pick" in r:
@@ -378,6 +378,12 @@ def print_tables(args, rows):
             p = r["prediction"]
             print(f"| {Path(r['dataset']).stem} | {r['system']} | {r['seed']} | {p['raw']:.4f} | {p['calibrated']:.4f} | "
                   f"{r['test_accuracy']:.4f} | {p['error_raw']:+.4f} | {p['error_calibrated']:+.4f} |")
+
+
+def precision_cell(row: dict) -> str:
+    """The precision asked for, and the one the final training ran in where they differ ("auto → bf16")."""
+    used = (row.get("training_conditions") or {}).get("final_precision")
+    return f"{row['precision']} → {used}" if used and used != row["precision"] else row["precision"]
 
 
 def better_baseline(row: dict) -> float:

@@ -55,3 +55,10 @@ def test_the_means_count_runs_at_or_above_the_better_baseline(bench, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "| wine | auto | 2 | 0.8000 | 0.8500 | 1 |" in lines
     assert "| wine | auto-recipe | 1 | 1.0000 | 0.9000 | 1 |" in lines
+
+
+def test_the_table_says_which_precision_auto_chose(bench):
+    row = {"precision": "auto", "training_conditions": {"final_precision": "bf16"}}
+    assert bench.precision_cell(row) == "auto → bf16"
+    assert bench.precision_cell({"precision": "fp32", "training_conditions": {"final_precision": "fp32"}}) == "fp32"
+    assert bench.precision_cell({"precision": "auto", "training_conditions": None}) == "auto"  # older results
