@@ -249,8 +249,7 @@ def train_until_deadline(space, arch: Arch, ds, train_config: TrainConfig, deadl
                 if conditions.cpu_share is None:  # too short to tell: this process's share of one core since
                     # the budget started (the cross-validation's trainings run on one thread on small tables)
                     conditions.cpu_share = cpu_share(process_cpu_seconds(), deadline.spent(), 1)
-            conditions.final_epochs = curve[-1]["epoch"]
-            conditions.final_precision = _precision_used(run, curve)
+            conditions.final_epochs, conditions.final_precision = curve[-1]["epoch"], _precision_used(run, curve)
             onnx_skipped = onnx and _skip_onnx(late, deadline, wrap_s * member_count(model), out, log)
             entries, files = save_final_model(out, model, arch, space, ds, config, space_options, test,
                                               onnx and not onnx_skipped, log)
