@@ -7,8 +7,9 @@ from torch import nn
 
 from nasforge import Arch, spaces
 from nasforge.api import SearchSpec, open_study
-from nasforge.core import Fidelity
-from nasforge.estimation import TrainConfig, TrainingEstimator, TrainingRun, decay_lr, stable_lr
+from nasforge.core import Fidelity, UserInputError
+from nasforge.estimation import (FIRST_LOOK_STRETCH, TrainConfig, TrainingEstimator, TrainingRun, decay_lr,
+                                stable_lr)
 from nasforge.estimation._continued import WARMUP_STEPS, RunCache
 
 
@@ -131,3 +132,47 @@ def test_cli_search_continue_runs_records_only_the_extra_seconds(tmp_path):
     assert study.estimator.continue_runs
     promoted = [t for t in study.trials if t.status == "ok" and t.fidelity["seconds"] > 0.3]
     assert promoted and all(t.metrics["train_seconds"] < 0.8 * t.fidelity["seconds"] for t in promoted)
+
+
+def test_a_run_goes_on_past_its_seconds_until_it_saw_the_samples_asked_or_its_longest(digits):
+    torch.manual_seed(0)
+    n = len(digits.y_train)
+    run = TrainingRun(tiny_cnn(), TrainConfig(lr=1e-2), seed=0)
+    run.run(digits.x_train, digits.y_train, 1e-4, min_samples=2 * n, max_seconds=120.0)
+    assert run.samples >= 2 * n  # two epochs, far more than 0.1 ms of training gives
+    capped = TrainingRun(tiny_cnn(), TrainConfig(lr=1e-2), seed=0)
+    capped.run(digits.x_train, digits.y_train, 0.05, min_samples=10 ** 9, max_seconds=0.3)
+    assert 0.3 <= capped.seconds < 5.0 and capped.samples < 10 ** 9  # stopped at its longest
+
+
+def test_a_first_look_is_stretched_to_an_epoch_share_and_its_promotion_trains_to_the_rung_total(digits):
+    space = spaces.get("macro-cnn")
+    with pytest.raises(UserInputError, match="first_look_epochs"):
+        TrainingEstimator(space, digits, continue_runs=True, first_look_epochs=-1.0)
+    quick, slow = space.priors()[3], space.priors()[0]
+    est = TrainingEstimator(space, digits, continue_runs=True, measure_latency=False, first_look_epochs=1.5)
+    first = est.evaluate(quick, Fidelity(epochs=1000, seconds=0.05), seed=0)
+    assert first.ok, first.error
+    # 1.5 epochs of digits, unless that took longer than FIRST_LOOK_STRETCH x 0.05 s
+    assert first.curve[-1]["epoch"] >= 1.5 or first.curve[-1]["train_seconds_total"] >= FIRST_LOOK_STRETCH * 0.05
+    # ten epochs of the 308k ResNet take seconds: its first look stops at FIRST_LOOK_STRETCH x 0.2 s
+    est.first_look_epochs = 10.0
+    first = est.evaluate(slow, Fidelity(epochs=1000, seconds=0.2), seed=0)
+    trained = first.curve[-1]["train_seconds_total"]
+    assert first.ok and first.curve[-1]["epoch"] < 10 and trained >= FIRST_LOOK_STRETCH * 0.2
+    # its promotion to 0.6 s in all trains the ~0.1 s missing, not 0.6 - 0.2 = 0.4 s more
+    promoted = est.evaluate(slow, Fidelity(epochs=1000, seconds=0.6), seed=1)
+    assert promoted.ok and promoted.curve[-1]["epoch"] > first.curve[-1]["epoch"]
+    assert promoted.curve[-1]["train_seconds_total"] >= 0.6 and promoted.metrics["train_seconds"] < 0.3
+    # only a run's first look is stretched, and only with the option
+    plain = TrainingEstimator(space, digits, continue_runs=True, measure_latency=False)
+    assert plain.evaluate(slow, Fidelity(epochs=1000, seconds=0.2), seed=0).curve[-1]["train_seconds_total"] < 0.45
+
+
+def test_a_spec_passes_its_first_look_epochs_to_the_estimator_and_older_specs_read_zero(tmp_path):
+    from nasforge.api import estimator_from_spec
+
+    spec = SearchSpec(space="macro-cnn", dataset="digits", strategy="asha", continue_runs=True, first_look_epochs=0.75)
+    assert estimator_from_spec(spec.to_dict()).first_look_epochs == 0.75
+    old = {k: v for k, v in spec.to_dict().items() if k != "first_look_epochs"}  # a study file from before
+    assert SearchSpec.from_dict(old).first_look_epochs == 0.0

@@ -5,6 +5,7 @@ import pytest
 
 from nasforge import spaces, strategies
 from nasforge.auto import choose, extrapolated_ranking
+from nasforge.auto.select import measured_looks
 from nasforge.estimation import extrapolate_accuracy, power_law_exponent
 
 
@@ -49,7 +50,7 @@ def test_the_winner_is_extrapolated_from_the_rung_it_reached_plus_the_final_trai
     asha = strategies.get("asha", space, seed=0, resource="seconds", min_resource=20.5, max_resource=184.5, eta=3)
     asha.rungs = [[(small.to_json(), 0.898), (big.to_json(), 0.880)],
                   [(small.to_json(), 0.924), (big.to_json(), 0.9195)], []]
-    study = types.SimpleNamespace(strategy=asha)
+    study = types.SimpleNamespace(strategy=asha, storage=types.SimpleNamespace(trials=lambda statuses: []))
     assert asha.top_rung() == 1
     assert asha.levels == [20.5, 61.5, 184.5]
     choice = choose(study, "asha", final_s=378.5)
@@ -58,3 +59,24 @@ def test_the_winner_is_extrapolated_from_the_rung_it_reached_plus_the_final_trai
     assert [row["arch"] for row in choice.extrapolation] == [big.to_json(), small.to_json()]
     asha.rungs = [[], [], []]
     assert asha.top_rung() is None and choose(study, "asha", 100.0).arch is None
+
+
+def test_a_stretched_first_look_is_extrapolated_from_the_seconds_it_trained():
+    space = spaces.get("macro-cnn")
+    small, big = space.priors()[3], space.priors()[1]
+    asha = strategies.get("asha", space, seed=0, resource="seconds", min_resource=20.5, max_resource=61.5, eta=3)
+    asha.rungs = [[(small.to_json(), 0.870), (big.to_json(), 0.876)], [(small.to_json(), 0.9065), (big.to_json(), 0.8965)]]
+
+    def trial(arch, seconds, trained):
+        return types.SimpleNamespace(arch=arch, fidelity={"epochs": 1000, "seconds": seconds},
+                                     curve=[{"train_seconds_total": trained}])
+
+    stored = [trial(small, 20.5, 20.6), trial(big, 20.5, 41.2), trial(small, 61.5, 61.6), trial(big, 61.5, 61.8)]
+    study = types.SimpleNamespace(strategy=asha, storage=types.SimpleNamespace(trials=lambda statuses: stored))
+    looks = measured_looks(study, asha.standing().looks)
+    assert looks == {small.to_json(): [(20.6, 0.870), (61.6, 0.9065)], big.to_json(): [(41.2, 0.876), (61.8, 0.8965)]}
+    # the big net gained 0.021 in 20.6 s, the small one 0.0365 in 41 s: the big net's curve is the steeper
+    choice = choose(study, "asha", final_s=378.5)
+    assert choice.arch == big and choice.extrapolation[0]["looks"] == [(41.2, 0.876), (61.8, 0.8965)]
+    # read at the rungs' nominal seconds, the small net would have won
+    assert extrapolated_ranking(asha.standing().looks, 440.0)[0]["arch"] == small.to_json()

@@ -32,7 +32,8 @@ def estimator_from_spec(spec: dict[str, Any]):
     dataset = data.load(spec.dataset, val_fraction=spec.val_fraction)
     train_config = TrainConfig.from_options(spec.train_options)
     return TrainingEstimator(space, dataset, train_config, val_samples=spec.val_samples,
-                             continue_runs=spec.continue_runs, measure=MeasureConfig.from_options(spec.measure_options))
+                             continue_runs=spec.continue_runs, measure=MeasureConfig.from_options(spec.measure_options),
+                             first_look_epochs=spec.first_look_epochs)
 
 
 def _check_chosen_training(estimator, seed: int) -> None:

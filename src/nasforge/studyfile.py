@@ -35,6 +35,7 @@ class SearchSpec:
     val_samples: int | None = None
     benchmark: str | None = None
     continue_runs: bool = False
+    first_look_epochs: float = 0.0  # with continue_runs: a run's first trial trains until it saw this many epochs
     prune: str | None = None  # a registered pruner ("predictive"), or None
     prune_threshold: float = 0.05
     prune_predictor: str = "pfn"

@@ -22,6 +22,11 @@ LONG_SEARCH_S = 210.0
 ETA = 3
 RUNGS = 2  # few, long looks: at 10-30 s of training the light and the full-resolution nets tie (docs/auto.md)
 MIN_RUNG_SECONDS = 1.0
+# A first look lasts until the candidate saw this many epochs (at most 2.5x its rung's seconds,
+# estimation.FIRST_LOOK_STRETCH). On a 2-core bf16 CPU the 297k VGG prior read 0.845 after 20.5 s
+# (0.34 epochs) against the 75k prior's 0.870 (0.76 epochs), and was never promoted; per epoch it is
+# the better net (0.876 at 0.68 epochs), and the final training gives both ~10 epochs (docs/auto.md).
+FIRST_LOOK_EPOCHS = 0.75
 BUDGET_TOLERANCE = 1.01  # a run within 1 % of its budget kept it (issue 22)
 WRAP_UP_GUESS = 10.0  # seconds kept aside for testing and exporting when splitting the budget
 RUNG_MODES = ("subset", "time")

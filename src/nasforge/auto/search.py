@@ -11,10 +11,11 @@ import numpy as np
 from .. import data, spaces
 from ..api import SearchSpec, open_study
 from ..core import StudyError, UserInputError
+from ..estimation import FIRST_LOOK_STRETCH
 from ..data._base import looks_tabular
 from ..study import Reporter, Study
 from .crossval import is_small_table
-from .plan import ETA, RUNGS, AutoPlan
+from .plan import ETA, FIRST_LOOK_EPOCHS, RUNGS, AutoPlan
 from .threads import fastest_thread_count, using_threads
 
 SEARCH_VAL_SAMPLES = 2000  # trials are scored on this fixed share of validation data (see docs/auto.md)
@@ -98,7 +99,7 @@ def search_spec(dataset: str, space: str, space_options: dict[str, Any], seed: i
                                             "max_resource": round(min(1.0, first * ETA ** (RUNGS - 1)), 5),
                                             "eta": ETA, "seconds_per_unit": round(final_s, 2),
                                             "sampler": "evolution", "initial": priors})
-    return SearchSpec(strategy="asha", continue_runs=True, **common,
+    return SearchSpec(strategy="asha", continue_runs=True, first_look_epochs=FIRST_LOOK_EPOCHS, **common,
                       strategy_options={"resource": "seconds", "min_resource": plan.rung_seconds[0],
                                         "max_resource": plan.rung_seconds[-1], "eta": ETA,
                                         "sampler": "evolution", "initial": priors})
@@ -135,7 +136,9 @@ def _fidelity_words(study: Study, search: str, plan: AutoPlan) -> str:
     if standing.resource == "subset":
         return (f"successive halving on training subsets of {', '.join(f'{100 * f:.3g}%' for f in standing.levels)}"
                 f" for {seconds} (as many epochs as the final training)")
-    return f"successive halving with rungs of {seconds} (promotions continue their training)"
+    first = getattr(study.estimator, "first_look_epochs", 0.0)
+    stretch = f"; a first look goes on until {first:g} epochs, up to {FIRST_LOOK_STRETCH:g}x" if first else ""
+    return f"successive halving with rungs of {seconds} (promotions continue their training{stretch})"
 
 
 def run_search(study: Study, search_s: float, search: str, plan: AutoPlan, seed: int,

@@ -51,7 +51,7 @@ def choose(study: Study, search: str, final_s: float = 0.0, allowed: Callable[[A
             return Choice(standing.best, standing.best_score, seconds)
         return _best_allowed(study, allowed)
     horizon = seconds + final_s
-    table = extrapolated_ranking(standing.looks, horizon)
+    table = extrapolated_ranking(measured_looks(study, standing.looks), horizon)
     if allowed is not None:
         table = [row for row in table if allowed(Arch.from_json(row["arch"]))]
         if not table:
@@ -60,6 +60,19 @@ def choose(study: Study, search: str, final_s: float = 0.0, allowed: Callable[[A
     if table:
         arch, score = Arch.from_json(table[0]["arch"]), table[0]["looks"][-1][1]
     return Choice(arch, score, seconds, table, horizon)
+
+
+def measured_looks(study: Study, looks: dict[str, list[tuple[float, float]]]) -> dict[str, list[tuple[float, float]]]:
+    """``looks`` (arch JSON -> ``(rung seconds, accuracy)``) at the seconds each trial actually trained
+    in all (its curve's ``train_seconds_total``): a first look stretched to an epoch share (see
+    ``TrainingEstimator``) took longer than its rung, and its curve must be extrapolated from there."""
+    trained: dict[tuple[str, float], float] = {}
+    for t in study.storage.trials((TrialStatus.OK,)):
+        total = t.curve[-1].get("train_seconds_total") if t.curve else None
+        if total is not None and t.fidelity.get("seconds") is not None:
+            trained[(t.arch.to_json(), round(float(t.fidelity["seconds"]), 3))] = float(total)
+    return {arch: [(trained.get((arch, round(float(s), 3)), s), acc) for s, acc in arch_looks]
+            for arch, arch_looks in looks.items()}
 
 
 def _best_allowed(study: Study, allowed: Callable[[Arch], bool] | None) -> Choice:
@@ -93,7 +106,7 @@ def extrapolated_ranking(looks: dict[str, list[tuple[float, float]]], horizon_s:
 
 def format_looks(looks) -> str:
     """'0.9195 at 21s, 0.9310 at 62s': a candidate's validation accuracy after each look."""
-    return ", ".join(f"{accuracy:.4f} at {seconds:g}s" for seconds, accuracy in looks)
+    return ", ".join(f"{accuracy:.4f} at {seconds:.0f}s" for seconds, accuracy in looks)
 
 
 def announce(choice: Choice, space, log) -> None:

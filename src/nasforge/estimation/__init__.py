@@ -15,7 +15,7 @@ from ._curve_models import FAMILY_NAMES, LastValue, ParametricEnsemble, TwoPoint
 from ._curve_prior import sample_curves
 from ._curves import extrapolate_accuracy, power_law_exponent
 from ._forecast import Forecast
-from ._estimator import TrainingEstimator
+from ._estimator import FIRST_LOOK_STRETCH, TrainingEstimator
 from ._final import save_final_model, train_final
 from ._hardware import (LatencyStats, MeasureConfig, measure_costs, measure_energy, measure_latencies,
                         measure_latency,
@@ -29,7 +29,7 @@ from ._scaling import Scaling, build_scaled, compound_scale, grid_coefficients, 
 from ._metrics import count_flops, count_params, measure_latency_ms
 from ._trainer import subset_indices, train_model
 
-__all__ = ["AUGMENTATIONS", "TrainConfig", "TrainingEstimator",
+__all__ = ["AUGMENTATIONS", "FIRST_LOOK_STRETCH", "TrainConfig", "TrainingEstimator",
            "FAMILY_NAMES", "EpochWatch", "Forecast", "LastValue", "ParametricEnsemble", "PREDICTORS", "PRUNERS",
            "PredictivePruner", "TwoPointPowerLaw", "curve_predictor", "make_pruner", "sample_curves",
            "extrapolate_accuracy", "power_law_exponent",

@@ -76,17 +76,22 @@ class TrainingRun(Loop):
         self.costs: dict | None = None  # params, FLOPs, latency: measured once per run
 
     def run(self, x: torch.Tensor, y: torch.Tensor, seconds: float,
-            lr_factor: Callable[[float, int], float] = stable_lr) -> float:
+            lr_factor: Callable[[float, int], float] = stable_lr, min_samples: int = 0,
+            max_seconds: float | None = None) -> float:
         """Train ``seconds`` more on ``x, y``; return the mean training loss of this call.
 
         ``lr_factor(seconds_done, step)`` scales ``config.lr``; the data order is
         a fresh permutation whenever the previous one is used up (or the data
-        changed size, e.g. validation data joining for the final phase)."""
+        changed size, e.g. validation data joining for the final phase).
+        ``min_samples``: go on past ``seconds`` until this call has trained on that many
+        samples, or for ``max_seconds`` in all (a slow net's first look, see the estimator)."""
         x, y = self.start(x, y)
         n = len(y)
         tally = LossTally(self.device)
+        longest = seconds if max_seconds is None else max(seconds, max_seconds)
         start = time.perf_counter()
-        while (spent := time.perf_counter() - start) < seconds:
+        while ((spent := time.perf_counter() - start) < seconds
+               or (tally.seen < min_samples and spent < longest)):
             if self.epoch_over(n):
                 self.new_epoch(n)
             self.train_batch(x, y, lr_factor(self.seconds + spent, self.step), tally)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from dataclasses import replace
 
 import torch
 
-from ..core import Arch, Estimator, Fidelity, Result, TrialPruned, TrialStatus, check_int, pruned_result
+from ..core import Arch, Estimator, Fidelity, Result, TrialPruned, TrialStatus, check_float, check_int, pruned_result
 from ._config import TrainConfig, resolve_device
 from ._continued import RunCache, TrainingRun
 from ._loop import evaluate_model
@@ -16,13 +17,16 @@ from ._hardware import MeasureConfig, measure_costs
 from ._metrics import count_flops, count_params
 from ._trainer import subset_indices, train_model
 
+FIRST_LOOK_STRETCH = 2.5  # a first look trains at most this many times its seconds (under ASHA's eta of 3)
+MIN_CONTINUE_SHARE = 0.05  # a continued trial trains at least this share of its seconds
+
 
 class TrainingEstimator(Estimator):
     """Scores an architecture by training it at a fidelity and measuring its costs."""
 
     def __init__(self, space, dataset, config: TrainConfig | None = None, measure_latency: bool = True,
                  report_test: bool = False, val_samples: int | None = None, continue_runs: bool = False,
-                 measure: MeasureConfig | None = None):
+                 measure: MeasureConfig | None = None, first_look_epochs: float = 0.0):
         """``report_test`` also scores each trained model on the test split: for building
         benchmark tables only (a search must never select on test accuracy).
         ``val_samples`` scores trials on the first that many validation samples (a
@@ -33,9 +37,14 @@ class TrainingEstimator(Estimator):
         without restarts, see ``_continued.py``); the learning rate then warms up
         and stays constant, so any run can be continued further. ``measure``: which
         deployment costs (latency, size, peak memory, energy) each trial measures and
-        how (see ``_hardware.MeasureConfig``); ``measure_latency=False`` turns latency off."""
+        how (see ``_hardware.MeasureConfig``); ``measure_latency=False`` turns latency off.
+        ``first_look_epochs`` (with ``continue_runs``): a run's first trial trains past its
+        seconds until it has seen that many epochs, for at most ``FIRST_LOOK_STRETCH`` times its
+        seconds: a slow, large net's first look would otherwise judge how fast it starts, not
+        where it goes (see docs/auto.md)."""
         if val_samples is not None:
             check_int(None, "val_samples", val_samples, low=10, kind="option")
+        check_float(None, "first_look_epochs", first_look_epochs, 0.0, 10.0, kind="option")
         self.space = space
         self.dataset = dataset
         self.train_config = config or TrainConfig()
@@ -45,12 +54,14 @@ class TrainingEstimator(Estimator):
         self.report_test = report_test
         self.val_samples = val_samples
         self.continue_runs = continue_runs
+        self.first_look_epochs = float(first_look_epochs)
         self.runs = RunCache()
 
     def config(self):
         return {"train": self.train_config.to_dict(), "measure_latency": self.measure_latency,
                 "measure": self.measure.to_dict(),
-                "val_samples": self.val_samples, "continue_runs": self.continue_runs}
+                "val_samples": self.val_samples, "continue_runs": self.continue_runs,
+                "first_look_epochs": self.first_look_epochs}
 
     def evaluate(self, arch: Arch, fidelity: Fidelity, seed: int, on_epoch=None) -> Result:
         start = time.perf_counter()
@@ -125,8 +136,12 @@ class TrainingEstimator(Estimator):
                 model = self.space.build(arch, ds.input_shape, ds.num_classes, fidelity.width_multiplier)
             run = TrainingRun(model, config, seed)
         x, y = self._training_data(fidelity)
+        first = run.samples == 0
+        # up to the seconds asked in all (a stretched first look may have trained past them: then a sliver)
+        more = max(fidelity.seconds - max(run.target_seconds, run.seconds), MIN_CONTINUE_SHARE * fidelity.seconds)
         t0 = time.perf_counter()
-        train_loss = run.run(x, y, fidelity.seconds - run.target_seconds)
+        train_loss = run.run(x, y, more, min_samples=math.ceil(self.first_look_epochs * len(y)) if first else 0,
+                             max_seconds=FIRST_LOOK_STRETCH * fidelity.seconds)
         train_seconds = time.perf_counter() - t0
         run.target_seconds = fidelity.seconds
         self.runs.put(key, run)
