@@ -169,7 +169,7 @@ def test_a_first_look_is_stretched_to_an_epoch_share_and_its_promotion_trains_to
     assert plain.evaluate(slow, Fidelity(epochs=1000, seconds=0.2), seed=0).curve[-1]["train_seconds_total"] < 0.45
 
 
-def test_a_spec_passes_its_first_look_epochs_to_the_estimator_and_older_specs_read_zero(tmp_path):
+def test_a_spec_passes_its_first_look_epochs_to_the_estimator_and_older_specs_read_zero():
     from nasforge.api import estimator_from_spec
 
     spec = SearchSpec(space="macro-cnn", dataset="digits", strategy="asha", continue_runs=True, first_look_epochs=0.75)
