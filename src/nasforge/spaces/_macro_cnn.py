@@ -130,11 +130,12 @@ class MacroCNNSpace(DecisionSpace):
         return {"num_stages": self.num_stages, **{k: v for k, v in self.custom.items() if v is not None}}
 
     def priors(self):
-        """Standard hand designs that the default space contains: VGG- and ResNet-style
-        3x3 conv stacks at widths 32/64/128 (resolution halved in stages 2 and 3, as in
-        the standard hand CNN), a lighter ResNet that downsamples early, and the VGG stack
-        at half width (16/32/64, a quarter of the parameters: the small model to offer).
-        Custom spaces have none."""
+        """Standard hand designs that the default space contains: a ResNet-style 3x3 conv
+        stack at widths 32/64/128 (resolution halved in stages 2 and 3), the standard hand
+        CNN (two 3x3 convs per resolution, the stem being the first; strided convs in place
+        of max-pooling: benchmarks/budgeted_search.py's ``hand_cnn`` at its cost), a lighter
+        ResNet that downsamples early, and a VGG stack at half width (16/32/64, a quarter of
+        the parameters: the small model to offer). Custom spaces have none."""
         if self.num_stages != 3 or self.custom["stages"] is not None or self.custom["stem"] is not None:
             return []
 
@@ -147,7 +148,7 @@ class MacroCNNSpace(DecisionSpace):
 
         return [
             chain(32, ("conv3x3", 2, 32, False, True), ("conv3x3", 2, 64, True, True), ("conv3x3", 2, 128, True, True)),
-            chain(32, ("conv3x3", 2, 32, False, False), ("conv3x3", 2, 64, True, False),
+            chain(32, ("conv3x3", 1, 32, False, False), ("conv3x3", 2, 64, True, False),
                   ("conv3x3", 2, 128, True, False)),
             chain(16, ("conv3x3", 1, 24, True, True), ("conv3x3", 2, 48, True, True), ("conv3x3", 2, 96, False, True)),
             chain(16, ("conv3x3", 2, 16, False, False), ("conv3x3", 2, 32, True, False),
