@@ -126,8 +126,8 @@ def stretch_pays(spent: float, seen: int, min_samples: int, longest: float) -> b
     ``longest`` seconds. A much slower net spends the whole stretch and is still judged far
     short of the samples asked (a 90k dilated-conv mutation saw 0.17 of 0.75 epochs in 51 s of
     a 20.5 s rung, Fashion-MNIST, fp32): its look costs 2.5x and is no fairer, so it stops at
-    its seconds. The ~300k priors on a CPU without bf16 reach 0.55-0.6 of 0.75 epochs within
-    the stretch and keep it (docs/auto.md)."""
+    its seconds. The ~300k priors in fp32 reach 0.56-0.66 of 0.75 epochs within the stretch
+    and keep it (docs/decisions.md)."""
     if seen >= min_samples or spent >= longest or seen <= 0:
         return False
     return seen * longest / spent >= STRETCH_MIN_SHARE * min_samples
