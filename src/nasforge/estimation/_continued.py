@@ -32,6 +32,20 @@ from ._loop import LossTally, Loop
 
 WARMUP_STEPS = 100
 EMA_DECAY = 0.99  # evaluation weights: an average over the last ~100 steps (see TrainingRun.eval_model)
+STRETCH_MIN_SHARE = 0.5  # a run stretches past its seconds only if it would see this share of the samples asked
+
+
+def stretch_pays(spent: float, seen: int, min_samples: int, longest: float) -> bool:
+    """Whether a run past its seconds should go on towards ``min_samples``: only if, at the
+    speed it trained so far, it would see at least ``STRETCH_MIN_SHARE`` of them within
+    ``longest`` seconds. A much slower net spends the whole stretch and is still judged far
+    short of the samples asked (a 90k dilated-conv mutation saw 0.17 of 0.75 epochs in 51 s of
+    a 20.5 s rung, Fashion-MNIST, fp32): its look costs 2.5x and is no fairer, so it stops at
+    its seconds. The ~300k priors in fp32 reach 0.56-0.66 of 0.75 epochs within the stretch
+    and keep it (docs/decisions.md)."""
+    if seen >= min_samples or spent >= longest or seen <= 0:
+        return False
+    return seen * longest / spent >= STRETCH_MIN_SHARE * min_samples
 
 
 def stable_lr(seconds_done: float, step: int) -> float:
@@ -115,22 +129,6 @@ class TrainingRun(Loop):
         accuracy of one prior read 0.48 after 12 s, 0.74 for its sibling); the average
         is what a decayed learning rate would have settled near."""
         return self._ema.module if self._ema is not None else self.model
-
-
-STRETCH_MIN_SHARE = 0.5  # a run stretches past its seconds only if it would see this share of the samples asked
-
-
-def stretch_pays(spent: float, seen: int, min_samples: int, longest: float) -> bool:
-    """Whether a run past its seconds should go on towards ``min_samples``: only if, at the
-    speed it trained so far, it would see at least ``STRETCH_MIN_SHARE`` of them within
-    ``longest`` seconds. A much slower net spends the whole stretch and is still judged far
-    short of the samples asked (a 90k dilated-conv mutation saw 0.17 of 0.75 epochs in 51 s of
-    a 20.5 s rung, Fashion-MNIST, fp32): its look costs 2.5x and is no fairer, so it stops at
-    its seconds. The ~300k priors in fp32 reach 0.56-0.66 of 0.75 epochs within the stretch
-    and keep it (docs/decisions.md)."""
-    if seen >= min_samples or spent >= longest or seen <= 0:
-        return False
-    return seen * longest / spent >= STRETCH_MIN_SHARE * min_samples
 
 
 class RunCache:
